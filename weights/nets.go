@@ -1,0 +1,234 @@
+package weights
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+)
+
+// NetConfig sizes the default LSGM networks, written in the Arch vocabulary.
+type NetConfig struct {
+	Name           string
+	DataShape      []int   // [C, H, W]; H and W divisible by 2^Down
+	Likelihood     string  // "bernoulli", "logistic" or "none"
+	LatentChannels int     // channels of z0 (ignored for "none")
+	Down           int     // encoder downsamplings by 2 (latent is H/2^Down)
+	Width          int     // VAE base channels (doubled once downsampled)
+	ScoreWidth     int     // score network base channels
+	ScoreMult      []int   // channel multiplier per score U-Net level (levels-1 downsamplings)
+	ScoreBlocks    int     // residual blocks per level
+	TimeDim        int     // sinusoidal embedding size
+	Groups         int     // group norm groups (reduced where it does not divide)
+	SDE            SDESpec // forward SDE
+	Mix            bool    // mixed score parameterization
+	Sampling       SamplingDefaults
+}
+
+// builder appends nodes to a graph and tracks each value's channel count.
+type builder struct {
+	g      *Graph
+	groups int
+	ch     map[string]int
+	n      int
+}
+
+func newBuilder(groups int, inputs ...Input) *builder {
+	b := &builder{g: &Graph{Inputs: inputs}, groups: groups, ch: map[string]int{}}
+	for _, in := range inputs {
+		b.ch[in.Name] = in.Shape[0]
+	}
+	return b
+}
+
+func (b *builder) node(n Node, ch int) string {
+	b.n++
+	if n.Name == "" {
+		n.Name = fmt.Sprintf("%s%d", n.Op, b.n)
+	}
+	b.g.Nodes = append(b.g.Nodes, n)
+	b.ch[n.Name] = ch
+	return n.Name
+}
+
+func (b *builder) conv(x string, out, k, stride int) string {
+	return b.node(Node{Op: "conv2d", In: []string{x}, Out: out, Kernel: k, Stride: stride, Pad: k / 2}, out)
+}
+
+func (b *builder) normAct(x string) string {
+	c := b.ch[x]
+	g := b.groups
+	for c%g != 0 {
+		g--
+	}
+	n := b.node(Node{Op: "groupnorm", In: []string{x}, Groups: g, Eps: 1e-5}, c)
+	return b.node(Node{Op: "silu", In: []string{n}}, c)
+}
+
+func (b *builder) add(x, y string) string {
+	return b.node(Node{Op: "add", In: []string{x, y}}, b.ch[x])
+}
+
+// res is a pre-activation residual block; temb (if any) is projected and added
+// per channel between the two convolutions. A 1x1 conv matches channels.
+func (b *builder) res(x string, out int, temb string) string {
+	h := b.conv(b.normAct(x), out, 3, 1)
+	if temb != "" {
+		t := b.node(Node{Op: "silu", In: []string{temb}}, b.ch[temb])
+		h = b.add(h, b.node(Node{Op: "linear", In: []string{t}, Out: out}, out))
+	}
+	h = b.conv(b.normAct(h), out, 3, 1)
+	skip := x
+	if b.ch[x] != out {
+		skip = b.conv(x, out, 1, 1)
+	}
+	return b.add(skip, h)
+}
+
+func (b *builder) output(role, node string) { b.g.Outputs = append(b.g.Outputs, Port{role, node}) }
+
+// NewArch composes the default encoder, decoder and score U-Net.
+func NewArch(c NetConfig) (*Arch, error) {
+	if len(c.DataShape) != 3 || c.Width < 1 || c.ScoreWidth < 1 || c.ScoreBlocks < 1 || c.TimeDim < 2 || c.Groups < 1 || len(c.ScoreMult) < 1 {
+		return nil, fmt.Errorf("weights: incomplete network config %+v", c)
+	}
+	C, H, W := c.DataShape[0], c.DataShape[1], c.DataShape[2]
+	a := &Arch{Name: c.Name, DataShape: c.DataShape, Likelihood: c.Likelihood, SDE: c.SDE, Sampling: c.Sampling}
+	if c.Likelihood == "none" {
+		a.LatentShape = c.DataShape
+	} else {
+		f := 1 << c.Down
+		if H%f != 0 || W%f != 0 || c.LatentChannels < 1 {
+			return nil, fmt.Errorf("weights: data %v does not divide by 2^%d, or no latent channels", c.DataShape, c.Down)
+		}
+		a.LatentShape = []int{c.LatentChannels, H / f, W / f}
+		// Encoder: conv, then per level a residual block and a strided conv.
+		e := newBuilder(c.Groups, Input{"x", c.DataShape})
+		h, w := e.conv("x", c.Width, 3, 1), c.Width
+		for i := 0; i < c.Down; i++ {
+			h = e.res(h, w, "")
+			w = c.Width * 2
+			h = e.conv(h, w, 3, 2)
+		}
+		h = e.normAct(e.res(h, w, ""))
+		e.output("mu", e.conv(h, c.LatentChannels, 1, 1))
+		e.output("log_sigma", e.conv(h, c.LatentChannels, 1, 1))
+		a.Encoder = e.g
+		// Decoder: the mirror image with nearest upsampling.
+		d := newBuilder(c.Groups, Input{"z", a.LatentShape})
+		w = c.Width
+		if c.Down > 0 {
+			w = c.Width * 2
+		}
+		h = d.res(d.conv("z", w, 3, 1), w, "")
+		for i := 0; i < c.Down; i++ {
+			h = d.node(Node{Op: "upsample", In: []string{h}, Factor: 2}, w)
+			w = c.Width
+			h = d.res(d.conv(h, w, 3, 1), w, "")
+		}
+		h = d.normAct(h)
+		switch c.Likelihood {
+		case "bernoulli":
+			d.output("logits", d.conv(h, C, 3, 1))
+		case "logistic":
+			d.output("mean", d.conv(h, C, 3, 1))
+			d.output("log_scale", d.conv(h, C, 3, 1))
+		default:
+			return nil, fmt.Errorf("weights: unknown likelihood %q", c.Likelihood)
+		}
+		a.Decoder = d.g
+	}
+	// Score U-Net over the latent, conditioned on t.
+	s := newBuilder(c.Groups, Input{"z", a.LatentShape}, Input{"t", []int{1}})
+	te := s.node(Node{Op: "timeembed", In: []string{"t"}, Dim: c.TimeDim, Scale: 1000}, c.TimeDim)
+	te = s.node(Node{Op: "linear", In: []string{te}, Out: 4 * c.ScoreWidth}, 4*c.ScoreWidth)
+	te = s.node(Node{Op: "silu", In: []string{te}}, 4*c.ScoreWidth)
+	te = s.node(Node{Op: "linear", In: []string{te}, Out: 4 * c.ScoreWidth}, 4*c.ScoreWidth)
+	h := s.conv("z", c.ScoreWidth, 3, 1)
+	lh, lw := a.LatentShape[1], a.LatentShape[2]
+	var skips []string
+	for l, m := range c.ScoreMult {
+		for k := 0; k < c.ScoreBlocks; k++ {
+			h = s.res(h, c.ScoreWidth*m, te)
+		}
+		skips = append(skips, h)
+		if l < len(c.ScoreMult)-1 {
+			if lh%2 != 0 || lw%2 != 0 {
+				return nil, fmt.Errorf("weights: score U-Net level %d has odd size %dx%d; use fewer levels", l, lh, lw)
+			}
+			lh, lw = lh/2, lw/2
+			h = s.conv(h, s.ch[h], 3, 2)
+		}
+	}
+	h = s.res(h, s.ch[h], te)
+	for l := len(c.ScoreMult) - 1; l >= 0; l-- {
+		if l < len(c.ScoreMult)-1 {
+			h = s.node(Node{Op: "upsample", In: []string{h}, Factor: 2}, s.ch[h])
+		}
+		h = s.node(Node{Op: "concat", In: []string{h, skips[l]}}, s.ch[h]+s.ch[skips[l]])
+		h = s.res(h, c.ScoreWidth*c.ScoreMult[l], te)
+	}
+	s.output("eps", s.conv(s.normAct(h), a.LatentShape[0], 3, 1))
+	a.Score = *s.g
+	if c.Mix {
+		a.MixLogit = "score/mix_logit"
+	}
+	if _, err := a.Params(); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// Random initializes every tensor of an architecture deterministically from
+// seed: weights ~ N(0, 1/fan_in), biases and norm shifts small, norm scales
+// near 1, mixing logits near 0. It makes test fixtures, never trained models.
+func Random(a *Arch, seed uint64) (*File, error) {
+	specs, err := a.Params()
+	if err != nil {
+		return nil, err
+	}
+	r := rand.New(rand.NewPCG(seed, 0x6c73676d))
+	f := &File{Arch: *a, Provenance: Provenance{Dataset: "none", Command: fmt.Sprintf("weights.Random(seed=%d)", seed), Notes: "randomly initialized: a fixture, not a trained model"}}
+	for _, s := range specs {
+		t := Tensor{Name: s.Name, Shape: s.Shape, Data: make([]float32, numel(s.Shape))}
+		fan := 1
+		for _, d := range s.Shape[1:] {
+			fan *= d
+		}
+		for i := range t.Data {
+			switch {
+			case len(s.Shape) >= 2: // linear or conv weight
+				t.Data[i] = float32(r.NormFloat64() / math.Sqrt(float64(fan)))
+			case s.Name == a.MixLogit:
+				t.Data[i] = float32(0.5 * r.NormFloat64())
+			case len(s.Name) > 7 && s.Name[len(s.Name)-7:] == ".weight": // norm scale
+				t.Data[i] = float32(1 + 0.1*r.NormFloat64())
+			default:
+				t.Data[i] = float32(0.1 * r.NormFloat64())
+			}
+		}
+		f.Tensors = append(f.Tensors, t)
+	}
+	return f, nil
+}
+
+// TinyConfig is the fixture model: Fashion-MNIST-shaped data, a 2x7x7 latent
+// and narrow networks, so tests run in milliseconds.
+func TinyConfig() NetConfig {
+	return NetConfig{
+		Name: "tiny-fixture", DataShape: []int{1, 28, 28}, Likelihood: "bernoulli",
+		LatentChannels: 2, Down: 2, Width: 8, ScoreWidth: 8, ScoreMult: []int{1}, ScoreBlocks: 1,
+		TimeDim: 16, Groups: 4, SDE: SDESpec{Kind: "geometric_vpsde"}, Mix: true,
+		Sampling: SamplingDefaults{Sampler: "dpmpp2m", NFE: 10, EndTime: 1e-3},
+	}
+}
+
+// DefaultConfig is the shipped Fashion-MNIST model's size: about 5.8 MB of f32
+// weights, small enough for a web page.
+func DefaultConfig() NetConfig {
+	return NetConfig{
+		Name: "lsgm-fmnist", DataShape: []int{1, 28, 28}, Likelihood: "bernoulli",
+		LatentChannels: 4, Down: 2, Width: 32, ScoreWidth: 96, ScoreMult: []int{1}, ScoreBlocks: 2,
+		TimeDim: 64, Groups: 8, SDE: SDESpec{Kind: "geometric_vpsde"}, Mix: true,
+		Sampling: SamplingDefaults{Sampler: "dpmpp2m", NFE: 10, EndTime: 1e-3},
+	}
+}
