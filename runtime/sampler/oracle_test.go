@@ -203,7 +203,7 @@ func TestConvergenceOrders(t *testing.T) {
 // tolerance costs more NFE and gives a smaller error.
 func TestRK45Tolerance(t *testing.T) {
 	const t0 = 1e-5 // LSGM's ode_eps
-	for _, s := range []sde.SDE{sde.NewVP(), sde.NewGeometricVP(), sde.NewSubVP()} {
+	for _, s := range sdes() {
 		g := newGaussian(s)
 		var prevErr float64
 		prevNFE := 0

@@ -1,0 +1,54 @@
+package runtime
+
+import (
+	"fmt"
+	"image"
+	"image/color"
+	"math"
+)
+
+// Grid lays out n images ([n, C, H, W], values in [0, 1], C = 1 or 3) in a grid
+// of cols columns with pad pixels of dark gray between them.
+func Grid(imgs []float32, n int, shape []int, cols, pad int) (*image.NRGBA, error) {
+	if len(shape) != 3 || (shape[0] != 1 && shape[0] != 3) {
+		return nil, fmt.Errorf("runtime: grid needs [1 or 3, H, W] images, got %v", shape)
+	}
+	c, h, w := shape[0], shape[1], shape[2]
+	if n < 1 || len(imgs) != n*c*h*w {
+		return nil, fmt.Errorf("runtime: grid of %d images of %v needs %d values, got %d", n, shape, n*c*h*w, len(imgs))
+	}
+	if cols < 1 {
+		cols = int(math.Ceil(math.Sqrt(float64(n))))
+	}
+	rows := (n + cols - 1) / cols
+	out := image.NewNRGBA(image.Rect(0, 0, cols*(w+pad)+pad, rows*(h+pad)+pad))
+	for i := range out.Pix {
+		out.Pix[i] = 40
+		if i%4 == 3 {
+			out.Pix[i] = 255
+		}
+	}
+	for k := 0; k < n; k++ {
+		x0, y0 := pad+(k%cols)*(w+pad), pad+(k/cols)*(h+pad)
+		src := imgs[k*c*h*w:]
+		for y := 0; y < h; y++ {
+			for x := 0; x < w; x++ {
+				var px color.NRGBA
+				px.A = 255
+				if c == 1 {
+					v := to8(src[y*w+x])
+					px.R, px.G, px.B = v, v, v
+				} else {
+					px.R, px.G, px.B = to8(src[y*w+x]), to8(src[h*w+y*w+x]), to8(src[2*h*w+y*w+x])
+				}
+				out.SetNRGBA(x0+x, y0+y, px)
+			}
+		}
+	}
+	return out, nil
+}
+
+// to8 rounds a [0, 1] value to a byte, clamping outside the range.
+func to8(v float32) uint8 {
+	return uint8(math.Round(255 * math.Min(1, math.Max(0, float64(v)))))
+}

@@ -1,0 +1,251 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	goruntime "runtime"
+	"sync"
+
+	"github.com/lsgm-go/lsgm/runtime/rng"
+	"github.com/lsgm-go/lsgm/runtime/sampler"
+	"github.com/lsgm-go/lsgm/runtime/sde"
+	"github.com/lsgm-go/lsgm/weights"
+)
+
+// Model is a loaded LSGM: the networks compiled for the CPU, the SDE, and the
+// mixing coefficients of the prior's score.
+type Model struct {
+	File *weights.File
+	SDE  sde.SDE
+
+	enc, dec, score *program
+	mix             []float32 // sigmoid(mixing logits), nil without mixing
+	workers         int
+
+	mu    sync.Mutex
+	execs map[*program][]*exec // idle executors, reused across calls
+}
+
+// Load decodes and validates a weights file and builds the model.
+func Load(data []byte) (*Model, error) {
+	f, err := weights.Decode(data)
+	if err != nil {
+		return nil, err
+	}
+	return New(f)
+}
+
+// New builds a model from a decoded (and validated) file.
+func New(f *weights.File) (*Model, error) {
+	if err := f.Validate(); err != nil {
+		return nil, err
+	}
+	a := &f.Arch
+	s, err := sde.New(a.SDE.Kind, a.SDE.Params)
+	if err != nil {
+		return nil, err
+	}
+	m := &Model{File: f, SDE: s, workers: goruntime.GOMAXPROCS(0), execs: map[*program][]*exec{}}
+	if a.Encoder != nil {
+		if m.enc, err = compile("encoder", a.Encoder, f); err != nil {
+			return nil, err
+		}
+		if m.dec, err = compile("decoder", a.Decoder, f); err != nil {
+			return nil, err
+		}
+	}
+	if m.score, err = compile("score", &a.Score, f); err != nil {
+		return nil, err
+	}
+	if a.MixLogit != "" {
+		m.mix = sampler.MixingCoeff(f.Find(a.MixLogit).Data)
+	}
+	return m, nil
+}
+
+// LatentDim is the number of elements of one latent sample.
+func (m *Model) LatentDim() int { return weights.Numel(m.File.Arch.LatentShape) }
+
+// DataShape is [C, H, W] of a decoded image.
+func (m *Model) DataShape() []int { return m.File.Arch.DataShape }
+
+// parallel runs fn over the batch of n samples split into contiguous chunks,
+// one per worker, each with its own executor of p.
+func (m *Model) parallel(p *program, n int, fn func(e *exec, lo, hi int) error) error {
+	w := min(m.workers, n)
+	if w < 1 {
+		return nil
+	}
+	chunk := (n + w - 1) / w
+	errs := make([]error, w)
+	var wg sync.WaitGroup
+	for k := 0; k < w; k++ {
+		lo, hi := k*chunk, min((k+1)*chunk, n)
+		if lo >= hi {
+			continue
+		}
+		wg.Add(1)
+		go func(k, lo, hi int) {
+			defer wg.Done()
+			e := m.getExec(p, hi-lo)
+			errs[k] = fn(e, lo, hi)
+			m.putExec(p, e)
+		}(k, lo, hi)
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (m *Model) getExec(p *program, n int) *exec {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i, e := range m.execs[p] {
+		if e.n >= n {
+			m.execs[p] = append(m.execs[p][:i], m.execs[p][i+1:]...)
+			return e
+		}
+	}
+	return p.newExec(n)
+}
+
+func (m *Model) putExec(p *program, e *exec) {
+	m.mu.Lock()
+	m.execs[p] = append(m.execs[p], e)
+	m.mu.Unlock()
+}
+
+// NetEps evaluates the score network eps'(z, t) for the batch z (sampler.Model).
+func (m *Model) NetEps(dst, z []float32, t float64) error {
+	d := m.LatentDim()
+	if len(z)%d != 0 || len(dst) != len(z) {
+		return fmt.Errorf("runtime: score input of %d values is not a batch of %d-element latents", len(z), d)
+	}
+	n := len(z) / d
+	return m.parallel(m.score, n, func(e *exec, lo, hi int) error {
+		tt := make([]float32, hi-lo)
+		for i := range tt {
+			tt[i] = float32(t)
+		}
+		out, err := e.run(hi-lo, map[string][]float32{"z": z[lo*d : hi*d], "t": tt})
+		if err != nil {
+			return err
+		}
+		copy(dst[lo*d:hi*d], out["eps"])
+		return nil
+	})
+}
+
+// Prior is the latent SGM's noise predictor: the mixed score when the model
+// has mixing logits, the network alone otherwise.
+func (m *Model) Prior() sampler.Model {
+	net := sampler.ModelFunc(m.NetEps)
+	if m.mix == nil {
+		return net
+	}
+	return sampler.Mixed{Net: net, Coeff: m.mix, SDE: m.SDE}
+}
+
+// Encode returns the posterior mean and log standard deviation of q(z0|x) for n
+// images x in the data scale the likelihood expects ([0, 1] for bernoulli,
+// [-1, 1] for logistic).
+func (m *Model) Encode(x []float32, n int) (mu, logSigma []float32, err error) {
+	if m.enc == nil {
+		return nil, nil, errors.New("runtime: this model has no encoder (likelihood none)")
+	}
+	dd, ld := weights.Numel(m.DataShape()), m.LatentDim()
+	if len(x) != n*dd {
+		return nil, nil, fmt.Errorf("runtime: encoder needs %d values for %d images of %v, got %d", n*dd, n, m.DataShape(), len(x))
+	}
+	mu, logSigma = make([]float32, n*ld), make([]float32, n*ld)
+	err = m.parallel(m.enc, n, func(e *exec, lo, hi int) error {
+		out, err := e.run(hi-lo, map[string][]float32{"x": x[lo*dd : hi*dd]})
+		if err != nil {
+			return err
+		}
+		copy(mu[lo*ld:hi*ld], out["mu"])
+		copy(logSigma[lo*ld:hi*ld], out["log_sigma"])
+		return nil
+	})
+	return mu, logSigma, err
+}
+
+// Decode maps n latents to images with values in [0, 1]: the Bernoulli mean
+// sigmoid(logits), the logistic mean rescaled from [-1, 1], or (without a VAE)
+// the latent itself rescaled from [-1, 1].
+func (m *Model) Decode(z []float32, n int) ([]float32, error) {
+	dd, ld := weights.Numel(m.DataShape()), m.LatentDim()
+	if len(z) != n*ld {
+		return nil, fmt.Errorf("runtime: decoder needs %d values for %d latents, got %d", n*ld, n, len(z))
+	}
+	img := make([]float32, n*dd)
+	toUnit := func(dst, src []float32) {
+		for i, v := range src {
+			dst[i] = float32(math.Min(1, math.Max(0, 0.5*(float64(v)+1))))
+		}
+	}
+	switch m.File.Arch.Likelihood {
+	case "none":
+		toUnit(img, z)
+		return img, nil
+	}
+	err := m.parallel(m.dec, n, func(e *exec, lo, hi int) error {
+		out, err := e.run(hi-lo, map[string][]float32{"z": z[lo*ld : hi*ld]})
+		if err != nil {
+			return err
+		}
+		if m.File.Arch.Likelihood == "bernoulli" {
+			Sigmoid(img[lo*dd:hi*dd], out["logits"])
+		} else {
+			toUnit(img[lo*dd:hi*dd], out["mean"])
+		}
+		return nil
+	})
+	return img, err
+}
+
+// Request is one sampling job.
+type Request struct {
+	Sampler     sampler.Config
+	Count       int     // images
+	Seed        uint64  // with First, fixes every noise draw
+	First       uint32  // index of the first image (to continue a sequence)
+	Temperature float64 // scales the initial noise (default 1)
+}
+
+// Result holds the images ([Count, C, H, W], values in [0, 1]) and the cost.
+type Result struct {
+	Images []float32
+	Latent []float32
+	Stats  sampler.Stats
+}
+
+// MaxCount bounds the images of one request.
+const MaxCount = 4096
+
+// Sample draws the prior noise, runs the sampler and decodes. progress (may be
+// nil) sees each solver step.
+func (m *Model) Sample(r Request, progress sampler.Callback) (*Result, error) {
+	if r.Count < 1 || r.Count > MaxCount {
+		return nil, fmt.Errorf("runtime: count %d out of range [1, %d]", r.Count, MaxCount)
+	}
+	if r.Temperature == 0 {
+		r.Temperature = 1
+	}
+	if math.IsNaN(r.Temperature) || r.Temperature < 0 || r.Temperature > 10 {
+		return nil, fmt.Errorf("runtime: temperature %v out of range (0, 10]", r.Temperature)
+	}
+	d := m.LatentDim()
+	noise := rng.Source{Seed: r.Seed, First: r.First, Dim: d}
+	z := make([]float32, r.Count*d)
+	sampler.Prior(z, m.SDE, noise, r.Temperature)
+	st, err := sampler.Run(r.Sampler, m.Prior(), m.SDE, z, d, noise, progress)
+	if err != nil {
+		return nil, err
+	}
+	img, err := m.Decode(z, r.Count)
+	if err != nil {
+		return nil, err
+	}
+	return &Result{Images: img, Latent: z, Stats: st}, nil
+}

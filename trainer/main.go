@@ -1,0 +1,43 @@
+// Command trainer trains LSGM models and samples from them.
+//
+//	trainer sample --weights FILE --out grid.png [--sampler dpmpp2m --nfe 10 ...]
+//	trainer info FILE
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+const usage = `usage: trainer <command> [flags]
+
+commands:
+  sample   draw samples from a weights file and write a PNG grid
+  info     print a weights file's architecture, tensors and provenance
+
+Run 'trainer <command> -h' for the command's flags.
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "sample":
+		err = runSample(os.Args[2:])
+	case "info":
+		err = runInfo(os.Args[2:])
+	case "-h", "--help", "help":
+		fmt.Print(usage)
+		return
+	default:
+		fmt.Fprintf(os.Stderr, "trainer: unknown command %q\n\n%s", os.Args[1], usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}

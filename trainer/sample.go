@@ -1,0 +1,144 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"image"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/lsgm-go/lsgm/runtime"
+	"github.com/lsgm-go/lsgm/runtime/sampler"
+	"github.com/lsgm-go/lsgm/weights"
+)
+
+func runSample(args []string) error {
+	fs := flag.NewFlagSet("sample", flag.ContinueOnError)
+	path := fs.String("weights", "", "weights file (required)")
+	out := fs.String("out", "samples.png", "PNG grid to write")
+	name := fs.String("sampler", "", "sampler: "+strings.Join(sampler.Names, ", ")+" (default: the model's)")
+	nfe := fs.Int("nfe", 0, "network evaluations (default: the model's; rk45 is adaptive)")
+	count := fs.Int("count", 64, "images")
+	cols := fs.Int("cols", 0, "grid columns (default: square)")
+	seed := fs.Uint64("seed", 0, "random seed")
+	temp := fs.Float64("temp", 1, "temperature of the initial noise")
+	schedule := fs.String("schedule", "", "time steps: uniform, logsnr or edm (default logsnr)")
+	eta := fs.Float64("eta", 0, "ddim noise, 0 to 1")
+	snr := fs.Float64("snr", 0, "pc corrector signal-to-noise ratio (default 0.16)")
+	corr := fs.Int("corrector-steps", 0, "pc Langevin steps per step (default 1)")
+	rtol := fs.Float64("rtol", 0, "rk45 relative tolerance (default 1e-5)")
+	atol := fs.Float64("atol", 0, "rk45 absolute tolerance (default 1e-5)")
+	end := fs.Float64("end-time", 0, "integrate to this t (default 1e-3; rk45 1e-5)")
+	quiet := fs.Bool("q", false, "no progress output")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *path == "" {
+		return errors.New("trainer sample: --weights is required (the shipped default weights come with trained models; weights/testdata/tiny.lsgm is an untrained fixture)")
+	}
+	data, err := os.ReadFile(*path)
+	if err != nil {
+		return fmt.Errorf("trainer sample: %v", err)
+	}
+	m, err := runtime.Load(data)
+	if err != nil {
+		return fmt.Errorf("trainer sample: %s: %v", *path, err)
+	}
+	d := m.File.Arch.Sampling
+	cfg := sampler.Config{Name: *name, NFE: *nfe, Schedule: sampler.Schedule(*schedule), Eta: *eta, SNR: *snr,
+		CorrectorSteps: *corr, RTol: *rtol, ATol: *atol, EndTime: *end}
+	if cfg.Name == "" {
+		cfg.Name = d.Sampler
+		if cfg.EndTime == 0 {
+			cfg.EndTime = d.EndTime
+		}
+	}
+	if cfg.NFE == 0 {
+		cfg.NFE = d.NFE
+	}
+	start := time.Now()
+	var progress sampler.Callback
+	if !*quiet {
+		progress = func(s sampler.Step) {
+			total := fmt.Sprint(s.N)
+			if s.N == 0 {
+				total = "?"
+			}
+			fmt.Fprintf(os.Stderr, "\rtrainer sample: step %d/%s  t=%.4f  %.1fs", s.I, total, s.T, time.Since(start).Seconds())
+		}
+	}
+	res, err := m.Sample(runtime.Request{Sampler: cfg, Count: *count, Seed: *seed, Temperature: *temp}, progress)
+	if progress != nil {
+		fmt.Fprintln(os.Stderr)
+	}
+	if err != nil {
+		return fmt.Errorf("trainer sample: %v", err)
+	}
+	img, err := runtime.Grid(res.Images, *count, m.DataShape(), *cols, 2)
+	if err != nil {
+		return err
+	}
+	if err := writePNG(*out, img); err != nil {
+		return err
+	}
+	fmt.Printf("wrote %s: %d images, sampler %s, %d NFE, seed %d, %.2fs on the CPU\n",
+		*out, *count, cfg.Name, res.Stats.NFE, *seed, time.Since(start).Seconds())
+	return nil
+}
+
+// writePNG writes atomically: a temporary file in the same folder, then rename,
+// so an interrupted run never leaves a half-written image.
+func writePNG(path string, img image.Image) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".sample-*.png")
+	if err != nil {
+		return fmt.Errorf("trainer: %v", err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := png.Encode(tmp, img); err != nil {
+		tmp.Close()
+		return fmt.Errorf("trainer: writing %s: %v", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("trainer: writing %s: %v", path, err)
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+func runInfo(args []string) error {
+	if len(args) != 1 {
+		return errors.New("usage: trainer info FILE")
+	}
+	data, err := os.ReadFile(args[0])
+	if err != nil {
+		return fmt.Errorf("trainer info: %v", err)
+	}
+	f, err := weights.Decode(data)
+	if err != nil {
+		return fmt.Errorf("trainer info: %s: %v", args[0], err)
+	}
+	a := f.Arch
+	n, half := 0, 0
+	for _, t := range f.Tensors {
+		n += len(t.Data)
+		if t.Half {
+			half++
+		}
+	}
+	fmt.Printf("%s: %s, %d bytes\n", filepath.Base(args[0]), a.Name, len(data))
+	fmt.Printf("  data %v, latent %v, likelihood %s, sde %s %v, mixed score %v\n", a.DataShape, a.LatentShape, a.Likelihood, a.SDE.Kind, a.SDE.Params, a.MixLogit != "")
+	fmt.Printf("  %d tensors (%d in f16), %d parameters\n", len(f.Tensors), half, n)
+	fmt.Printf("  default sampler %s, %d NFE, end time %g\n", a.Sampling.Sampler, a.Sampling.NFE, a.Sampling.EndTime)
+	p := f.Provenance
+	fmt.Printf("  provenance: dataset %s, steps %d, code %s, created %s\n  command: %s\n", p.Dataset, p.Steps, p.CodeVersion, p.Created, p.Command)
+	for k, v := range p.Metrics {
+		fmt.Printf("  %s = %g\n", k, v)
+	}
+	if p.Notes != "" {
+		fmt.Printf("  notes: %s\n", p.Notes)
+	}
+	return nil
+}
