@@ -45,6 +45,9 @@ func Conv2D(y, x, w, b []float32, n, c, h, wd, o, k, stride, pad int) {
 				for ky := 0; ky < k; ky++ {
 					for kx := 0; kx < k; kx++ {
 						wv := w[((oc*c+ic)*k+ky)*k+kx]
+						// Output columns whose input column ox*stride+kx-pad lies
+						// inside the row; the rest read zero padding.
+						lo, hi := validRange(wo, wd, kx, stride, pad)
 						for oy := 0; oy < ho; oy++ {
 							iy := oy*stride + ky - pad
 							if iy < 0 || iy >= h {
@@ -52,11 +55,8 @@ func Conv2D(y, x, w, b []float32, n, c, h, wd, o, k, stride, pad int) {
 							}
 							row := xc[iy*wd : (iy+1)*wd]
 							out := yo[oy*wo : (oy+1)*wo]
-							for ox := range out {
-								ix := ox*stride + kx - pad
-								if ix >= 0 && ix < wd {
-									out[ox] += wv * row[ix]
-								}
+							for ox := lo; ox < hi; ox++ {
+								out[ox] += wv * row[ox*stride+kx-pad]
 							}
 						}
 					}
@@ -64,6 +64,18 @@ func Conv2D(y, x, w, b []float32, n, c, h, wd, o, k, stride, pad int) {
 			}
 		}
 	}
+}
+
+// validRange returns the output positions [lo, hi) of a convolution along one
+// axis (out outputs, size inputs) whose input position o*stride+tap-pad is in
+// [0, size).
+func validRange(out, size, tap, stride, pad int) (lo, hi int) {
+	lo = max(0, (pad-tap+stride-1)/stride)
+	hi = min(out, (size-1+pad-tap)/stride+1)
+	if size-1+pad-tap < 0 {
+		hi = 0
+	}
+	return lo, max(lo, hi)
 }
 
 // GroupNorm normalizes x [n, c, hw] over each group of c/groups channels (mean
