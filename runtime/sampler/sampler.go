@@ -75,10 +75,7 @@ func denoise(dst, z, eps []float32, s sde.SDE, t float64) {
 // eval runs the model and counts the evaluation.
 func eval(m Model, st *Stats, dst, z []float32, t float64) error {
 	st.NFE++
-	if err := m.Eps(dst, z, t); err != nil {
-		return err
-	}
-	return nil
+	return m.Eps(dst, z, t)
 }
 
 // report calls cb (if any) after step i of n, computing a preview from eps at t'.
