@@ -405,3 +405,44 @@ func TestEulerMaruyamaPathwise(t *testing.T) {
 		}
 	}
 }
+
+// Stochastic DDIM, pathwise: from the oracle's x0 and eps, the step is
+// z' = m_s x0 + sqrt(sigma_s^2 - c^2) eps + c xi with c^2 = eta^2 times the
+// posterior variance of q(z_s | z_t, x0), sigma_s^2 (1 - (m_t sigma_s / (m_s sigma_t))^2).
+func TestDDIMPathwise(t *testing.T) {
+	const eta = 0.5
+	for _, s := range sdes() {
+		g := newGaussian(s)
+		ts := UniformLogSNR(s, 40, 1, 1e-3)
+		z := g.start(32, 1, 13)
+		ref := make([]float64, len(z))
+		for i, v := range z {
+			ref[i] = float64(v)
+		}
+		noise := rng.Source{Seed: 14, Dim: g.dim()}
+		if _, err := DDIM(g, s, z, ts, eta, noise, nil); err != nil {
+			t.Fatal(err)
+		}
+		xi := make([]float32, len(z))
+		for k := 0; k+1 < len(ts); k++ {
+			tt, ss := ts[k], ts[k+1]
+			mt, st := s.Mean(tt), math.Sqrt(s.Var(tt))
+			ms, sg := s.Mean(ss), math.Sqrt(s.Var(ss))
+			post := s.Var(ss) * (1 - math.Pow(mt*sg/(ms*st), 2))
+			c := eta * math.Sqrt(post)
+			noise.Fill(xi, k+1, rng.StreamStep)
+			for i := range ref {
+				mean, v := g.marginal(tt, i%g.dim())
+				e := st * (ref[i] - mean) / v
+				x0 := (ref[i] - st*e) / mt
+				ref[i] = ms*x0 + math.Sqrt(sg*sg-c*c)*e + c*float64(xi[i])
+			}
+		}
+		for i := range z {
+			_, v := g.marginal(1e-3, i%g.dim())
+			if d := math.Abs(float64(z[i])-ref[i]) / math.Sqrt(v); d > 1e-4 {
+				t.Fatalf("%s: sample element %d is %v, the recursion gives %v", s.Name(), i, z[i], ref[i])
+			}
+		}
+	}
+}
