@@ -68,7 +68,26 @@ func compile(name string, g *weights.Graph, f *weights.File) (*program, error) {
 	for _, o := range g.Outputs {
 		p.outputs[o.Name] = slot[o.Node]
 	}
+	if per := p.perSample(); per > maxActivationsPerSample {
+		return nil, fmt.Errorf("runtime: the %s network needs %d MB of activations per sample, more than the %d MB this runtime allows (is the file's architecture what you meant?)", name, 4*per>>20, 4*maxActivationsPerSample>>20)
+	}
 	return p, nil
+}
+
+// Activation memory bounds: a small file can describe a graph whose values
+// would need more memory than any machine has; refuse it with an error.
+const (
+	maxActivationsPerSample = 1 << 24 // float32 values (64 MB)
+	maxActivationsPerBatch  = 1 << 28 // float32 values (1 GB)
+)
+
+// perSample is the number of float32 values one sample's activations take.
+func (p *program) perSample() int {
+	n := 0
+	for _, s := range p.sizes {
+		n += s
+	}
+	return n
 }
 
 // exec holds the buffers to run a program on batches of up to n samples.
@@ -78,12 +97,15 @@ type exec struct {
 	bufs [][]float32
 }
 
-func (p *program) newExec(n int) *exec {
+func (p *program) newExec(n int) (*exec, error) {
+	if n*p.perSample() > maxActivationsPerBatch {
+		return nil, fmt.Errorf("runtime: a batch of %d needs %d MB of %s activations, more than %d MB; use a smaller batch", n, 4*n*p.perSample()>>20, p.name, 4*maxActivationsPerBatch>>20)
+	}
 	e := &exec{p: p, n: n, bufs: make([][]float32, len(p.sizes))}
 	for i, s := range p.sizes {
 		e.bufs[i] = make([]float32, n*s)
 	}
-	return e
+	return e, nil
 }
 
 // run evaluates the program on n <= e.n samples. inputs are copied in;

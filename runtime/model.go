@@ -88,7 +88,11 @@ func (m *Model) parallel(p *program, n int, fn func(e *exec, lo, hi int) error) 
 		wg.Add(1)
 		go func(k, lo, hi int) {
 			defer wg.Done()
-			e := m.getExec(p, hi-lo)
+			e, err := m.getExec(p, hi-lo)
+			if err != nil {
+				errs[k] = err
+				return
+			}
 			errs[k] = fn(e, lo, hi)
 			m.putExec(p, e)
 		}(k, lo, hi)
@@ -97,13 +101,13 @@ func (m *Model) parallel(p *program, n int, fn func(e *exec, lo, hi int) error) 
 	return errors.Join(errs...)
 }
 
-func (m *Model) getExec(p *program, n int) *exec {
+func (m *Model) getExec(p *program, n int) (*exec, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for i, e := range m.execs[p] {
 		if e.n >= n {
 			m.execs[p] = append(m.execs[p][:i], m.execs[p][i+1:]...)
-			return e
+			return e, nil
 		}
 	}
 	return p.newExec(n)

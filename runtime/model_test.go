@@ -3,6 +3,7 @@ package runtime
 import (
 	"math"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/lsgm-go/lsgm/runtime/sampler"
@@ -180,5 +181,39 @@ func BenchmarkScoreNFE(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/NFE")
 		})
+	}
+}
+
+// A few hundred bytes can describe a graph whose activations would need
+// gigabytes: the runtime refuses it with an error instead of running out of memory.
+func TestActivationBudget(t *testing.T) {
+	c := weights.TinyConfig()
+	c.Likelihood, c.DataShape, c.Mix = "none", []int{1, 8, 8}, false
+	a, err := weights.NewArch(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Append a chain of upsamplings to the score network's output path: each
+	// value stays under the format's per-value limit, the sum does not.
+	g := &a.Score
+	prev := g.Output("eps")
+	for i := 0; i < 9; i++ {
+		name := "up" + string(rune('a'+i))
+		g.Nodes = append(g.Nodes, weights.Node{Name: name, Op: "upsample", In: []string{prev}, Factor: 2})
+		prev = name
+	}
+	g.Nodes = append(g.Nodes, weights.Node{Name: "down", Op: "conv2d", In: []string{prev}, Out: 1, Kernel: 1, Stride: 512})
+	g.Outputs = []weights.Port{{Name: "eps", Node: "down"}}
+	f, err := weights.Random(a, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(f); err == nil || !strings.Contains(err.Error(), "activations per sample") {
+		t.Fatalf("got %v, want the activation budget error", err)
+	}
+	m := fixture(t)
+	z := make([]float32, 200000*m.LatentDim())
+	if err := m.NetEps(make([]float32, len(z)), z, 0.5); err == nil || !strings.Contains(err.Error(), "smaller batch") {
+		t.Fatalf("huge batch: %v", err)
 	}
 }
