@@ -373,10 +373,7 @@ func TestEulerMaruyamaPathwise(t *testing.T) {
 		g := newGaussian(s)
 		ts := UniformLogSNR(s, 50, 1, 1e-3)
 		z := g.start(32, 1, 11)
-		ref := make([]float64, len(z))
-		for i, v := range z {
-			ref[i] = float64(v)
-		}
+		ref := widen(z)
 		noise := rng.Source{Seed: 12, Dim: g.dim()}
 		if _, err := EulerMaruyama(g, s, z, ts, noise, nil); err != nil {
 			t.Fatal(err)
@@ -397,12 +394,7 @@ func TestEulerMaruyamaPathwise(t *testing.T) {
 				}
 			}
 		}
-		for i := range z {
-			_, v := g.marginal(1e-3, i%g.dim())
-			if d := math.Abs(float64(z[i])-ref[i]) / math.Sqrt(v); d > 1e-4 {
-				t.Fatalf("%s: sample element %d is %v, the recursion gives %v", s.Name(), i, z[i], ref[i])
-			}
-		}
+		matchRecursion(t, s.Name(), g, z, ref)
 	}
 }
 
@@ -415,10 +407,7 @@ func TestDDIMPathwise(t *testing.T) {
 		g := newGaussian(s)
 		ts := UniformLogSNR(s, 40, 1, 1e-3)
 		z := g.start(32, 1, 13)
-		ref := make([]float64, len(z))
-		for i, v := range z {
-			ref[i] = float64(v)
-		}
+		ref := widen(z)
 		noise := rng.Source{Seed: 14, Dim: g.dim()}
 		if _, err := DDIM(g, s, z, ts, eta, noise, nil); err != nil {
 			t.Fatal(err)
@@ -438,11 +427,26 @@ func TestDDIMPathwise(t *testing.T) {
 				ref[i] = ms*x0 + math.Sqrt(sg*sg-c*c)*e + c*float64(xi[i])
 			}
 		}
-		for i := range z {
-			_, v := g.marginal(1e-3, i%g.dim())
-			if d := math.Abs(float64(z[i])-ref[i]) / math.Sqrt(v); d > 1e-4 {
-				t.Fatalf("%s: sample element %d is %v, the recursion gives %v", s.Name(), i, z[i], ref[i])
-			}
+		matchRecursion(t, s.Name(), g, z, ref)
+	}
+}
+
+func widen(z []float32) []float64 {
+	out := make([]float64, len(z))
+	for i, v := range z {
+		out[i] = float64(v)
+	}
+	return out
+}
+
+// matchRecursion asserts the sampler's output z equals the test's own
+// recursion ref to 1e-4 marginal standard deviations, element by element.
+func matchRecursion(t *testing.T, name string, g gaussian, z []float32, ref []float64) {
+	t.Helper()
+	for i := range z {
+		_, v := g.marginal(1e-3, i%g.dim())
+		if d := math.Abs(float64(z[i])-ref[i]) / math.Sqrt(v); d > 1e-4 {
+			t.Fatalf("%s: sample element %d is %v, the recursion gives %v", name, i, z[i], ref[i])
 		}
 	}
 }
