@@ -188,8 +188,7 @@ func (m *Model) Decode(z []float32, n int) ([]float32, error) {
 			dst[i] = float32(math.Min(1, math.Max(0, 0.5*(float64(v)+1))))
 		}
 	}
-	switch m.File.Arch.Likelihood {
-	case "none":
+	if m.File.Arch.Likelihood == "none" {
 		toUnit(img, z)
 		return img, nil
 	}

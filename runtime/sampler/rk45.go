@@ -66,10 +66,7 @@ func RK45(m Model, s sde.SDE, z []float32, t0, t1 float64, o RK45Options, cb Cal
 	ynew := make([]float64, n)
 	z32 := make([]float32, n)
 	eps := make([]float32, n)
-	var pv, ep []float32
-	if cb != nil {
-		pv, ep = make([]float32, n), make([]float32, n)
-	}
+	pv, ep := previewBuffer(cb, n), previewBuffer(cb, n)
 	f := func(dst []float64, t float64, y []float64) error {
 		for i, v := range y {
 			z32[i] = float32(v)

@@ -78,6 +78,14 @@ func eval(m Model, st *Stats, dst, z []float32, t float64) error {
 	return m.Eps(dst, z, t)
 }
 
+// previewBuffer holds the denoised preview, needed only when someone watches.
+func previewBuffer(cb Callback, n int) []float32 {
+	if cb == nil {
+		return nil
+	}
+	return make([]float32, n)
+}
+
 // report calls cb (if any) after step i of n, computing a preview from eps at t'.
 func report(cb Callback, preview []float32, i, n int, t float64, z, eps []float32, s sde.SDE, te float64) {
 	if cb == nil {
@@ -111,10 +119,7 @@ func Prior(z []float32, s sde.SDE, noise Noise, temperature float64) {
 func Euler(m Model, s sde.SDE, z []float32, ts []float64, cb Callback) (Stats, error) {
 	var st Stats
 	eps := make([]float32, len(z))
-	var pv []float32
-	if cb != nil {
-		pv = make([]float32, len(z))
-	}
+	pv := previewBuffer(cb, len(z))
 	n := len(ts) - 1
 	for i := 0; i < n; i++ {
 		t, h := ts[i], ts[i+1]-ts[i]
@@ -138,10 +143,7 @@ func Heun(m Model, s sde.SDE, z []float32, ts []float64, cb Callback) (Stats, er
 	var st Stats
 	e1, e2 := make([]float32, len(z)), make([]float32, len(z))
 	zp := make([]float32, len(z))
-	var pv []float32
-	if cb != nil {
-		pv = make([]float32, len(z))
-	}
+	pv := previewBuffer(cb, len(z))
 	n := len(ts) - 1
 	for i := 0; i < n; i++ {
 		t, tn := ts[i], ts[i+1]
@@ -276,10 +278,7 @@ func EulerMaruyama(m Model, s sde.SDE, z []float32, ts []float64, noise Noise, c
 		return st, errors.New("sampler: Euler-Maruyama needs a noise source")
 	}
 	eps, xi := make([]float32, len(z)), make([]float32, len(z))
-	var pv []float32
-	if cb != nil {
-		pv = make([]float32, len(z))
-	}
+	pv := previewBuffer(cb, len(z))
 	n := len(ts) - 1
 	for i := 0; i < n; i++ {
 		t, tn := ts[i], ts[i+1]
@@ -337,10 +336,7 @@ func PredictorCorrector(m Model, s sde.SDE, z []float32, ts []float64, lc Langev
 		return st, fmt.Errorf("sampler: Langevin needs SNR > 0 and Steps >= 0, got %v and %d", lc.SNR, lc.Steps)
 	}
 	eps, xi := make([]float32, len(z)), make([]float32, len(z))
-	var pv []float32
-	if cb != nil {
-		pv = make([]float32, len(z))
-	}
+	pv := previewBuffer(cb, len(z))
 	n := len(ts) - 1
 	for i := 0; i < n; i++ {
 		t, tn := ts[i], ts[i+1]
@@ -413,10 +409,7 @@ func AnnealedLangevin(m Model, s sde.SDE, z []float32, ts []float64, stepsPerLev
 		return st, fmt.Errorf("sampler: annealed Langevin step size %v must be below sigma_min^2 = %.3g (NCSN uses 2e-5 for sigma_min 0.01)", stepLR, sL*sL)
 	}
 	eps, xi := make([]float32, len(z)), make([]float32, len(z))
-	var pv []float32
-	if cb != nil {
-		pv = make([]float32, len(z))
-	}
+	pv := previewBuffer(cb, len(z))
 	for i, t := range ts {
 		sg := sde.Sigma(s, t)
 		a := stepLR * sg * sg / (sL * sL)
