@@ -1,0 +1,137 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	G "gorgonia.org/gorgonia"
+)
+
+// gradCheck compares gorgonia's gradient of L = sum(y * r) (r random) with
+// central finite differences at a random subset of every input's elements.
+// Tolerance: |analytic - numeric| <= 2e-3 + 1e-2 |numeric|; float32 rounding
+// of L over the step h = 1e-2 is about 1e-4 of the gradient's scale.
+func gradCheck(t *testing.T, name string, shapes [][]int, build func(g *G.ExprGraph, in []*G.Node) (*G.Node, error)) {
+	t.Helper()
+	r := rand.New(rand.NewPCG(11, uint64(len(name))))
+	data := make([][]float32, len(shapes))
+	for i, s := range shapes {
+		n := 1
+		for _, d := range s {
+			n *= d
+		}
+		data[i] = randSlice(r, n, 1)
+	}
+	var proj []float32
+	eval := func(withGrad bool) (float64, [][]float32) {
+		g := G.NewGraph()
+		in := make([]*G.Node, len(shapes))
+		for i, s := range shapes {
+			in[i] = input(g, fmt.Sprintf("%s%d", name, i), s, append([]float32(nil), data[i]...))
+		}
+		y, err := build(g, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if proj == nil {
+			proj = randSlice(r, y.Shape().TotalSize(), 1)
+		}
+		rn := input(g, "r", y.Shape(), append([]float32(nil), proj...))
+		l := G.Must(G.Sum(G.Must(G.HadamardProd(y, rn))))
+		if withGrad {
+			if _, err := G.Grad(l, in...); err != nil {
+				t.Fatal(err)
+			}
+		}
+		vm := G.NewTapeMachine(g)
+		defer vm.Close()
+		if err := vm.RunAll(); err != nil {
+			t.Fatal(err)
+		}
+		var grads [][]float32
+		if withGrad {
+			for _, n := range in {
+				gv, err := n.Grad()
+				if err != nil {
+					t.Fatal(err)
+				}
+				grads = append(grads, append([]float32(nil), gv.Data().([]float32)...))
+			}
+		}
+		return float64(l.Value().Data().(float32)), grads
+	}
+	_, grads := eval(true)
+	const h = 1e-2
+	for i := range data {
+		for k := 0; k < 12; k++ {
+			j := r.IntN(len(data[i]))
+			old := data[i][j]
+			data[i][j] = old + h
+			lp, _ := eval(false)
+			data[i][j] = old - h
+			lm, _ := eval(false)
+			data[i][j] = old
+			num := (lp - lm) / (2 * h)
+			if d := math.Abs(float64(grads[i][j]) - num); d > 2e-3+1e-2*math.Abs(num) {
+				t.Errorf("%s: d/d input%d[%d]: analytic %.5g, numeric %.5g", name, i, j, grads[i][j], num)
+			}
+		}
+	}
+}
+
+func TestKernelGradients(t *testing.T) {
+	gradCheck(t, "silu", [][]int{{2, 3, 4, 5}}, func(g *G.ExprGraph, in []*G.Node) (*G.Node, error) { return SiLU(in[0]) })
+	gradCheck(t, "upsample", [][]int{{2, 3, 3, 4}}, func(g *G.ExprGraph, in []*G.Node) (*G.Node, error) { return Upsample(in[0], 2) })
+	gradCheck(t, "groupnorm", [][]int{{3, 4, 3, 5}}, func(g *G.ExprGraph, in []*G.Node) (*G.Node, error) { return Normalize(in[0], 2, 1e-5) })
+	for _, c := range []struct{ k, s, p, h, w int }{{3, 1, 1, 5, 6}, {3, 2, 1, 7, 7}, {1, 1, 0, 4, 3}, {3, 2, 1, 6, 6}} {
+		gradCheck(t, "conv2d", [][]int{{2, 3, c.h, c.w}, {4, 3, c.k, c.k}}, func(g *G.ExprGraph, in []*G.Node) (*G.Node, error) {
+			return Conv2D(in[0], in[1], c.s, c.p)
+		})
+	}
+}
+
+func TestLossGradients(t *testing.T) {
+	gradCheck(t, "bernoulli", [][]int{{2, 1, 3, 4}}, func(g *G.ExprGraph, in []*G.Node) (*G.Node, error) {
+		x := input(g, "x", []int{2, 1, 3, 4}, []float32{0, 1, 0.3, 0.7, 1, 0, 0, 1, 0.5, 0.2, 1, 1, 0, 0, 1, 0.9, 0.1, 0, 1, 0, 1, 0, 0.4, 0.6})
+		return BernoulliNLL(in[0], x)
+	})
+	// Bin centres from both edges and the middle, with scales from sharp to wide.
+	xs := make([]float32, 24)
+	for i := range xs {
+		xs[i] = float32([]int{0, 255, 1, 254, 17, 128, 200, 64}[i%8])*2/255 - 1
+	}
+	gradCheck(t, "logistic", [][]int{{2, 1, 3, 4}, {2, 1, 3, 4}}, func(g *G.ExprGraph, in []*G.Node) (*G.Node, error) {
+		x := input(g, "x", []int{2, 1, 3, 4}, xs)
+		return LogisticNLL(in[0], in[1], x)
+	})
+}
+
+// ScaleGrad passes values through unchanged and scales each sample's gradient.
+func TestScaleGrad(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	x, proj := randSlice(r, 24, 1), randSlice(r, 24, 1)
+	scale := []float32{0.5, 2, -1}
+	g := G.NewGraph()
+	xn := input(g, "x", []int{3, 2, 2, 2}, append([]float32(nil), x...))
+	y, err := ScaleGrad(xn, input(g, "s", []int{3, 1, 1, 1}, scale))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := G.Must(G.Sum(G.Must(G.HadamardProd(y, input(g, "r", []int{3, 2, 2, 2}, proj)))))
+	if _, err := G.Grad(l, xn); err != nil {
+		t.Fatal(err)
+	}
+	vm := G.NewTapeMachine(g)
+	defer vm.Close()
+	if err := vm.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	gv, _ := xn.Grad()
+	for i, d := range gv.Data().([]float32) {
+		if y.Value().Data().([]float32)[i] != x[i] || d != proj[i]*scale[i/8] {
+			t.Fatalf("element %d: value %v (want %v), gradient %v (want %v)", i, y.Value().Data().([]float32)[i], x[i], d, proj[i]*scale[i/8])
+		}
+	}
+}

@@ -1,0 +1,460 @@
+package nn
+
+import (
+	"fmt"
+	"hash"
+	"hash/fnv"
+	"math"
+	"runtime"
+	"sync"
+
+	"github.com/chewxy/hm"
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas32"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// kernel is a gorgonia Op whose forward pass is a plain Go function over
+// float32 slices. The trainer's hot layers (convolution, group norm, SiLU,
+// upsampling) are kernels: gorgonia's own versions either copy through
+// interfaces per element (Upsample2D) or alias buffers that its in-place
+// scheduler then overwrites (a reshape feeding a broadcast), and fused
+// kernels are faster. Each kernel's gradient is itself built from kernels,
+// and every one is checked against finite differences in the tests.
+type kernel struct {
+	name  string
+	arity int
+	shape func(in []tensor.Shape) (tensor.Shape, error)
+	fwd   func(out []float32, in [][]float32, shapes []tensor.Shape)
+	// grad returns the gradient node of each input (nil where none), given
+	// the op's inputs, output and the output's gradient.
+	grad func(in G.Nodes, out, dy *G.Node) (G.Nodes, error)
+	// nodiff lists inputs that get no gradient (data, targets, scales).
+	nodiff []int
+}
+
+func (k *kernel) Arity() int { return k.arity }
+
+// Type: every input and the output share one tensor type (all kernels take
+// and return tensors of the same rank).
+func (k *kernel) Type() hm.Type {
+	a := hm.TypeVariable('a')
+	ts := make([]hm.Type, k.arity+1)
+	for i := range ts {
+		ts[i] = a
+	}
+	return hm.NewFnType(ts...)
+}
+
+func (k *kernel) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	shapes := make([]tensor.Shape, len(in))
+	for i, d := range in {
+		s, ok := d.(tensor.Shape)
+		if !ok {
+			return nil, fmt.Errorf("nn: %s: input %d has no shape", k.name, i)
+		}
+		shapes[i] = s
+	}
+	return k.shape(shapes)
+}
+
+func (k *kernel) Do(vals ...G.Value) (G.Value, error) {
+	if len(vals) != k.arity {
+		return nil, fmt.Errorf("nn: %s takes %d inputs, got %d", k.name, k.arity, len(vals))
+	}
+	in := make([][]float32, len(vals))
+	shapes := make([]tensor.Shape, len(vals))
+	for i, v := range vals {
+		d, ok := v.Data().([]float32)
+		if !ok {
+			return nil, fmt.Errorf("nn: %s: input %d is %T, want float32 data", k.name, i, v.Data())
+		}
+		if t, ok := v.(*tensor.Dense); ok && !t.IsMaterializable() && !t.DataOrder().IsRowMajor() {
+			return nil, fmt.Errorf("nn: %s: input %d is not row-major", k.name, i)
+		}
+		in[i], shapes[i] = d, v.Shape()
+	}
+	s, err := k.shape(shapes)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]float32, s.TotalSize())
+	k.fwd(out, in, shapes)
+	return tensor.New(tensor.WithShape(s...), tensor.WithBacking(out)), nil
+}
+
+func (k *kernel) ReturnsPtr() bool      { return false }
+func (k *kernel) CallsExtern() bool     { return false }
+func (k *kernel) OverwritesInput() int  { return -1 }
+func (k *kernel) WriteHash(h hash.Hash) { fmt.Fprint(h, k.name) }
+func (k *kernel) Hashcode() uint32 {
+	h := fnv.New32a()
+	k.WriteHash(h)
+	return h.Sum32()
+}
+func (k *kernel) String() string { return k.name }
+
+func (k *kernel) DiffWRT(n int) []bool {
+	d := make([]bool, n)
+	for i := range d {
+		d[i] = k.grad != nil
+	}
+	for _, i := range k.nodiff {
+		if i < n {
+			d[i] = false
+		}
+	}
+	return d
+}
+
+func (k *kernel) SymDiff(in G.Nodes, out, dy *G.Node) (G.Nodes, error) {
+	if k.grad == nil {
+		return nil, fmt.Errorf("nn: %s has no gradient", k.name)
+	}
+	return k.grad(in, out, dy)
+}
+
+func same(in []tensor.Shape) (tensor.Shape, error) { return in[0].Clone(), nil }
+
+// parallelFor runs fn over [0, n) split across the cores.
+func parallelFor(n int, fn func(lo, hi int)) {
+	w := runtime.GOMAXPROCS(0)
+	if w > n {
+		w = n
+	}
+	if w <= 1 {
+		fn(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < w; i++ {
+		lo, hi := i*n/w, (i+1)*n/w
+		wg.Add(1)
+		go func() { defer wg.Done(); fn(lo, hi) }()
+	}
+	wg.Wait()
+}
+
+// SiLU is x * sigmoid(x).
+func SiLU(x *G.Node) (*G.Node, error) {
+	return G.ApplyOp(siluOp, x)
+}
+
+var siluOp = &kernel{name: "silu", arity: 1, shape: same,
+	fwd: func(out []float32, in [][]float32, _ []tensor.Shape) {
+		for i, v := range in[0] {
+			out[i] = v / (1 + float32(math.Exp(-float64(v))))
+		}
+	},
+	grad: func(in G.Nodes, _, dy *G.Node) (G.Nodes, error) {
+		dx, err := G.ApplyOp(siluGradOp, in[0], dy)
+		return G.Nodes{dx}, err
+	},
+}
+
+// siluGradOp(x, dy) = dy * s (1 + x (1 - s)), s = sigmoid(x).
+var siluGradOp = &kernel{name: "silu_grad", arity: 2, shape: same,
+	fwd: func(out []float32, in [][]float32, _ []tensor.Shape) {
+		for i, v := range in[0] {
+			s := 1 / (1 + math.Exp(-float64(v)))
+			out[i] = in[1][i] * float32(s*(1+float64(v)*(1-s)))
+		}
+	},
+}
+
+// Upsample repeats each pixel of [B, C, H, W] f times along H and W.
+func Upsample(x *G.Node, f int) (*G.Node, error) {
+	return G.ApplyOp(upsampleOp(f), x)
+}
+
+func upsampleOp(f int) *kernel {
+	return &kernel{name: fmt.Sprintf("upsample(%d)", f), arity: 1,
+		shape: func(in []tensor.Shape) (tensor.Shape, error) {
+			s := in[0]
+			if len(s) != 4 {
+				return nil, fmt.Errorf("nn: upsample needs [B,C,H,W], got %v", s)
+			}
+			return tensor.Shape{s[0], s[1], s[2] * f, s[3] * f}, nil
+		},
+		fwd: func(out []float32, in [][]float32, sh []tensor.Shape) {
+			h, w := sh[0][2], sh[0][3]
+			planes := sh[0][0] * sh[0][1]
+			for p := 0; p < planes; p++ {
+				src, dst := in[0][p*h*w:], out[p*h*w*f*f:]
+				for y := 0; y < h*f; y++ {
+					for x := 0; x < w*f; x++ {
+						dst[y*w*f+x] = src[(y/f)*w+x/f]
+					}
+				}
+			}
+		},
+		grad: func(in G.Nodes, _, dy *G.Node) (G.Nodes, error) {
+			dx, err := G.ApplyOp(upsampleGradOp(f), in[0], dy)
+			return G.Nodes{dx}, err
+		},
+	}
+}
+
+// upsampleGradOp(x, dy) sums each f x f block of dy (x gives the shape).
+func upsampleGradOp(f int) *kernel {
+	return &kernel{name: fmt.Sprintf("upsample_grad(%d)", f), arity: 2, shape: same,
+		fwd: func(out []float32, in [][]float32, sh []tensor.Shape) {
+			h, w := sh[0][2], sh[0][3]
+			planes := sh[0][0] * sh[0][1]
+			for p := 0; p < planes; p++ {
+				src, dst := in[1][p*h*w*f*f:], out[p*h*w:]
+				for y := 0; y < h*f; y++ {
+					for x := 0; x < w*f; x++ {
+						dst[(y/f)*w+x/f] += src[y*w*f+x]
+					}
+				}
+			}
+		},
+	}
+}
+
+// Normalize is group normalisation without the affine part: each group of
+// channels of each sample of [B, C, ...] to zero mean and unit variance, with
+// statistics accumulated in float64 as the runtime does.
+func Normalize(x *G.Node, groups int, eps float64) (*G.Node, error) {
+	s := x.Shape()
+	if len(s) < 2 || groups < 1 || s[1]%groups != 0 {
+		return nil, fmt.Errorf("nn: group norm: %d groups do not divide the channels of %v", groups, s)
+	}
+	return G.ApplyOp(normOp(groups, eps), x)
+}
+
+// groupStats returns each group's mean and 1/sqrt(var + eps).
+func groupStats(x []float32, n, size int, eps float64) (mean, rstd []float64) {
+	mean, rstd = make([]float64, n), make([]float64, n)
+	parallelFor(n, func(lo, hi int) {
+		for g := lo; g < hi; g++ {
+			v := x[g*size : (g+1)*size]
+			var s, ss float64
+			for _, a := range v {
+				s += float64(a)
+			}
+			m := s / float64(size)
+			for _, a := range v {
+				d := float64(a) - m
+				ss += d * d
+			}
+			mean[g], rstd[g] = m, 1/math.Sqrt(ss/float64(size)+eps)
+		}
+	})
+	return mean, rstd
+}
+
+func normOp(groups int, eps float64) *kernel {
+	return &kernel{name: fmt.Sprintf("groupnorm(%d,%g)", groups, eps), arity: 1, shape: same,
+		fwd: func(out []float32, in [][]float32, sh []tensor.Shape) {
+			n := sh[0][0] * groups
+			size := len(in[0]) / n
+			mean, rstd := groupStats(in[0], n, size, eps)
+			for g := 0; g < n; g++ {
+				for i := g * size; i < (g+1)*size; i++ {
+					out[i] = float32((float64(in[0][i]) - mean[g]) * rstd[g])
+				}
+			}
+		},
+		grad: func(in G.Nodes, _, dy *G.Node) (G.Nodes, error) {
+			dx, err := G.ApplyOp(normGradOp(groups, eps), in[0], dy)
+			return G.Nodes{dx}, err
+		},
+	}
+}
+
+// normGradOp(x, dy): dx = rstd (dy - mean(dy) - xhat mean(dy xhat)) per group.
+func normGradOp(groups int, eps float64) *kernel {
+	return &kernel{name: fmt.Sprintf("groupnorm_grad(%d,%g)", groups, eps), arity: 2, shape: same,
+		fwd: func(out []float32, in [][]float32, sh []tensor.Shape) {
+			n := sh[0][0] * groups
+			size := len(in[0]) / n
+			mean, rstd := groupStats(in[0], n, size, eps)
+			x, dy := in[0], in[1]
+			parallelFor(n, func(lo, hi int) {
+				for g := lo; g < hi; g++ {
+					var sd, sdx float64
+					for i := g * size; i < (g+1)*size; i++ {
+						xh := (float64(x[i]) - mean[g]) * rstd[g]
+						sd += float64(dy[i])
+						sdx += float64(dy[i]) * xh
+					}
+					sd /= float64(size)
+					sdx /= float64(size)
+					for i := g * size; i < (g+1)*size; i++ {
+						xh := (float64(x[i]) - mean[g]) * rstd[g]
+						out[i] = float32(rstd[g] * (float64(dy[i]) - sd - xh*sdx))
+					}
+				}
+			})
+		},
+	}
+}
+
+// Conv2D convolves x [B, C, H, W] with w [O, C, K, K] (no bias) by lowering
+// to one matrix product over the whole batch: cols [C K K, B Ho Wo] from
+// im2col, y = w cols. The product goes through gonum's blas32, so linking
+// OpenBLAS (blas32.Use) speeds up training without touching this code.
+func Conv2D(x, w *G.Node, stride, pad int) (*G.Node, error) {
+	xs, ws := x.Shape(), w.Shape()
+	if len(xs) != 4 || len(ws) != 4 || xs[1] != ws[1] || ws[2] != ws[3] {
+		return nil, fmt.Errorf("nn: conv2d: input %v and weight %v do not fit", xs, ws)
+	}
+	return G.ApplyOp(convOp(convGeom{k: ws[2], stride: stride, pad: pad}), x, w)
+}
+
+type convGeom struct{ k, stride, pad int }
+
+// dims derives the sizes from the input and weight shapes.
+func (c convGeom) dims(xs, ws tensor.Shape) (b, ch, h, w, o, ho, wo int) {
+	b, ch, h, w, o = xs[0], xs[1], xs[2], xs[3], ws[0]
+	ho = (h+2*c.pad-c.k)/c.stride + 1
+	wo = (w+2*c.pad-c.k)/c.stride + 1
+	return
+}
+
+// im2col writes cols[(c k k + ky k + kx), b P + oy Wo + ox] = x[b, c, iy, ix]
+// (zero outside the image), P = Ho Wo.
+func (c convGeom) im2col(cols, x []float32, b, ch, h, w, ho, wo int) {
+	k, np := c.k, b*ho*wo
+	parallelFor(ch*k*k, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			cc, ky, kx := r/(k*k), r/k%k, r%k
+			row := cols[r*np : (r+1)*np]
+			for bi := 0; bi < b; bi++ {
+				plane := x[(bi*ch+cc)*h*w : (bi*ch+cc+1)*h*w]
+				dst := row[bi*ho*wo:]
+				for oy := 0; oy < ho; oy++ {
+					iy := oy*c.stride - c.pad + ky
+					for ox := 0; ox < wo; ox++ {
+						ix := ox*c.stride - c.pad + kx
+						v := float32(0)
+						if iy >= 0 && iy < h && ix >= 0 && ix < w {
+							v = plane[iy*w+ix]
+						}
+						dst[oy*wo+ox] = v
+					}
+				}
+			}
+		}
+	})
+}
+
+// col2im is im2col's adjoint: it accumulates cols back into dx.
+func (c convGeom) col2im(dx, cols []float32, b, ch, h, w, ho, wo int) {
+	k, np := c.k, b*ho*wo
+	parallelFor(b*ch, func(lo, hi int) { // each (sample, channel) plane is written by one worker
+		for pc := lo; pc < hi; pc++ {
+			bi, cc := pc/ch, pc%ch
+			plane := dx[pc*h*w : (pc+1)*h*w]
+			for ky := 0; ky < k; ky++ {
+				for kx := 0; kx < k; kx++ {
+					src := cols[((cc*k+ky)*k+kx)*np+bi*ho*wo:]
+					for oy := 0; oy < ho; oy++ {
+						iy := oy*c.stride - c.pad + ky
+						if iy < 0 || iy >= h {
+							continue
+						}
+						for ox := 0; ox < wo; ox++ {
+							ix := ox*c.stride - c.pad + kx
+							if ix >= 0 && ix < w {
+								plane[iy*w+ix] += src[oy*wo+ox]
+							}
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+// toBatchMajor copies y [O, B P] to out [B, O, P]; toChannelMajor inverts it.
+func toBatchMajor(out, y []float32, b, o, p int) {
+	for oi := 0; oi < o; oi++ {
+		for bi := 0; bi < b; bi++ {
+			copy(out[(bi*o+oi)*p:(bi*o+oi+1)*p], y[oi*b*p+bi*p:oi*b*p+(bi+1)*p])
+		}
+	}
+}
+
+func toChannelMajor(y, in []float32, b, o, p int) {
+	for oi := 0; oi < o; oi++ {
+		for bi := 0; bi < b; bi++ {
+			copy(y[oi*b*p+bi*p:oi*b*p+(bi+1)*p], in[(bi*o+oi)*p:(bi*o+oi+1)*p])
+		}
+	}
+}
+
+func gemm(tA, tB bool, m, n, k int, a, b, c []float32) {
+	ta, tb := blas.NoTrans, blas.NoTrans
+	lda, ldb := k, n
+	if tA {
+		ta, lda = blas.Trans, m
+	}
+	if tB {
+		tb, ldb = blas.Trans, k
+	}
+	blas32.Implementation().Sgemm(ta, tb, m, n, k, 1, a, lda, b, ldb, 0, c, n)
+}
+
+func convOp(c convGeom) *kernel {
+	return &kernel{name: fmt.Sprintf("conv2d(k%d,s%d,p%d)", c.k, c.stride, c.pad), arity: 2,
+		shape: func(in []tensor.Shape) (tensor.Shape, error) {
+			b, _, h, w, o, ho, wo := c.dims(in[0], in[1])
+			if h+2*c.pad < c.k || w+2*c.pad < c.k {
+				return nil, fmt.Errorf("nn: conv2d: kernel %d larger than the padded input %v", c.k, in[0])
+			}
+			return tensor.Shape{b, o, ho, wo}, nil
+		},
+		fwd: func(out []float32, in [][]float32, sh []tensor.Shape) {
+			b, ch, h, w, o, ho, wo := c.dims(sh[0], sh[1])
+			kk := ch * c.k * c.k
+			cols := make([]float32, kk*b*ho*wo)
+			c.im2col(cols, in[0], b, ch, h, w, ho, wo)
+			y := make([]float32, o*b*ho*wo)
+			gemm(false, false, o, b*ho*wo, kk, in[1], cols, y)
+			toBatchMajor(out, y, b, o, ho*wo)
+		},
+		grad: func(in G.Nodes, _, dy *G.Node) (G.Nodes, error) {
+			dx, err := G.ApplyOp(convDxOp(c), in[0], in[1], dy)
+			if err != nil {
+				return nil, err
+			}
+			dw, err := G.ApplyOp(convDwOp(c), in[0], in[1], dy)
+			return G.Nodes{dx, dw}, err
+		},
+	}
+}
+
+// convDxOp(x, w, dy) = col2im(w^T dy): the input gradient (x gives the shape).
+func convDxOp(c convGeom) *kernel {
+	return &kernel{name: fmt.Sprintf("conv2d_dx(k%d,s%d,p%d)", c.k, c.stride, c.pad), arity: 3, shape: same,
+		fwd: func(out []float32, in [][]float32, sh []tensor.Shape) {
+			b, ch, h, w, o, ho, wo := c.dims(sh[0], sh[1])
+			kk, np := ch*c.k*c.k, b*ho*wo
+			dy := make([]float32, o*np)
+			toChannelMajor(dy, in[2], b, o, ho*wo)
+			cols := make([]float32, kk*np)
+			gemm(true, false, kk, np, o, in[1], dy, cols)
+			c.col2im(out, cols, b, ch, h, w, ho, wo)
+		},
+	}
+}
+
+// convDwOp(x, w, dy) = dy cols^T: the weight gradient (w gives the shape).
+func convDwOp(c convGeom) *kernel {
+	return &kernel{name: fmt.Sprintf("conv2d_dw(k%d,s%d,p%d)", c.k, c.stride, c.pad), arity: 3,
+		shape: func(in []tensor.Shape) (tensor.Shape, error) { return in[1].Clone(), nil },
+		fwd: func(out []float32, in [][]float32, sh []tensor.Shape) {
+			b, ch, h, w, o, ho, wo := c.dims(sh[0], sh[1])
+			kk, np := ch*c.k*c.k, b*ho*wo
+			cols := make([]float32, kk*np)
+			c.im2col(cols, in[0], b, ch, h, w, ho, wo)
+			dy := make([]float32, o*np)
+			toChannelMajor(dy, in[2], b, o, ho*wo)
+			gemm(false, true, o, kk, np, dy, cols, out)
+		},
+	}
+}
