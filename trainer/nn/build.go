@@ -164,4 +164,3 @@ func sameShape(a tensor.Shape, b []int) bool {
 	}
 	return true
 }
-

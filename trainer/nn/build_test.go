@@ -42,7 +42,7 @@ func TestForwardMatchesRuntime(t *testing.T) {
 		cfg := weights.TinyConfig()
 		cfg.Likelihood = lik
 		cfg.ScoreMult = []int{1, 2} // exercise the strided conv, upsample and concat
-		cfg.Down = 1 // a 14x14 latent, so the U-Net can halve it
+		cfg.Down = 1                // a 14x14 latent, so the U-Net can halve it
 		a, err := weights.NewArch(cfg)
 		if err != nil {
 			t.Fatal(err)
