@@ -107,31 +107,3 @@ func TestLossGradients(t *testing.T) {
 		return LogisticNLL(in[0], in[1], x)
 	})
 }
-
-// ScaleGrad passes values through unchanged and scales each sample's gradient.
-func TestScaleGrad(t *testing.T) {
-	r := rand.New(rand.NewPCG(5, 6))
-	x, proj := randSlice(r, 24, 1), randSlice(r, 24, 1)
-	scale := []float32{0.5, 2, -1}
-	g := G.NewGraph()
-	xn := input(g, "x", []int{3, 2, 2, 2}, append([]float32(nil), x...))
-	y, err := ScaleGrad(xn, input(g, "s", []int{3, 1, 1, 1}, scale))
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := G.Must(G.Sum(G.Must(G.HadamardProd(y, input(g, "r", []int{3, 2, 2, 2}, proj)))))
-	if _, err := G.Grad(l, xn); err != nil {
-		t.Fatal(err)
-	}
-	vm := G.NewTapeMachine(g)
-	defer vm.Close()
-	if err := vm.RunAll(); err != nil {
-		t.Fatal(err)
-	}
-	gv, _ := xn.Grad()
-	for i, d := range gv.Data().([]float32) {
-		if y.Value().Data().([]float32)[i] != x[i] || d != proj[i]*scale[i/8] {
-			t.Fatalf("element %d: value %v (want %v), gradient %v (want %v)", i, y.Value().Data().([]float32)[i], x[i], d, proj[i]*scale[i/8])
-		}
-	}
-}

@@ -139,35 +139,3 @@ func logisticGradOp(which int) *kernel {
 		},
 	}
 }
-
-// ScaleGrad is the identity whose gradient is multiplied by s[b] for sample
-// b of x [B, ...]; s has shape [B, 1, ...] (x's rank). LSGM trains the VAE
-// and the prior on one draw of t with different weights: the prior's loss
-// carries weight wp, and scaling the gradient that reaches the encoder
-// through z_t by wq/wp gives the VAE the likelihood weight wq, with one
-// evaluation of the score network.
-func ScaleGrad(x, s *G.Node) (*G.Node, error) {
-	if len(s.Shape()) != len(x.Shape()) || s.Shape().TotalSize() != x.Shape()[0] {
-		return nil, fmt.Errorf("nn: gradient scale %v does not match the batch of %v", s.Shape(), x.Shape())
-	}
-	return G.ApplyOp(scaleGradOp, x, s)
-}
-
-var scaleGradOp = &kernel{name: "scale_grad", arity: 2, shape: same,
-	fwd: func(out []float32, in [][]float32, _ []tensor.Shape) { copy(out, in[0]) },
-	grad: func(in G.Nodes, _, dy *G.Node) (G.Nodes, error) {
-		dx, err := G.ApplyOp(scaleRowsOp, dy, in[1])
-		return G.Nodes{dx, nil}, err
-	},
-	nodiff: []int{1},
-}
-
-// scaleRowsOp(x, s) multiplies sample b of x by s[b].
-var scaleRowsOp = &kernel{name: "scale_rows", arity: 2, shape: same,
-	fwd: func(out []float32, in [][]float32, sh []tensor.Shape) {
-		n := len(out) / sh[0][0]
-		for i := range out {
-			out[i] = in[0][i] * in[1][i/n]
-		}
-	},
-}
