@@ -12,6 +12,7 @@ import (
 const usage = `usage: trainer <command> [flags]
 
 commands:
+  fit      train an LSGM (or, with --likelihood none, a data-space SGM) on images
   sample   draw samples from a weights file and write a PNG grid
   info     print a weights file's architecture, tensors and provenance
 
@@ -25,6 +26,8 @@ func main() {
 	}
 	var err error
 	switch os.Args[1] {
+	case "fit":
+		err = runFit(os.Args[2:])
 	case "sample":
 		err = runSample(os.Args[2:])
 	case "info":

@@ -101,15 +101,16 @@ func NewArch(c NetConfig) (*Arch, error) {
 			return nil, fmt.Errorf("weights: data %v does not divide by 2^%d, or no latent channels", c.DataShape, c.Down)
 		}
 		a.LatentShape = []int{c.LatentChannels, H / f, W / f}
-		// Encoder: conv, then per level a residual block and a strided conv.
+		// Encoder: conv, then per level a strided conv and a residual block.
+		// Nothing but the first conv runs at full resolution: on a CPU the
+		// 28x28 layers would cost more than all the others.
 		e := newBuilder(c.Groups, Input{"x", c.DataShape})
 		h, w := e.conv("x", c.Width, 3, 1), c.Width
 		for i := 0; i < c.Down; i++ {
-			h = e.res(h, w, "")
 			w = c.Width * 2
-			h = e.conv(h, w, 3, 2)
+			h = e.res(e.conv(h, w, 3, 2), w, "")
 		}
-		h = e.normAct(e.res(h, w, ""))
+		h = e.normAct(h)
 		e.output("mu", e.conv(h, c.LatentChannels, 1, 1))
 		e.output("log_sigma", e.conv(h, c.LatentChannels, 1, 1))
 		a.Encoder = e.g
@@ -122,8 +123,12 @@ func NewArch(c NetConfig) (*Arch, error) {
 		h = d.res(d.conv("z", w, 3, 1), w, "")
 		for i := 0; i < c.Down; i++ {
 			h = d.node(Node{Op: "upsample", In: []string{h}, Factor: 2}, w)
-			w = c.Width
-			h = d.res(d.conv(h, w, 3, 1), w, "")
+			if i < c.Down-1 {
+				h = d.res(d.conv(h, w, 3, 1), w, "")
+			} else { // full resolution: one conv, as in the encoder
+				w = c.Width
+				h = d.conv(h, w, 3, 1)
+			}
 		}
 		h = d.normAct(h)
 		switch c.Likelihood {
@@ -227,7 +232,7 @@ func TinyConfig() NetConfig {
 func DefaultConfig() NetConfig {
 	return NetConfig{
 		Name: "lsgm-fmnist", DataShape: []int{1, 28, 28}, Likelihood: "bernoulli",
-		LatentChannels: 4, Down: 2, Width: 32, ScoreWidth: 96, ScoreMult: []int{1}, ScoreBlocks: 2,
+		LatentChannels: 4, Down: 2, Width: 16, ScoreWidth: 64, ScoreMult: []int{1}, ScoreBlocks: 1,
 		TimeDim: 64, Groups: 8, SDE: SDESpec{Kind: "geometric_vpsde"}, Mix: true,
 		Sampling: SamplingDefaults{Sampler: "dpmpp2m", NFE: 10, EndTime: 1e-3},
 	}

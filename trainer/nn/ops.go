@@ -326,15 +326,25 @@ func (c convGeom) im2col(cols, x []float32, b, ch, h, w, ho, wo int) {
 			for bi := 0; bi < b; bi++ {
 				plane := x[(bi*ch+cc)*h*w : (bi*ch+cc+1)*h*w]
 				dst := row[bi*ho*wo:]
+				// valid output columns: 0 <= ox*stride - pad + kx < w
+				x0 := max(0, (c.pad-kx+c.stride-1)/c.stride)
+				x1 := min(wo, (w+c.pad-kx+c.stride-1)/c.stride)
 				for oy := 0; oy < ho; oy++ {
 					iy := oy*c.stride - c.pad + ky
-					for ox := 0; ox < wo; ox++ {
-						ix := ox*c.stride - c.pad + kx
-						v := float32(0)
-						if iy >= 0 && iy < h && ix >= 0 && ix < w {
-							v = plane[iy*w+ix]
-						}
-						dst[oy*wo+ox] = v
+					d := dst[oy*wo : (oy+1)*wo]
+					if iy < 0 || iy >= h || x0 >= x1 {
+						clear(d)
+						continue
+					}
+					clear(d[:x0])
+					clear(d[x1:])
+					src := plane[iy*w:]
+					if c.stride == 1 {
+						copy(d[x0:x1], src[x0-c.pad+kx:])
+						continue
+					}
+					for ox := x0; ox < x1; ox++ {
+						d[ox] = src[ox*c.stride-c.pad+kx]
 					}
 				}
 			}
@@ -387,6 +397,21 @@ func toChannelMajor(y, in []float32, b, o, p int) {
 	}
 }
 
+// scratch buffers for the lowered convolutions, reused across calls; their
+// contents are always overwritten in full before use.
+var scratchPool sync.Pool
+
+func getScratch(n int) *[]float32 {
+	if p, ok := scratchPool.Get().(*[]float32); ok && cap(*p) >= n {
+		*p = (*p)[:n]
+		return p
+	}
+	b := make([]float32, n)
+	return &b
+}
+
+func putScratch(p *[]float32) { scratchPool.Put(p) }
+
 func gemm(tA, tB bool, m, n, k int, a, b, c []float32) {
 	ta, tb := blas.NoTrans, blas.NoTrans
 	lda, ldb := k, n
@@ -411,11 +436,12 @@ func convOp(c convGeom) *kernel {
 		fwd: func(out []float32, in [][]float32, sh []tensor.Shape) {
 			b, ch, h, w, o, ho, wo := c.dims(sh[0], sh[1])
 			kk := ch * c.k * c.k
-			cols := make([]float32, kk*b*ho*wo)
-			c.im2col(cols, in[0], b, ch, h, w, ho, wo)
-			y := make([]float32, o*b*ho*wo)
-			gemm(false, false, o, b*ho*wo, kk, in[1], cols, y)
-			toBatchMajor(out, y, b, o, ho*wo)
+			cols, y := getScratch(kk*b*ho*wo), getScratch(o*b*ho*wo)
+			defer putScratch(cols)
+			defer putScratch(y)
+			c.im2col(*cols, in[0], b, ch, h, w, ho, wo)
+			gemm(false, false, o, b*ho*wo, kk, in[1], *cols, *y)
+			toBatchMajor(out, *y, b, o, ho*wo)
 		},
 		grad: func(in G.Nodes, _, dy *G.Node) (G.Nodes, error) {
 			dx, err := G.ApplyOp(convDxOp(c), in[0], in[1], dy)
@@ -434,11 +460,12 @@ func convDxOp(c convGeom) *kernel {
 		fwd: func(out []float32, in [][]float32, sh []tensor.Shape) {
 			b, ch, h, w, o, ho, wo := c.dims(sh[0], sh[1])
 			kk, np := ch*c.k*c.k, b*ho*wo
-			dy := make([]float32, o*np)
-			toChannelMajor(dy, in[2], b, o, ho*wo)
-			cols := make([]float32, kk*np)
-			gemm(true, false, kk, np, o, in[1], dy, cols)
-			c.col2im(out, cols, b, ch, h, w, ho, wo)
+			dy, cols := getScratch(o*np), getScratch(kk*np)
+			defer putScratch(dy)
+			defer putScratch(cols)
+			toChannelMajor(*dy, in[2], b, o, ho*wo)
+			gemm(true, false, kk, np, o, in[1], *dy, *cols)
+			c.col2im(out, *cols, b, ch, h, w, ho, wo)
 		},
 	}
 }
@@ -450,11 +477,12 @@ func convDwOp(c convGeom) *kernel {
 		fwd: func(out []float32, in [][]float32, sh []tensor.Shape) {
 			b, ch, h, w, o, ho, wo := c.dims(sh[0], sh[1])
 			kk, np := ch*c.k*c.k, b*ho*wo
-			cols := make([]float32, kk*np)
-			c.im2col(cols, in[0], b, ch, h, w, ho, wo)
-			dy := make([]float32, o*np)
-			toChannelMajor(dy, in[2], b, o, ho*wo)
-			gemm(false, true, o, kk, np, dy, cols, out)
+			dy, cols := getScratch(o*np), getScratch(kk*np)
+			defer putScratch(dy)
+			defer putScratch(cols)
+			c.im2col(*cols, in[0], b, ch, h, w, ho, wo)
+			toChannelMajor(*dy, in[2], b, o, ho*wo)
+			gemm(false, true, o, kk, np, *dy, *cols, out)
 		},
 	}
 }

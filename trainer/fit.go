@@ -1,0 +1,678 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/lsgm-go/lsgm/runtime"
+	"github.com/lsgm-go/lsgm/runtime/sampler"
+	"github.com/lsgm-go/lsgm/runtime/sde"
+	"github.com/lsgm-go/lsgm/trainer/data"
+	"github.com/lsgm-go/lsgm/trainer/lsgm"
+	"github.com/lsgm-go/lsgm/trainer/nn"
+	"github.com/lsgm-go/lsgm/weights"
+)
+
+// fitOptions are a run's settings; they are stored in every checkpoint and
+// a resumed run uses them, not new flags.
+type fitOptions struct {
+	Data       string  `json:"data"`
+	Binarize   bool    `json:"binarize"`
+	Likelihood string  `json:"likelihood"`
+	Size       string  `json:"size"`
+	SDE        string  `json:"sde"`
+	TimeEps    float64 `json:"time_eps"`
+	Scheme     string  `json:"scheme"`
+	Batch      int     `json:"batch"`
+	EpochsVAE  int     `json:"epochs_vae"`
+	Epochs     int     `json:"epochs"`
+	MaxSteps   int     `json:"max_steps"`
+	LRVAE      float64 `json:"lr_vae"`
+	LRPrior    float64 `json:"lr_prior"`
+	Adamax     bool    `json:"adamax"`
+	Warmup     int     `json:"warmup"`
+	KLWarmup   float64 `json:"kl_warmup"`
+	Clip       float64 `json:"clip"`
+	EMA        float64 `json:"ema"`
+	Seed       uint64  `json:"seed"`
+	CkptEvery  int     `json:"ckpt_every"`
+	LogEvery   int     `json:"log_every"`
+	Command    string  `json:"command"`
+}
+
+// record is one line of the run's metrics log (metrics.jsonl).
+type record struct {
+	Step       int     `json:"step"`
+	Epoch      int     `json:"epoch"`
+	Stage      string  `json:"stage"`
+	NELBO      float64 `json:"nelbo"` // nats per image (stage 1: with the N(0, I) prior)
+	Recon      float64 `json:"recon"`
+	NegEnt     float64 `json:"neg_entropy"`
+	KL         float64 `json:"kl,omitempty"`
+	CE         float64 `json:"cross_entropy,omitempty"`
+	PriorLoss  float64 `json:"prior_loss,omitempty"`
+	GradVAE    float64 `json:"grad_norm_vae,omitempty"`
+	GradPrior  float64 `json:"grad_norm_prior,omitempty"`
+	ImagesPerS float64 `json:"images_per_s"`
+	Skipped    int     `json:"skipped"`
+	Time       string  `json:"time"`
+}
+
+const maxBadSteps = 10 // consecutive non-finite steps before a run stops
+
+func runFit(args []string) error {
+	fs := flag.NewFlagSet("fit", flag.ContinueOnError)
+	var o fitOptions
+	fs.StringVar(&o.Data, "data", data.DefaultDir, "training images: a folder with {train,t10k}-images-idx3-ubyte[.gz] (Fashion-MNIST, MNIST), an IDX images file, or a folder of PNGs")
+	fs.BoolVar(&o.Binarize, "binarize", false, "dynamically binarize pixels (Bernoulli decoder)")
+	fs.StringVar(&o.Likelihood, "likelihood", "logistic", "decoder: logistic (256 grey levels) or bernoulli")
+	fs.StringVar(&o.Size, "size", "default", "network size: default or tiny")
+	fs.StringVar(&o.SDE, "sde", "geometric_vpsde", "forward SDE: geometric_vpsde, vpsde or subvpsde")
+	fs.Float64Var(&o.TimeEps, "time-eps", -1, "smallest diffusion time (default 0 for geometric_vpsde, 0.01 otherwise)")
+	fs.StringVar(&o.Scheme, "scheme", "ll_iw", "prior's weighting and time sampling: "+strings.Join(lsgm.Schemes, ", "))
+	fs.IntVar(&o.Batch, "batch", 64, "batch size")
+	fs.IntVar(&o.EpochsVAE, "epochs-vae", 2, "stage 1 epochs (VAE with a N(0, I) prior)")
+	fs.IntVar(&o.Epochs, "epochs", 20, "stage 2 epochs (VAE and latent SGM end to end)")
+	fs.IntVar(&o.MaxSteps, "max-steps", 0, "stop after this many steps (0: run all epochs)")
+	fs.Float64Var(&o.LRVAE, "lr-vae", 1e-3, "VAE learning rate")
+	fs.Float64Var(&o.LRPrior, "lr-prior", 1e-3, "SGM prior learning rate")
+	fs.BoolVar(&o.Adamax, "adamax", false, "Adamax instead of Adam")
+	fs.IntVar(&o.Warmup, "warmup", 200, "learning-rate warm-up steps (each stage)")
+	fs.Float64Var(&o.KLWarmup, "kl-warmup", 0.5, "fraction of stage 1 over which the KL coefficient rises to 1")
+	fs.Float64Var(&o.Clip, "clip", 200, "gradient clipping: max global norm per optimizer (0: off)")
+	fs.Float64Var(&o.EMA, "ema", 0.999, "EMA decay of the weights used for sampling")
+	fs.Uint64Var(&o.Seed, "seed", 1, "random seed")
+	fs.IntVar(&o.CkptEvery, "ckpt-every", 300, "checkpoint every this many steps (and at each epoch's end)")
+	fs.IntVar(&o.LogEvery, "log-every", 20, "metrics log interval in steps")
+	out := fs.String("out", "run", "run folder: checkpoint, metrics.jsonl, loss.png, samples per epoch, model.lsgm")
+	resume := fs.Bool("resume", false, "continue the run in --out from its last checkpoint")
+	blas := fs.String("blas", "auto", "matrix multiply backend: auto, "+strings.Join(nn.Backends(), ", "))
+	quiet := fs.Bool("q", false, "no progress bar")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := nn.UseBLAS(*blas); err != nil {
+		return fmt.Errorf("trainer fit: %v", err)
+	}
+	o.Command = "trainer fit " + strings.Join(args, " ")
+	ckPath := filepath.Join(*out, "checkpoint.lsgmckpt")
+	var ck *lsgm.Checkpoint
+	if *resume {
+		var err error
+		if ck, err = lsgm.ReadCheckpoint(ckPath); err != nil {
+			return fmt.Errorf("trainer fit: cannot resume: %v", err)
+		}
+		if err := json.Unmarshal(ck.Options, &o); err != nil {
+			return fmt.Errorf("trainer fit: checkpoint options: %v", err)
+		}
+	} else if _, err := os.Stat(ckPath); err == nil {
+		return fmt.Errorf("trainer fit: %s already holds a run; pass --resume to continue it or choose another --out", *out)
+	}
+	if err := o.validate(); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return fmt.Errorf("trainer fit: %v", err)
+	}
+	set, err := loadTrainingSet(o.Data)
+	if err != nil {
+		return fmt.Errorf("trainer fit: %v", err)
+	}
+	if set.N < o.Batch {
+		return fmt.Errorf("trainer fit: %s has %d images, fewer than one batch of %d", set.Source, set.N, o.Batch)
+	}
+	r := &run{o: o, set: set, out: *out, quiet: *quiet}
+	return r.train(ck)
+}
+
+func (o *fitOptions) validate() error {
+	switch {
+	case o.Likelihood != "logistic" && o.Likelihood != "bernoulli":
+		return fmt.Errorf("trainer fit: --likelihood %q: want logistic or bernoulli", o.Likelihood)
+	case o.Binarize && o.Likelihood != "bernoulli":
+		return errors.New("trainer fit: --binarize needs --likelihood bernoulli")
+	case o.Batch < 1 || o.Batch > 4096:
+		return fmt.Errorf("trainer fit: --batch %d out of range [1, 4096]", o.Batch)
+	case o.EpochsVAE < 0 || o.Epochs < 0 || o.EpochsVAE+o.Epochs == 0:
+		return errors.New("trainer fit: --epochs-vae and --epochs must be >= 0 and not both 0")
+	case !(o.LRVAE > 0 && o.LRVAE < 1) || !(o.LRPrior > 0 && o.LRPrior < 1):
+		return errors.New("trainer fit: learning rates must lie in (0, 1)")
+	case !(o.EMA >= 0 && o.EMA < 1):
+		return fmt.Errorf("trainer fit: --ema %v out of range [0, 1)", o.EMA)
+	case o.CkptEvery < 1 || o.LogEvery < 1:
+		return errors.New("trainer fit: --ckpt-every and --log-every must be >= 1")
+	case o.Size != "default" && o.Size != "tiny":
+		return fmt.Errorf("trainer fit: --size %q: want default or tiny", o.Size)
+	}
+	if o.TimeEps < 0 {
+		o.TimeEps = 0.01
+		if o.SDE == "geometric_vpsde" {
+			o.TimeEps = 0
+		}
+	}
+	return nil
+}
+
+// loadTrainingSet reads the training split of an IDX folder, an IDX file or
+// a PNG folder.
+func loadTrainingSet(path string) (*data.Set, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		if path == data.DefaultDir {
+			return nil, fmt.Errorf("%v (install Debian's dataset-fashion-mnist, or pass --data)", err)
+		}
+		return nil, err
+	}
+	if !st.IsDir() {
+		return data.LoadIDX(path, "")
+	}
+	for _, n := range []string{"train-images-idx3-ubyte.gz", "train-images-idx3-ubyte"} {
+		if _, err := os.Stat(filepath.Join(path, n)); err == nil {
+			return data.FashionMNIST(path, "train")
+		}
+	}
+	return data.LoadPNGDir(path)
+}
+
+type run struct {
+	o     fitOptions
+	set   *data.Set
+	out   string
+	quiet bool
+
+	file      *weights.File // live parameters (tensor data are the master copies)
+	params    map[string][]float32
+	ema       *lsgm.EMA
+	optVAE    *lsgm.Adam
+	optPrior  *lsgm.Adam
+	sde       sde.SDE
+	qTimes    *lsgm.TimeSampler // ll-weighted draws for the VAE
+	pTimes    *lsgm.TimeSampler // the prior's scheme
+	history   bytes.Buffer
+	records   []record
+	step      int
+	skipped   int
+	bad       int
+	epoch     int
+	pos       int
+	lastSaved time.Time
+}
+
+func (r *run) newModel() error {
+	cfg := weights.DefaultConfig()
+	if r.o.Size == "tiny" {
+		cfg = weights.TinyConfig()
+	}
+	cfg.Name = "lsgm-" + strings.ToLower(filepath.Base(r.set.Source))
+	cfg.DataShape = r.set.Shape
+	cfg.Likelihood = r.o.Likelihood
+	cfg.SDE = weights.SDESpec{Kind: r.o.SDE}
+	cfg.Sampling.EndTime = math.Max(r.o.TimeEps, 1e-3)
+	a, err := weights.NewArch(cfg)
+	if err != nil {
+		return err
+	}
+	f, err := weights.Random(a, r.o.Seed)
+	if err != nil {
+		return err
+	}
+	// Random makes fixtures; a model to train starts with zero biases, unit
+	// norm scales, zero mixing logits (c = 1/2, LSGM's init) and a log
+	// sigma head biased low so early latents are not pure noise.
+	for i := range f.Tensors {
+		t := &f.Tensors[i]
+		switch {
+		case t.Name == a.MixLogit:
+			clear(t.Data)
+		case len(t.Shape) == 1 && strings.HasSuffix(t.Name, ".bias"):
+			clear(t.Data)
+		case len(t.Shape) == 1 && strings.HasSuffix(t.Name, ".weight"):
+			for j := range t.Data {
+				t.Data[j] = 1
+			}
+		}
+	}
+	r.file = f
+	return nil
+}
+
+func (r *run) train(ck *lsgm.Checkpoint) error {
+	o := r.o
+	if ck != nil {
+		f, err := weights.Decode(ck.Model)
+		if err != nil {
+			return fmt.Errorf("trainer fit: checkpoint model: %v", err)
+		}
+		r.file = f
+		r.step, r.epoch, r.pos, r.skipped = ck.Step, ck.Epoch, ck.Pos, ck.Skipped
+		r.history.Write(ck.History)
+		for _, line := range bytes.Split(ck.History, []byte("\n")) {
+			var rec record
+			if json.Unmarshal(line, &rec) == nil {
+				r.records = append(r.records, rec)
+			}
+		}
+	} else if err := r.newModel(); err != nil {
+		return fmt.Errorf("trainer fit: %v", err)
+	}
+	if !equalShape(r.file.Arch.DataShape, r.set.Shape) {
+		return fmt.Errorf("trainer fit: the data's images are %v but the model's are %v", r.set.Shape, r.file.Arch.DataShape)
+	}
+	r.params = map[string][]float32{}
+	for _, t := range r.file.Tensors {
+		r.params[t.Name] = t.Data
+	}
+	var err error
+	if r.sde, err = sde.New(r.file.Arch.SDE.Kind, r.file.Arch.SDE.Params); err != nil {
+		return fmt.Errorf("trainer fit: %v", err)
+	}
+	if r.pTimes, err = lsgm.NewTimeSampler(r.sde, o.TimeEps, o.Scheme); err != nil {
+		return fmt.Errorf("trainer fit: %v", err)
+	}
+	qScheme := "ll_iw"
+	if r.sde.Var(o.TimeEps) <= 0 {
+		qScheme = "ll_uniform"
+	}
+	if r.qTimes, err = lsgm.NewTimeSampler(r.sde, o.TimeEps, qScheme); err != nil {
+		return fmt.Errorf("trainer fit: %v", err)
+	}
+	r.ema = lsgm.NewEMA(o.EMA, r.params)
+	r.optVAE, r.optPrior = lsgm.NewAdam(o.LRVAE, o.Adamax, o.Clip), lsgm.NewAdam(o.LRPrior, o.Adamax, o.Clip)
+	if ck != nil {
+		r.ema.Shadow, r.optVAE, r.optPrior = ck.EMA, ck.OptVAE, ck.OptPrior
+		if err := lsgm.CheckFinite("EMA", r.ema.Shadow); err != nil {
+			return fmt.Errorf("trainer fit: %v", err)
+		}
+		fmt.Fprintf(os.Stderr, "trainer fit: resuming %s at step %d (epoch %d, image %d)\n", r.out, r.step, r.epoch+1, r.pos)
+	}
+	perEpoch := r.set.N / o.Batch
+	total := perEpoch * (o.EpochsVAE + o.Epochs)
+	if o.MaxSteps > 0 && o.MaxSteps < total {
+		total = o.MaxSteps
+	}
+	fmt.Fprintf(os.Stderr, "trainer fit: %s, %d images %v, %s likelihood, %s, %d parameters, BLAS %s, %d steps of %d\n",
+		r.set.Source, r.set.N, r.set.Shape, o.Likelihood, o.SDE, countParams(r.file), nn.BLAS(), total, o.Batch)
+
+	graphs := map[lsgm.Stage]*lsgm.Graph{}
+	graph := func(s lsgm.Stage) (*lsgm.Graph, error) {
+		if g := graphs[s]; g != nil {
+			return g, nil
+		}
+		g, err := lsgm.NewGraph(r.file, s, o.Batch, r.pTimes.Weighting() == "ll")
+		graphs[s] = g
+		return g, err
+	}
+	defer func() {
+		for _, g := range graphs {
+			g.Close()
+		}
+	}()
+
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(stop)
+
+	meter := newMeter(total, r.step)
+	var acc accum
+	for ; r.epoch < o.EpochsVAE+o.Epochs && r.step < total; r.epoch, r.pos = r.epoch+1, 0 {
+		perm := rand.New(rand.NewPCG(o.Seed, uint64(r.epoch))).Perm(r.set.N)
+		stage1 := r.epoch < o.EpochsVAE
+		for ; r.pos+o.Batch <= r.set.N && r.step < total; r.pos += o.Batch {
+			select {
+			case <-stop:
+				if err := r.checkpoint(); err != nil {
+					return err
+				}
+				return fmt.Errorf("trainer fit: interrupted at step %d; checkpoint written, continue with --resume --out %s", r.step, r.out)
+			default:
+			}
+			rec, err := r.trainStep(graph, perm[r.pos:r.pos+o.Batch], stage1, perEpoch)
+			if err != nil {
+				return err
+			}
+			acc.add(rec)
+			meter.tick(o.Batch, r.step, r.epoch, rec, r.quiet)
+			if r.step%o.LogEvery == 0 {
+				line := acc.mean()
+				line.Step, line.Epoch, line.Skipped = r.step, r.epoch, r.skipped
+				line.ImagesPerS, line.Time = meter.rate(), time.Now().UTC().Format(time.RFC3339)
+				r.log(line)
+				acc = accum{}
+			}
+			if r.step%o.CkptEvery == 0 {
+				r.pos += o.Batch // the checkpoint resumes after this batch
+				err := r.checkpoint()
+				r.pos -= o.Batch
+				if err != nil {
+					return err
+				}
+			}
+		}
+		if r.pos+o.Batch > r.set.N { // epoch complete
+			if err := r.endOfEpoch(stage1); err != nil {
+				return err
+			}
+		}
+	}
+	if !r.quiet {
+		fmt.Fprintln(os.Stderr)
+	}
+	if err := r.checkpoint(); err != nil {
+		return err
+	}
+	return r.export(meter.elapsed())
+}
+
+// trainStep runs one batch; it skips (and counts) a non-finite step.
+func (r *run) trainStep(graph func(lsgm.Stage) (*lsgm.Graph, error), idx []int, stage1 bool, perEpoch int) (record, error) {
+	o := r.o
+	r.step++
+	rng := rand.New(rand.NewPCG(o.Seed^0x5eed, uint64(r.step)))
+	st := lsgm.StageJoint
+	if stage1 {
+		st = lsgm.StageVAE
+	}
+	g, err := graph(st)
+	if err != nil {
+		return record{}, fmt.Errorf("trainer fit: %v", err)
+	}
+	r.fillImages(g.X, idx, rng)
+	fillNormal(rng, g.N0)
+	rec := record{Stage: "vae"}
+	if stage1 {
+		beta := 1.0
+		if span := o.KLWarmup * float64(o.EpochsVAE*perEpoch); span > 0 {
+			beta = math.Min(1, 1e-2+float64(r.step)/span)
+		}
+		g.SetBeta(beta)
+	} else {
+		rec.Stage = "joint"
+		r.drawTimes(g, r.qTimes, rng)
+		fillNormal(rng, g.N1)
+	}
+	v, err := g.Run()
+	if err != nil {
+		return record{}, fmt.Errorf("trainer fit: %v", err)
+	}
+	grads := map[string][]float32{}
+	for _, n := range g.Wrt {
+		if grads[n], err = g.Grad(n); err != nil {
+			return record{}, fmt.Errorf("trainer fit: %v", err)
+		}
+	}
+	vae, prior := split(grads)
+	var pv lsgm.Values
+	var pg *lsgm.Graph
+	if !stage1 && len(prior) == 0 { // the prior's own weighting: a second graph on the same latents
+		if pg, err = graph(lsgm.StagePrior); err != nil {
+			return record{}, fmt.Errorf("trainer fit: %v", err)
+		}
+		copy(pg.Z0, g.Z0)
+		r.drawTimes(pg, r.pTimes, rng)
+		fillNormal(rng, pg.N1)
+		if pv, err = pg.Run(); err != nil {
+			return record{}, fmt.Errorf("trainer fit: %v", err)
+		}
+		for _, n := range pg.Wrt {
+			if prior[n], err = pg.Grad(n); err != nil {
+				return record{}, fmt.Errorf("trainer fit: %v", err)
+			}
+		}
+	}
+	d := float64(weights.Numel(r.file.Arch.LatentShape))
+	rec.Recon, rec.NegEnt = v.Recon, v.NegEntropy-d/2*math.Log(2*math.Pi*math.E)
+	if stage1 {
+		rec.KL = v.KL
+		rec.NELBO = v.Recon + v.KL
+	} else {
+		rec.CE = v.CE + r.ceConst(g)
+		rec.NELBO = rec.Recon + rec.NegEnt + rec.CE
+		rec.PriorLoss = v.CE
+		if pg != nil {
+			rec.PriorLoss = pv.CE
+		}
+	}
+	finite := !math.IsNaN(v.Cost) && !math.IsInf(v.Cost, 0) && !math.IsNaN(pv.Cost) && !math.IsInf(pv.Cost, 0)
+	if finite {
+		warm := func(t int) float64 { return math.Min(1, float64(t+1)/float64(max(1, o.Warmup))) }
+		var e1, e2 error
+		rec.GradVAE = lsgm.GradNorm(vae)
+		rec.GradPrior = lsgm.GradNorm(prior)
+		if math.IsNaN(rec.GradVAE) || math.IsInf(rec.GradVAE, 0) || math.IsNaN(rec.GradPrior) || math.IsInf(rec.GradPrior, 0) {
+			finite = false
+		} else {
+			_, e1 = r.optVAE.Step(r.params, vae, warm(r.optVAE.T))
+			if len(prior) > 0 {
+				_, e2 = r.optPrior.Step(r.params, prior, warm(r.optPrior.T))
+			}
+			finite = e1 == nil && e2 == nil
+		}
+	}
+	if !finite {
+		r.skipped++
+		r.bad++
+		fmt.Fprintf(os.Stderr, "\ntrainer fit: step %d: non-finite loss or gradient, step skipped (%d in a row)\n", r.step, r.bad)
+		if r.bad >= maxBadSteps {
+			return record{}, fmt.Errorf("trainer fit: %d consecutive non-finite steps at step %d; stopping. The last checkpoint in %s holds no NaN: resume from it with a lower learning rate or stronger clipping", r.bad, r.step, r.out)
+		}
+		return rec, nil
+	}
+	r.bad = 0
+	r.ema.Update(r.params, r.step)
+	return rec, nil
+}
+
+// ceConst is the cross entropy's constant part (lsgm-math.md 1): the
+// entropy of q(z_eps | z0), plus the t = 1 boundary term CE(q(z1|x) ||
+// N(0, P^2)) - H(q(z1|z0)), which LSGM drops and is ~1e-3 nats a dimension.
+func (r *run) ceConst(g *lsgm.Graph) float64 {
+	s := r.sde
+	d := float64(weights.Numel(r.file.Arch.LatentShape))
+	c := d / 2 * math.Log(2*math.Pi*math.E*s.Var(r.o.TimeEps))
+	m1, v1 := s.Mean(1), s.Var(1)
+	p2 := m1*m1 + v1
+	mu, ls := g.Posterior()
+	var b float64
+	for i := range mu {
+		s2 := math.Exp(2 * float64(ls[i]))
+		b += 0.5*math.Log(2*math.Pi*p2) + (m1*m1*(float64(mu[i])*float64(mu[i])+s2)+v1)/(2*p2)
+	}
+	b /= float64(g.Batch)
+	return c + b - d/2*math.Log(2*math.Pi*math.E*v1)
+}
+
+func (r *run) drawTimes(g *lsgm.Graph, ts *lsgm.TimeSampler, rng *rand.Rand) {
+	t := make([]float64, g.Batch)
+	for i := range t {
+		var w float64
+		t[i], w = ts.Draw(rng)
+		g.W[i] = float32(w)
+	}
+	g.SetTimes(r.sde, t)
+}
+
+// fillImages writes the batch in the likelihood's scale: grey levels on the
+// 256 bin centres of [-1, 1] (logistic), [0, 1] or a fresh binarization
+// (bernoulli).
+func (r *run) fillImages(dst []float32, idx []int, rng *rand.Rand) {
+	d := weights.Numel(r.set.Shape)
+	for k, i := range idx {
+		src := r.set.Image(i)
+		out := dst[k*d : (k+1)*d]
+		for j, v := range src {
+			switch {
+			case r.o.Likelihood == "logistic":
+				out[j] = float32(math.Round(float64(v)*255))*2/255 - 1
+			case r.o.Binarize:
+				out[j] = 0
+				if rng.Float32() < v {
+					out[j] = 1
+				}
+			default:
+				out[j] = v
+			}
+		}
+	}
+}
+
+func fillNormal(rng *rand.Rand, s []float32) {
+	for i := range s {
+		s[i] = float32(rng.NormFloat64())
+	}
+}
+
+func split(grads map[string][]float32) (vae, prior map[string][]float32) {
+	vae, prior = map[string][]float32{}, map[string][]float32{}
+	for n, g := range grads {
+		if lsgm.IsVAEParam(n) {
+			vae[n] = g
+		} else {
+			prior[n] = g
+		}
+	}
+	return vae, prior
+}
+
+func (r *run) log(rec record) {
+	r.records = append(r.records, rec)
+	line, _ := json.Marshal(rec)
+	r.history.Write(line)
+	r.history.WriteByte('\n')
+	f, err := os.OpenFile(filepath.Join(r.out, "metrics.jsonl"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err == nil {
+		f.Write(append(line, '\n'))
+		f.Close()
+	}
+}
+
+func (r *run) checkpoint() error {
+	model, err := weights.Encode(r.file)
+	if err != nil {
+		return fmt.Errorf("trainer fit: %v", err)
+	}
+	opts, _ := json.Marshal(r.o)
+	ck := &lsgm.Checkpoint{Options: opts, Step: r.step, Epoch: r.epoch, Pos: r.pos, Model: model, EMA: r.ema.Shadow,
+		OptVAE: r.optVAE, OptPrior: r.optPrior, Skipped: r.skipped, History: r.history.Bytes()}
+	if err := lsgm.WriteCheckpoint(filepath.Join(r.out, "checkpoint.lsgmckpt"), ck); err != nil {
+		return fmt.Errorf("trainer fit: %v", err)
+	}
+	r.lastSaved = time.Now()
+	return nil
+}
+
+// emaFile is the model with the averaged weights, as shipped and sampled.
+func (r *run) emaFile() *weights.File {
+	f := *r.file
+	f.Tensors = make([]weights.Tensor, len(r.file.Tensors))
+	for i, t := range r.file.Tensors {
+		t.Data = r.ema.Shadow[t.Name]
+		f.Tensors[i] = t
+	}
+	return &f
+}
+
+func (r *run) endOfEpoch(stage1 bool) error {
+	if err := r.checkpointAtEpochEnd(); err != nil {
+		return err
+	}
+	if err := writeLossCurve(filepath.Join(r.out, "loss.png"), r.records); err != nil {
+		return err
+	}
+	m, err := runtime.New(r.emaFile())
+	if err != nil {
+		return fmt.Errorf("trainer fit: %v", err)
+	}
+	const n = 64
+	var imgs []float32
+	if stage1 { // the stage 1 prior is N(0, I)
+		z := make([]float32, n*m.LatentDim())
+		fillNormal(rand.New(rand.NewPCG(r.o.Seed, 0)), z)
+		imgs, err = m.Decode(z, n)
+	} else {
+		var res *runtime.Result
+		res, err = m.Sample(runtime.Request{Sampler: sampler.Config{Name: "dpmpp2m", NFE: 20, EndTime: r.file.Arch.Sampling.EndTime}, Count: n}, nil)
+		if res != nil {
+			imgs = res.Images
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("trainer fit: epoch samples: %v", err)
+	}
+	grid, err := runtime.Grid(imgs, n, m.DataShape(), 8, 2)
+	if err != nil {
+		return err
+	}
+	return writePNG(filepath.Join(r.out, fmt.Sprintf("samples-epoch%03d.png", r.epoch+1)), grid)
+}
+
+// checkpointAtEpochEnd records the next epoch's start.
+func (r *run) checkpointAtEpochEnd() error {
+	e, p := r.epoch, r.pos
+	r.epoch, r.pos = r.epoch+1, 0
+	err := r.checkpoint()
+	r.epoch, r.pos = e, p
+	return err
+}
+
+// export writes the EMA weights with their provenance.
+func (r *run) export(elapsed time.Duration) error {
+	f := r.emaFile()
+	f.Provenance = weights.Provenance{
+		Dataset:       r.set.Source,
+		DatasetSHA256: r.set.SHA256,
+		Command:       r.o.Command,
+		Steps:         int64(r.step),
+		CodeVersion:   codeVersion(),
+		Created:       time.Now().UTC().Format(time.RFC3339),
+		Metrics:       map[string]float64{"train_seconds_this_process": elapsed.Seconds()},
+		Notes:         fmt.Sprintf("EMA %.4g weights; %d non-finite steps skipped", r.o.EMA, r.skipped),
+	}
+	if n := len(r.records); n > 0 {
+		f.Provenance.Metrics["train_nelbo_last_log"] = r.records[n-1].NELBO
+	}
+	b, err := weights.Encode(f)
+	if err != nil {
+		return fmt.Errorf("trainer fit: %v", err)
+	}
+	path := filepath.Join(r.out, "model.lsgm")
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return fmt.Errorf("trainer fit: %v", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("trainer fit: %v", err)
+	}
+	fmt.Printf("wrote %s (%d bytes) after %d steps\n", path, len(b), r.step)
+	return nil
+}
+
+func countParams(f *weights.File) int {
+	n := 0
+	for _, t := range f.Tensors {
+		n += len(t.Data)
+	}
+	return n
+}
+
+func equalShape(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,258 @@
+package lsgm
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/lsgm-go/lsgm/runtime"
+	"github.com/lsgm-go/lsgm/runtime/sde"
+	"github.com/lsgm-go/lsgm/trainer/nn"
+	"github.com/lsgm-go/lsgm/weights"
+)
+
+// Stage selects the loss graph.
+type Stage int
+
+const (
+	// StageVAE is LSGM's stage 1: the VAE with a N(0, I) prior and a KL
+	// coefficient Beta (warm-up).
+	StageVAE Stage = iota
+	// StageJoint is stage 2: VAE and latent SGM end to end, the cross entropy
+	// estimated by denoising score matching on ll-weighted draws of t. The
+	// prior gets its gradient here too when its scheme is ll-weighted.
+	StageJoint
+	// StagePrior trains the SGM alone on given latents z0 with the scheme's
+	// weighting: stage 2's second graph when the prior's weighting differs
+	// from the VAE's, and the whole model without a VAE.
+	StagePrior
+)
+
+// Graph is one loss for a fixed batch: its inputs are host slices written
+// before each Run, its parameters are the model's master slices (shared, so
+// an optimizer step is seen by every graph).
+type Graph struct {
+	Stage Stage
+	Batch int
+	Wrt   []string // parameters it differentiates
+
+	g      *G.ExprGraph
+	vm     G.VM
+	params *nn.Params
+	times  []nn.TimeInput
+
+	// Inputs (nil where the stage has none).
+	X, N0, N1, Mt, St, Ct, W []float32
+	T                              []float32 // [Batch] diffusion times, for the embeddings
+	// Z0 is StagePrior's latent input; in StageJoint it is the sampled latent
+	// after Run (for a following StagePrior graph).
+	Z0 []float32
+
+	// Scalars after Run (batch means, nats per image).
+	recon, negH, kl, ce, cost *G.Node
+	z0, mu, logSigma          *G.Node
+	beta                      *G.Node
+}
+
+// SetBeta sets StageVAE's KL coefficient.
+func (gr *Graph) SetBeta(b float64) error {
+	if gr.beta == nil {
+		return fmt.Errorf("lsgm: stage %d has no KL coefficient", gr.Stage)
+	}
+	return G.Let(gr.beta, float32(b))
+}
+
+// Values of the scalars after Run. CE excludes the constants (see Model.CEConst).
+type Values struct {
+	Recon, NegEntropy, KL, CE, Cost float64
+}
+
+func newInput(g *G.ExprGraph, name string, shape ...int) (*G.Node, []float32) {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	data := make([]float32, n)
+	v := tensor.New(tensor.WithShape(shape...), tensor.WithBacking(data))
+	return G.NewTensor(g, G.Float32, len(shape), G.WithShape(shape...), G.WithName(name), G.WithValue(v)), data
+}
+
+// IsVAEParam tells the VAE's tensors from the prior's.
+func IsVAEParam(name string) bool {
+	return strings.HasPrefix(name, "encoder/") || strings.HasPrefix(name, "decoder/")
+}
+
+// NewGraph builds the loss of stage for batch B over the tensors of f, whose
+// Data slices become the graph's live parameters. priorGrad says whether
+// StageJoint also differentiates the prior (ll-weighted scheme).
+func NewGraph(f *weights.File, s Stage, B int, priorGrad bool) (*Graph, error) {
+	a := &f.Arch
+	if s != StagePrior && a.Likelihood == "none" {
+		return nil, fmt.Errorf("lsgm: stage %d needs a VAE; this model has likelihood %q", s, a.Likelihood)
+	}
+	gr := &Graph{Stage: s, Batch: B, g: G.NewGraph()}
+	g := gr.g
+	specs, err := a.Params()
+	if err != nil {
+		return nil, err
+	}
+	gr.params = &nn.Params{Nodes: map[string]*G.Node{}}
+	for _, sp := range specs {
+		t := f.Find(sp.Name)
+		if t == nil {
+			return nil, fmt.Errorf("lsgm: weights have no tensor %s", sp.Name)
+		}
+		v := tensor.New(tensor.WithShape(sp.Shape...), tensor.WithBacking(t.Data))
+		gr.params.Nodes[sp.Name] = G.NewTensor(g, G.Float32, len(sp.Shape), G.WithShape(sp.Shape...), G.WithName(sp.Name), G.WithValue(v))
+		gr.params.Names = append(gr.params.Names, sp.Name)
+		vae := IsVAEParam(sp.Name)
+		if s == StageVAE && vae || s == StageJoint && (vae || priorGrad) || s == StagePrior && !vae {
+			gr.Wrt = append(gr.Wrt, sp.Name)
+		}
+	}
+	lat := append([]int{B}, a.LatentShape...)
+	col := []int{B, 1, 1, 1}
+	invB := G.NewConstant(float32(1 / float64(B)))
+	sum := func(n *G.Node) *G.Node { return G.Must(G.Mul(G.Must(G.Sum(n)), invB)) }
+
+	var z0 *G.Node
+	var costs []*G.Node
+	if s != StagePrior {
+		var x *G.Node
+		x, gr.X = newInput(g, "x", append([]int{B}, a.DataShape...)...)
+		enc, err := nn.Build(g, a.Encoder, "encoder", B, map[string]*G.Node{"x": x}, gr.params)
+		if err != nil {
+			return nil, err
+		}
+		gr.mu, gr.logSigma = enc.Outputs["mu"], enc.Outputs["log_sigma"]
+		var n0 *G.Node
+		n0, gr.N0 = newInput(g, "n0", lat...)
+		z0 = G.Must(G.Add(gr.mu, G.Must(G.HadamardProd(G.Must(G.Exp(gr.logSigma)), n0))))
+		gr.z0 = z0
+		gr.Z0 = make([]float32, weights.Numel(lat))
+		dec, err := nn.Build(g, a.Decoder, "decoder", B, map[string]*G.Node{"z": z0}, gr.params)
+		if err != nil {
+			return nil, err
+		}
+		var nll *G.Node
+		if a.Likelihood == "bernoulli" {
+			nll, err = nn.BernoulliNLL(dec.Outputs["logits"], x)
+		} else {
+			nll, err = nn.LogisticNLL(dec.Outputs["mean"], dec.Outputs["log_scale"], x)
+		}
+		if err != nil {
+			return nil, err
+		}
+		gr.recon = sum(nll)
+		gr.negH = G.Must(G.Neg(sum(gr.logSigma))) // plus -D/2 log(2 pi e), added on the host
+		costs = append(costs, gr.recon)
+		if s == StageVAE {
+			// KL(q || N(0, I)) = sum 0.5 (mu^2 + sigma^2 - 1) - log sigma
+			sq := G.Must(G.Add(G.Must(G.Square(gr.mu)), G.Must(G.Exp(G.Must(G.Mul(gr.logSigma, G.NewConstant(float32(2))))))))
+			kl := G.Must(G.Sub(G.Must(G.Mul(sum(sq), G.NewConstant(float32(0.5)))), sum(gr.logSigma)))
+			gr.kl = G.Must(G.Sub(kl, G.NewConstant(float32(0.5*float64(weights.Numel(a.LatentShape))))))
+			gr.beta = G.NewScalar(g, G.Float32, G.WithName("beta"), G.WithValue(float32(1)))
+			costs = append(costs, G.Must(G.Mul(gr.beta, gr.kl)))
+		}
+	} else {
+		z0, gr.Z0 = newInput(g, "z0", lat...)
+	}
+	if s != StageVAE {
+		var n1, mt, st, w *G.Node
+		n1, gr.N1 = newInput(g, "n1", lat...)
+		mt, gr.Mt = newInput(g, "mt", col...)
+		st, gr.St = newInput(g, "st", col...)
+		w, gr.W = newInput(g, "w", B)
+		gr.T = make([]float32, B)
+		zt := G.Must(G.Add(G.Must(G.BroadcastHadamardProd(z0, mt, nil, []byte{1, 2, 3})), G.Must(G.BroadcastHadamardProd(n1, st, nil, []byte{1, 2, 3}))))
+		tn, _ := newInput(g, "t", B, 1)
+		sc, err := nn.Build(g, &a.Score, "score", B, map[string]*G.Node{"z": zt, "t": tn}, gr.params)
+		if err != nil {
+			return nil, err
+		}
+		gr.times = sc.Times
+		eps := sc.Outputs["eps"]
+		if a.MixLogit != "" {
+			// eps = k zt + c (eps' - k zt), c = sigmoid(a), k = sigma/(m^2 + sigma^2)
+			var ct *G.Node
+			ct, gr.Ct = newInput(g, "ct", col...)
+			kz := G.Must(G.BroadcastHadamardProd(zt, ct, nil, []byte{1, 2, 3}))
+			c := G.Must(G.Sigmoid(gr.params.Nodes[a.MixLogit]))
+			c = G.Must(G.Reshape(c, append(tensor.Shape{1}, a.LatentShape...)))
+			eps = G.Must(G.Add(kz, G.Must(G.BroadcastHadamardProd(G.Must(G.Sub(eps, kz)), c, nil, []byte{0}))))
+		}
+		res := G.Must(G.Square(G.Must(G.Sub(n1, eps))))
+		per := G.Must(G.Sum(G.Must(G.Reshape(res, tensor.Shape{B, weights.Numel(a.LatentShape)})), 1))
+		gr.ce = sum(G.Must(G.HadamardProd(per, w)))
+		costs = append(costs, gr.ce)
+		if s == StageJoint {
+			costs = append(costs, gr.negH)
+		}
+	}
+	gr.cost = costs[0]
+	for _, c := range costs[1:] {
+		gr.cost = G.Must(G.Add(gr.cost, c))
+	}
+	wrt := make([]*G.Node, len(gr.Wrt))
+	for i, n := range gr.Wrt {
+		wrt[i] = gr.params.Nodes[n]
+	}
+	if _, err := G.Grad(gr.cost, wrt...); err != nil {
+		return nil, fmt.Errorf("lsgm: differentiating the stage %d loss: %w", s, err)
+	}
+	gr.vm = G.NewTapeMachine(g)
+	return gr, nil
+}
+
+// SetTimes writes the per-sample times t and fills Mt, St, Ct from the SDE.
+func (gr *Graph) SetTimes(s sde.SDE, ts []float64) {
+	for i, t := range ts {
+		m, v := s.Mean(t), s.Var(t)
+		gr.T[i] = float32(t)
+		gr.Mt[i], gr.St[i] = float32(m), float32(math.Sqrt(v))
+		if gr.Ct != nil {
+			gr.Ct[i] = float32(math.Sqrt(v) / (m*m + v))
+		}
+	}
+}
+
+// Run evaluates the loss and the gradients of Wrt.
+func (gr *Graph) Run() (Values, error) {
+	for _, ti := range gr.times {
+		runtime.TimeEmbed(ti.Node.Value().Data().([]float32), gr.T, gr.Batch, ti.Dim, float32(ti.Scale))
+	}
+	gr.vm.Reset()
+	if err := gr.vm.RunAll(); err != nil {
+		return Values{}, fmt.Errorf("lsgm: running the stage %d graph: %w", gr.Stage, err)
+	}
+	scalar := func(n *G.Node) float64 {
+		if n == nil {
+			return 0
+		}
+		return float64(n.Value().Data().(float32))
+	}
+	if gr.Stage == StageJoint && gr.Z0 != nil {
+		copy(gr.Z0, gr.z0.Value().Data().([]float32))
+	}
+	return Values{Recon: scalar(gr.recon), NegEntropy: scalar(gr.negH), KL: scalar(gr.kl), CE: scalar(gr.ce), Cost: scalar(gr.cost)}, nil
+}
+
+// Grad returns the live gradient of parameter name after Run.
+func (gr *Graph) Grad(name string) ([]float32, error) {
+	v, err := gr.params.Nodes[name].Grad()
+	if err != nil {
+		return nil, err
+	}
+	return v.Data().([]float32), nil
+}
+
+// Posterior returns the encoder's mu and log sigma after Run (StageJoint, StageVAE).
+func (gr *Graph) Posterior() (mu, logSigma []float32) {
+	return gr.mu.Value().Data().([]float32), gr.logSigma.Value().Data().([]float32)
+}
+
+// Close releases the tape machine.
+func (gr *Graph) Close() { gr.vm.Close() }

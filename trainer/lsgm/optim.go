@@ -1,0 +1,101 @@
+package lsgm
+
+import (
+	"fmt"
+	"math"
+)
+
+// Adam is Adam (Kingma & Ba 2015) or, with Max, Adamax, over a group of
+// named parameters, with global-norm gradient clipping and weight decay
+// folded into the gradient. Its state is exported for checkpoints.
+type Adam struct {
+	LR, Beta1, Beta2, Eps float64
+	Clip                  float64 // max global gradient norm; 0 = none
+	Max                   bool    // Adamax
+	T                     int     // steps taken
+	M, V                  map[string][]float32
+}
+
+// NewAdam returns an optimizer with the usual constants.
+func NewAdam(lr float64, max bool, clip float64) *Adam {
+	return &Adam{LR: lr, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, Clip: clip, Max: max, M: map[string][]float32{}, V: map[string][]float32{}}
+}
+
+// GradNorm is the global L2 norm of grads (NaN or Inf if any element is).
+func GradNorm(grads map[string][]float32) float64 {
+	var s float64
+	for _, g := range grads {
+		for _, v := range g {
+			s += float64(v) * float64(v)
+		}
+	}
+	return math.Sqrt(s)
+}
+
+// Step applies one update with learning rate lr*scale (scale carries the
+// warm-up). It refuses non-finite gradients without touching anything.
+func (o *Adam) Step(params, grads map[string][]float32, scale float64) (norm float64, err error) {
+	norm = GradNorm(grads)
+	if math.IsNaN(norm) || math.IsInf(norm, 0) {
+		return norm, fmt.Errorf("lsgm: gradient norm is %v", norm)
+	}
+	clip := 1.0
+	if o.Clip > 0 && norm > o.Clip {
+		clip = o.Clip / norm
+	}
+	o.T++
+	b1, b2 := o.Beta1, o.Beta2
+	c1 := 1 - math.Pow(b1, float64(o.T))
+	c2 := 1 - math.Pow(b2, float64(o.T))
+	lr := o.LR * scale
+	for name, g := range grads {
+		p := params[name]
+		m, v := o.M[name], o.V[name]
+		if m == nil {
+			m, v = make([]float32, len(p)), make([]float32, len(p))
+			o.M[name], o.V[name] = m, v
+		}
+		for i := range p {
+			gi := float64(g[i]) * clip
+			mi := b1*float64(m[i]) + (1-b1)*gi
+			var vi, step float64
+			if o.Max {
+				vi = math.Max(b2*float64(v[i]), math.Abs(gi))
+				step = lr / c1 * mi / (vi + o.Eps)
+			} else {
+				vi = b2*float64(v[i]) + (1-b2)*gi*gi
+				step = lr * (mi / c1) / (math.Sqrt(vi/c2) + o.Eps)
+			}
+			m[i], v[i] = float32(mi), float32(vi)
+			p[i] -= float32(step)
+		}
+	}
+	return norm, nil
+}
+
+// EMA keeps an exponential moving average of parameters for sampling.
+type EMA struct {
+	Decay  float64
+	Shadow map[string][]float32
+}
+
+// NewEMA starts the average at the current parameters.
+func NewEMA(decay float64, params map[string][]float32) *EMA {
+	e := &EMA{Decay: decay, Shadow: map[string][]float32{}}
+	for n, p := range params {
+		e.Shadow[n] = append([]float32(nil), p...)
+	}
+	return e
+}
+
+// Update moves the average toward params. Early steps use a shorter
+// horizon, min(decay, (1+n)/(10+n)), so the average is not stuck at init.
+func (e *EMA) Update(params map[string][]float32, step int) {
+	d := math.Min(e.Decay, (1+float64(step))/(10+float64(step)))
+	for n, p := range params {
+		s := e.Shadow[n]
+		for i := range p {
+			s[i] = float32(d*float64(s[i]) + (1-d)*float64(p[i]))
+		}
+	}
+}

@@ -1,0 +1,189 @@
+package main
+
+import (
+	"fmt"
+	"image"
+	"image/color"
+	"math"
+	"os"
+	"runtime/debug"
+	"strings"
+	"time"
+)
+
+// meter shows a progress bar with rate, ETA and running losses.
+type meter struct {
+	total, first int
+	start, last  time.Time
+	images       int
+}
+
+func newMeter(total, done int) *meter {
+	now := time.Now()
+	return &meter{total: total, first: done, start: now}
+}
+
+func (m *meter) rate() float64 {
+	s := time.Since(m.start).Seconds()
+	if s == 0 {
+		return 0
+	}
+	return float64(m.images) / s
+}
+
+func (m *meter) elapsed() time.Duration { return time.Since(m.start) }
+
+func (m *meter) tick(batch, step, epoch int, rec record, quiet bool) {
+	m.images += batch
+	if quiet || time.Since(m.last) < time.Second && step < m.total {
+		return
+	}
+	m.last = time.Now()
+	frac := float64(step) / float64(m.total)
+	const w = 24
+	bar := strings.Repeat("=", int(frac*w)) + strings.Repeat(" ", w-int(frac*w))
+	eta := "?"
+	if done := step - m.first; done > 0 {
+		left := time.Duration(float64(time.Since(m.start)) / float64(done) * float64(m.total-step))
+		eta = left.Round(time.Second).String()
+	}
+	loss := fmt.Sprintf("nelbo %.1f recon %.1f", rec.NELBO, rec.Recon)
+	if rec.Stage == "joint" {
+		loss += fmt.Sprintf(" ce %.1f", rec.CE)
+	} else {
+		loss += fmt.Sprintf(" kl %.1f", rec.KL)
+	}
+	fmt.Fprintf(os.Stderr, "\r%s epoch %d [%s] %5.1f%% step %d/%d %.0f img/s ETA %s %s   ",
+		rec.Stage, epoch+1, bar, 100*frac, step, m.total, m.rate(), eta, loss)
+}
+
+// accum averages records between log lines.
+type accum struct {
+	n   int
+	sum record
+}
+
+func (a *accum) add(r record) {
+	a.n++
+	a.sum.Stage = r.Stage
+	a.sum.NELBO += r.NELBO
+	a.sum.Recon += r.Recon
+	a.sum.NegEnt += r.NegEnt
+	a.sum.KL += r.KL
+	a.sum.CE += r.CE
+	a.sum.PriorLoss += r.PriorLoss
+	a.sum.GradVAE += r.GradVAE
+	a.sum.GradPrior += r.GradPrior
+}
+
+func (a *accum) mean() record {
+	r := a.sum
+	if a.n == 0 {
+		return r
+	}
+	k := 1 / float64(a.n)
+	r.NELBO *= k
+	r.Recon *= k
+	r.NegEnt *= k
+	r.KL *= k
+	r.CE *= k
+	r.PriorLoss *= k
+	r.GradVAE *= k
+	r.GradPrior *= k
+	return r
+}
+
+// writeLossCurve plots the logged NELBO (nats per image) against the step:
+// stage 1 in grey, stage 2 in blue, on a log-scaled y axis with grid lines
+// at powers of ten and their halves.
+func writeLossCurve(path string, recs []record) error {
+	const W, H, pad = 640, 360, 30
+	img := image.NewNRGBA(image.Rect(0, 0, W, H))
+	for i := range img.Pix {
+		img.Pix[i] = 255
+	}
+	if len(recs) < 2 {
+		return writePNG(path, img)
+	}
+	lo, hi := math.Inf(1), math.Inf(-1)
+	maxStep := 1
+	for _, r := range recs {
+		if r.NELBO > 0 && !math.IsInf(r.NELBO, 0) {
+			lo, hi = math.Min(lo, r.NELBO), math.Max(hi, r.NELBO)
+		}
+		maxStep = max(maxStep, r.Step)
+	}
+	if !(hi > lo) {
+		hi = lo * 1.1
+	}
+	ly, hy := math.Log(lo), math.Log(hi)
+	y := func(v float64) int { return H - pad - int((math.Log(v)-ly)/(hy-ly)*float64(H-2*pad)) }
+	x := func(s int) int { return pad + int(float64(s)/float64(maxStep)*float64(W-2*pad)) }
+	grey := color.NRGBA{220, 220, 220, 255}
+	for e := math.Floor(math.Log10(lo)); e <= math.Ceil(math.Log10(hi)); e++ {
+		for _, m := range []float64{1, 2, 5} {
+			v := m * math.Pow(10, e)
+			if v < lo || v > hi {
+				continue
+			}
+			for px := pad; px < W-pad; px++ {
+				img.Set(px, y(v), grey)
+			}
+		}
+	}
+	axis := color.NRGBA{0, 0, 0, 255}
+	for px := pad; px < W-pad; px++ {
+		img.Set(px, H-pad, axis)
+	}
+	for py := pad; py <= H-pad; py++ {
+		img.Set(pad, py, axis)
+	}
+	for i := 1; i < len(recs); i++ {
+		a, b := recs[i-1], recs[i]
+		if !(a.NELBO > 0) || !(b.NELBO > 0) {
+			continue
+		}
+		c := color.NRGBA{30, 90, 200, 255}
+		if b.Stage == "vae" {
+			c = color.NRGBA{120, 120, 120, 255}
+		}
+		line(img, x(a.Step), y(a.NELBO), x(b.Step), y(b.NELBO), c)
+	}
+	return writePNG(path, img)
+}
+
+func line(img *image.NRGBA, x0, y0, x1, y1 int, c color.NRGBA) {
+	n := max(abs(x1-x0), abs(y1-y0), 1)
+	for i := 0; i <= n; i++ {
+		img.Set(x0+(x1-x0)*i/n, y0+(y1-y0)*i/n, c)
+		img.Set(x0+(x1-x0)*i/n, y0+(y1-y0)*i/n+1, c)
+	}
+}
+
+func abs(a int) int {
+	if a < 0 {
+		return -a
+	}
+	return a
+}
+
+// codeVersion is the VCS revision the binary was built from, if known.
+func codeVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		rev, dirty := "", ""
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				if s.Value == "true" {
+					dirty = "+dirty"
+				}
+			}
+		}
+		if rev != "" {
+			return rev[:min(12, len(rev))] + dirty
+		}
+	}
+	return "unknown"
+}
