@@ -46,7 +46,7 @@ type Graph struct {
 
 	// Inputs (nil where the stage has none).
 	X, N0, N1, Mt, St, Ct, W []float32
-	T                              []float32 // [Batch] diffusion times, for the embeddings
+	T                        []float32 // [Batch] diffusion times, for the embeddings
 	// Z0 is StagePrior's latent input; in StageJoint it is the sampled latent
 	// after Run (for a following StagePrior graph).
 	Z0 []float32
