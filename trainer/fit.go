@@ -436,7 +436,8 @@ func (r *run) trainStep(graph func(lsgm.Stage) (*lsgm.Graph, error), idx []int, 
 		rec.KL = v.KL
 		rec.NELBO = v.Recon + v.KL
 	} else {
-		rec.CE = v.CE + r.ceConst(g)
+		mu, ls := g.Posterior()
+		rec.CE = v.CE + lsgm.CEConst(r.sde, o.TimeEps, mu, ls, g.Batch)
 		rec.NELBO = rec.Recon + rec.NegEnt + rec.CE
 		rec.PriorLoss = v.CE
 		if pg != nil {
@@ -471,25 +472,6 @@ func (r *run) trainStep(graph func(lsgm.Stage) (*lsgm.Graph, error), idx []int, 
 	r.bad = 0
 	r.ema.Update(r.params, r.step)
 	return rec, nil
-}
-
-// ceConst is the cross entropy's constant part (lsgm-math.md 1): the
-// entropy of q(z_eps | z0), plus the t = 1 boundary term CE(q(z1|x) ||
-// N(0, P^2)) - H(q(z1|z0)), which LSGM drops and is ~1e-3 nats a dimension.
-func (r *run) ceConst(g *lsgm.Graph) float64 {
-	s := r.sde
-	d := float64(weights.Numel(r.file.Arch.LatentShape))
-	c := d / 2 * math.Log(2*math.Pi*math.E*s.Var(r.o.TimeEps))
-	m1, v1 := s.Mean(1), s.Var(1)
-	p2 := m1*m1 + v1
-	mu, ls := g.Posterior()
-	var b float64
-	for i := range mu {
-		s2 := math.Exp(2 * float64(ls[i]))
-		b += 0.5*math.Log(2*math.Pi*p2) + (m1*m1*(float64(mu[i])*float64(mu[i])+s2)+v1)/(2*p2)
-	}
-	b /= float64(g.Batch)
-	return c + b - d/2*math.Log(2*math.Pi*math.E*v1)
 }
 
 func (r *run) drawTimes(g *lsgm.Graph, ts *lsgm.TimeSampler, rng *rand.Rand) {

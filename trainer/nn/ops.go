@@ -67,6 +67,9 @@ func (k *kernel) Do(vals ...G.Value) (G.Value, error) {
 	shapes := make([]tensor.Shape, len(vals))
 	for i, v := range vals {
 		d, ok := v.Data().([]float32)
+		if f, scalar := v.Data().(float32); scalar {
+			d, ok = []float32{f}, true
+		}
 		if !ok {
 			return nil, fmt.Errorf("nn: %s: input %d is %T, want float32 data", k.name, i, v.Data())
 		}
@@ -81,6 +84,9 @@ func (k *kernel) Do(vals ...G.Value) (G.Value, error) {
 	}
 	out := make([]float32, s.TotalSize())
 	k.fwd(out, in, shapes)
+	if s.IsScalar() {
+		return G.NewF32(out[0]), nil
+	}
 	return tensor.New(tensor.WithShape(s...), tensor.WithBacking(out)), nil
 }
 
@@ -486,3 +492,11 @@ func convDwOp(c convGeom) *kernel {
 		},
 	}
 }
+
+// Tap returns a copy of x taken when x is computed. Read values through a
+// tap: gorgonia's scheduler may overwrite a node's buffer in place once its
+// last consumer in the graph has run, so a node read after the run can hold
+// a later value (the sum it fed, say).
+func Tap(x *G.Node) (*G.Node, error) { return G.ApplyOp(tapOp, x) }
+
+var tapOp = &kernel{name: "tap", arity: 1, shape: same, fwd: func(out []float32, in [][]float32, _ []tensor.Shape) { copy(out, in[0]) }}
