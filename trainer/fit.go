@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -71,6 +72,9 @@ type record struct {
 
 const maxBadSteps = 10 // consecutive non-finite steps before a run stops
 
+// poison, set only by tests, makes a step's loss NaN to exercise the guard.
+var poison func(step int) bool
+
 func runFit(args []string) error {
 	fs := flag.NewFlagSet("fit", flag.ContinueOnError)
 	var o fitOptions
@@ -113,9 +117,22 @@ func runFit(args []string) error {
 		if ck, err = lsgm.ReadCheckpoint(ckPath); err != nil {
 			return fmt.Errorf("trainer fit: cannot resume: %v", err)
 		}
+		given := o
 		if err := json.Unmarshal(ck.Options, &o); err != nil {
 			return fmt.Errorf("trainer fit: checkpoint options: %v", err)
 		}
+		// The run's settings are the checkpoint's; only its length may change.
+		fs.Visit(func(f *flag.Flag) {
+			switch f.Name {
+			case "max-steps":
+				o.MaxSteps = given.MaxSteps
+			case "epochs":
+				o.Epochs = given.Epochs
+			case "data", "out", "resume", "blas", "q":
+			default:
+				fmt.Fprintf(os.Stderr, "trainer fit: --%s ignored: a resumed run keeps its settings\n", f.Name)
+			}
+		})
 	} else if _, err := os.Stat(ckPath); err == nil {
 		return fmt.Errorf("trainer fit: %s already holds a run; pass --resume to continue it or choose another --out", *out)
 	}
@@ -155,6 +172,12 @@ func (o *fitOptions) validate() error {
 	case o.Size != "default" && o.Size != "tiny":
 		return fmt.Errorf("trainer fit: --size %q: want default or tiny", o.Size)
 	}
+	if !slices.Contains(lsgm.Schemes, o.Scheme) {
+		return fmt.Errorf("trainer fit: --scheme %q: want one of %v", o.Scheme, lsgm.Schemes)
+	}
+	if _, err := sde.New(o.SDE, nil); err != nil {
+		return fmt.Errorf("trainer fit: --sde: %v", err)
+	}
 	if o.TimeEps < 0 {
 		o.TimeEps = 0.01
 		if o.SDE == "geometric_vpsde" {
@@ -191,22 +214,23 @@ type run struct {
 	out   string
 	quiet bool
 
-	file      *weights.File // live parameters (tensor data are the master copies)
-	params    map[string][]float32
-	ema       *lsgm.EMA
-	optVAE    *lsgm.Adam
-	optPrior  *lsgm.Adam
-	sde       sde.SDE
-	qTimes    *lsgm.TimeSampler // ll-weighted draws for the VAE
-	pTimes    *lsgm.TimeSampler // the prior's scheme
-	history   bytes.Buffer
-	records   []record
-	step      int
-	skipped   int
-	bad       int
-	epoch     int
-	pos       int
-	lastSaved time.Time
+	file     *weights.File // live parameters (tensor data are the master copies)
+	params   map[string][]float32
+	ema      *lsgm.EMA
+	optVAE   *lsgm.Adam
+	optPrior *lsgm.Adam
+	sde      sde.SDE
+	qTimes   *lsgm.TimeSampler // ll-weighted draws for the VAE
+	pTimes   *lsgm.TimeSampler // the prior's scheme
+	history  bytes.Buffer
+	records  []record
+	step     int
+	skipped  int
+	bad      int
+	epoch    int
+	pos      int
+	seconds  float64 // training time before this process
+	meter    *meter
 }
 
 func (r *run) newModel() error {
@@ -214,7 +238,7 @@ func (r *run) newModel() error {
 	if r.o.Size == "tiny" {
 		cfg = weights.TinyConfig()
 	}
-	cfg.Name = "lsgm-" + strings.ToLower(filepath.Base(r.set.Source))
+	cfg.Name = modelName(r.set.Source)
 	cfg.DataShape = r.set.Shape
 	cfg.Likelihood = r.o.Likelihood
 	cfg.SDE = weights.SDESpec{Kind: r.o.SDE}
@@ -255,8 +279,12 @@ func (r *run) train(ck *lsgm.Checkpoint) error {
 			return fmt.Errorf("trainer fit: checkpoint model: %v", err)
 		}
 		r.file = f
-		r.step, r.epoch, r.pos, r.skipped = ck.Step, ck.Epoch, ck.Pos, ck.Skipped
+		r.step, r.epoch, r.pos, r.skipped, r.seconds = ck.Step, ck.Epoch, ck.Pos, ck.Skipped, ck.Seconds
 		r.history.Write(ck.History)
+		// Lines logged after the checkpoint belong to steps that will run again.
+		if err := os.WriteFile(filepath.Join(r.out, "metrics.jsonl"), ck.History, 0o644); err != nil {
+			return fmt.Errorf("trainer fit: %v", err)
+		}
 		for _, line := range bytes.Split(ck.History, []byte("\n")) {
 			var rec record
 			if json.Unmarshal(line, &rec) == nil {
@@ -324,11 +352,12 @@ func (r *run) train(ck *lsgm.Checkpoint) error {
 	defer signal.Stop(stop)
 
 	meter := newMeter(total, r.step)
+	r.meter = meter
 	var acc accum
-	for ; r.epoch < o.EpochsVAE+o.Epochs && r.step < total; r.epoch, r.pos = r.epoch+1, 0 {
+	for r.epoch < o.EpochsVAE+o.Epochs && r.step < total {
 		perm := rand.New(rand.NewPCG(o.Seed, uint64(r.epoch))).Perm(r.set.N)
 		stage1 := r.epoch < o.EpochsVAE
-		for ; r.pos+o.Batch <= r.set.N && r.step < total; r.pos += o.Batch {
+		for r.pos+o.Batch <= r.set.N && r.step < total {
 			select {
 			case <-stop:
 				if err := r.checkpoint(); err != nil {
@@ -341,6 +370,7 @@ func (r *run) train(ck *lsgm.Checkpoint) error {
 			if err != nil {
 				return err
 			}
+			r.pos += o.Batch
 			acc.add(rec)
 			meter.tick(o.Batch, r.step, r.epoch, rec, r.quiet)
 			if r.step%o.LogEvery == 0 {
@@ -351,15 +381,13 @@ func (r *run) train(ck *lsgm.Checkpoint) error {
 				acc = accum{}
 			}
 			if r.step%o.CkptEvery == 0 {
-				r.pos += o.Batch // the checkpoint resumes after this batch
-				err := r.checkpoint()
-				r.pos -= o.Batch
-				if err != nil {
+				if err := r.checkpoint(); err != nil {
 					return err
 				}
 			}
 		}
 		if r.pos+o.Batch > r.set.N { // epoch complete
+			r.epoch, r.pos = r.epoch+1, 0
 			if err := r.endOfEpoch(stage1); err != nil {
 				return err
 			}
@@ -372,6 +400,42 @@ func (r *run) train(ck *lsgm.Checkpoint) error {
 		return err
 	}
 	return r.export(meter.elapsed())
+}
+
+// runExport writes a run's current EMA weights as a weights file, so a
+// long run can be sampled or shipped while it continues.
+func runExport(args []string) error {
+	fs := flag.NewFlagSet("export", flag.ContinueOnError)
+	dir := fs.String("run", "run", "run folder of trainer fit")
+	out := fs.String("out", "model.lsgm", "weights file to write")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ck, err := lsgm.ReadCheckpoint(filepath.Join(*dir, "checkpoint.lsgmckpt"))
+	if err != nil {
+		return fmt.Errorf("trainer export: %v", err)
+	}
+	r := &run{out: *dir, quiet: true}
+	if err := json.Unmarshal(ck.Options, &r.o); err != nil {
+		return fmt.Errorf("trainer export: checkpoint options: %v", err)
+	}
+	if r.set, err = loadTrainingSet(r.o.Data); err != nil {
+		return fmt.Errorf("trainer export: the run's dataset (for its checksum): %v", err)
+	}
+	if r.file, err = weights.Decode(ck.Model); err != nil {
+		return fmt.Errorf("trainer export: %v", err)
+	}
+	r.ema = &lsgm.EMA{Decay: r.o.EMA, Shadow: ck.EMA}
+	r.step, r.skipped, r.seconds = ck.Step, ck.Skipped, ck.Seconds
+	for _, line := range bytes.Split(ck.History, []byte("\n")) {
+		var rec record
+		if json.Unmarshal(line, &rec) == nil {
+			r.records = append(r.records, rec)
+		}
+	}
+	r.o.Command += fmt.Sprintf(" (exported at step %d)", ck.Step)
+	r.file.Arch.Name = modelName(r.set.Source)
+	return r.exportTo(*out, 0)
 }
 
 // trainStep runs one batch; it skips (and counts) a non-finite step.
@@ -443,6 +507,9 @@ func (r *run) trainStep(graph func(lsgm.Stage) (*lsgm.Graph, error), idx []int, 
 		if pg != nil {
 			rec.PriorLoss = pv.CE
 		}
+	}
+	if poison != nil && poison(r.step) {
+		v.Cost = math.NaN()
 	}
 	finite := !math.IsNaN(v.Cost) && !math.IsInf(v.Cost, 0) && !math.IsNaN(pv.Cost) && !math.IsInf(pv.Cost, 0)
 	if finite {
@@ -545,11 +612,13 @@ func (r *run) checkpoint() error {
 	}
 	opts, _ := json.Marshal(r.o)
 	ck := &lsgm.Checkpoint{Options: opts, Step: r.step, Epoch: r.epoch, Pos: r.pos, Model: model, EMA: r.ema.Shadow,
-		OptVAE: r.optVAE, OptPrior: r.optPrior, Skipped: r.skipped, History: r.history.Bytes()}
+		OptVAE: r.optVAE, OptPrior: r.optPrior, Skipped: r.skipped, History: r.history.Bytes(), Seconds: r.seconds}
+	if r.meter != nil {
+		ck.Seconds += r.meter.elapsed().Seconds()
+	}
 	if err := lsgm.WriteCheckpoint(filepath.Join(r.out, "checkpoint.lsgmckpt"), ck); err != nil {
 		return fmt.Errorf("trainer fit: %v", err)
 	}
-	r.lastSaved = time.Now()
 	return nil
 }
 
@@ -565,7 +634,7 @@ func (r *run) emaFile() *weights.File {
 }
 
 func (r *run) endOfEpoch(stage1 bool) error {
-	if err := r.checkpointAtEpochEnd(); err != nil {
+	if err := r.checkpoint(); err != nil {
 		return err
 	}
 	if err := writeLossCurve(filepath.Join(r.out, "loss.png"), r.records); err != nil {
@@ -595,20 +664,15 @@ func (r *run) endOfEpoch(stage1 bool) error {
 	if err != nil {
 		return err
 	}
-	return writePNG(filepath.Join(r.out, fmt.Sprintf("samples-epoch%03d.png", r.epoch+1)), grid)
+	return writePNG(filepath.Join(r.out, fmt.Sprintf("samples-epoch%03d.png", r.epoch)), grid)
 }
 
-// checkpointAtEpochEnd records the next epoch's start.
-func (r *run) checkpointAtEpochEnd() error {
-	e, p := r.epoch, r.pos
-	r.epoch, r.pos = r.epoch+1, 0
-	err := r.checkpoint()
-	r.epoch, r.pos = e, p
-	return err
-}
-
-// export writes the EMA weights with their provenance.
+// export writes the EMA weights with their provenance to the run folder.
 func (r *run) export(elapsed time.Duration) error {
+	return r.exportTo(filepath.Join(r.out, "model.lsgm"), elapsed)
+}
+
+func (r *run) exportTo(path string, elapsed time.Duration) error {
 	f := r.emaFile()
 	f.Provenance = weights.Provenance{
 		Dataset:       r.set.Source,
@@ -617,7 +681,7 @@ func (r *run) export(elapsed time.Duration) error {
 		Steps:         int64(r.step),
 		CodeVersion:   codeVersion(),
 		Created:       time.Now().UTC().Format(time.RFC3339),
-		Metrics:       map[string]float64{"train_seconds_this_process": elapsed.Seconds()},
+		Metrics:       map[string]float64{"train_seconds": r.seconds + elapsed.Seconds()},
 		Notes:         fmt.Sprintf("EMA %.4g weights; %d non-finite steps skipped", r.o.EMA, r.skipped),
 	}
 	if n := len(r.records); n > 0 {
@@ -627,7 +691,6 @@ func (r *run) export(elapsed time.Duration) error {
 	if err != nil {
 		return fmt.Errorf("trainer fit: %v", err)
 	}
-	path := filepath.Join(r.out, "model.lsgm")
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, b, 0o644); err != nil {
 		return fmt.Errorf("trainer fit: %v", err)
@@ -637,6 +700,16 @@ func (r *run) export(elapsed time.Duration) error {
 	}
 	fmt.Printf("wrote %s (%d bytes) after %d steps\n", path, len(b), r.step)
 	return nil
+}
+
+// modelName names a model after its data: the folder of an IDX pair
+// ("lsgm-fashion-mnist"), else the file or folder.
+func modelName(source string) string {
+	base := filepath.Base(source)
+	if strings.Contains(base, "-idx") {
+		base = filepath.Base(filepath.Dir(source))
+	}
+	return "lsgm-" + strings.ToLower(base)
 }
 
 func countParams(f *weights.File) int {

@@ -34,6 +34,7 @@ type Checkpoint struct {
 	OptPrior *Adam                `msgpack:"opt_prior"`
 	Skipped  int                  `msgpack:"skipped"` // non-finite steps skipped
 	History  []byte               `msgpack:"history"` // the metrics log so far (JSONL)
+	Seconds  float64              `msgpack:"seconds"` // training time so far, over all resumes
 }
 
 // CheckFinite returns an error naming the first tensor holding NaN or Inf.

@@ -1,0 +1,234 @@
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/lsgm-go/lsgm/trainer/lsgm"
+	"github.com/lsgm-go/lsgm/weights"
+)
+
+// TestMain lets a test run the trainer binary's main in a child process
+// (the kill test), without building it separately.
+func TestMain(m *testing.M) {
+	if os.Getenv("LSGM_TRAINER_CHILD") == "1" {
+		os.Args = append([]string{"trainer"}, strings.Fields(os.Getenv("LSGM_TRAINER_ARGS"))...)
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// toyIDX writes n 28x28 images (bright bars at random rows and columns) as
+// an uncompressed IDX file.
+func toyIDX(t *testing.T, n int) string {
+	t.Helper()
+	var b bytes.Buffer
+	binary.Write(&b, binary.BigEndian, []uint32{0x803, uint32(n), 28, 28})
+	r := rand.New(rand.NewPCG(4, 4))
+	for i := 0; i < n; i++ {
+		img := make([]byte, 784)
+		row, col := r.IntN(24), r.IntN(24)
+		for k := 0; k < 28; k++ {
+			for d := 0; d < 4; d++ {
+				img[(row+d)*28+k] = 200
+				img[k*28+col+d] = 255
+			}
+		}
+		b.Write(img)
+	}
+	p := filepath.Join(t.TempDir(), "toy-images-idx3-ubyte")
+	if err := os.WriteFile(p, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func fitArgs(data, out string, extra ...string) []string {
+	return append([]string{"--data", data, "--out", out, "--size", "tiny", "--batch", "8", "--epochs-vae", "1",
+		"--epochs", "2", "--ckpt-every", "3", "--log-every", "2", "--warmup", "5", "-q", "--blas", "gonum"}, extra...)
+}
+
+func readModel(t *testing.T, path string) *weights.File {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := weights.Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func sameTensors(a, b *weights.File) bool {
+	for i := range a.Tensors {
+		x, y := a.Tensors[i].Data, b.Tensors[i].Data
+		for j := range x {
+			if x[j] != y[j] {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// A run stopped at step 7 and resumed ends with exactly the weights of an
+// uninterrupted run: the data order, noise, optimizer and EMA all resume.
+func TestFitResumeIsExact(t *testing.T) {
+	data := toyIDX(t, 40) // 5 batches an epoch, 15 steps in all
+	a := filepath.Join(t.TempDir(), "a")
+	if err := runFit(fitArgs(data, a)); err != nil {
+		t.Fatal(err)
+	}
+	b := filepath.Join(t.TempDir(), "b")
+	if err := runFit(fitArgs(data, b, "--max-steps", "7")); err != nil {
+		t.Fatal(err)
+	}
+	if err := runFit(fitArgs(data, b, "--max-steps", "7")); err == nil || !strings.Contains(err.Error(), "--resume") {
+		t.Errorf("fit over an existing run: %v, want an error pointing at --resume", err)
+	}
+	if err := runFit([]string{"--out", b, "--resume", "--max-steps", "0", "-q", "--blas", "gonum"}); err != nil {
+		t.Fatal(err)
+	}
+	ma, mb := readModel(t, filepath.Join(a, "model.lsgm")), readModel(t, filepath.Join(b, "model.lsgm"))
+	if ma.Provenance.Steps != 15 || mb.Provenance.Steps != 15 {
+		t.Fatalf("steps %d and %d, want 15", ma.Provenance.Steps, mb.Provenance.Steps)
+	}
+	if !sameTensors(ma, mb) {
+		t.Error("resumed run's weights differ from the uninterrupted run's")
+	}
+	for _, f := range []string{"metrics.jsonl", "loss.png", "samples-epoch001.png", "samples-epoch003.png"} {
+		if _, err := os.Stat(filepath.Join(b, f)); err != nil {
+			t.Errorf("run folder lacks %s", f)
+		}
+	}
+	lines := bytes.Count(must(os.ReadFile(filepath.Join(b, "metrics.jsonl"))), []byte("\n"))
+	if lines != 7 { // steps 2, 4, ..., 14
+		t.Errorf("metrics.jsonl has %d lines after resuming, want 7 (no repeats)", lines)
+	}
+}
+
+func must(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// A run killed with SIGKILL at an arbitrary moment resumes from its last
+// checkpoint and finishes with the uninterrupted run's weights.
+func TestFitSurvivesKill(t *testing.T) {
+	data := toyIDX(t, 40)
+	a := filepath.Join(t.TempDir(), "a")
+	if err := runFit(fitArgs(data, a, "--ckpt-every", "1")); err != nil {
+		t.Fatal(err)
+	}
+	b := filepath.Join(t.TempDir(), "b")
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), "LSGM_TRAINER_CHILD=1", "LSGM_TRAINER_ARGS=fit "+strings.Join(fitArgs(data, b, "--ckpt-every", "1"), " "))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ck := filepath.Join(b, "checkpoint.lsgmckpt")
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		if c, err := lsgm.ReadCheckpoint(ck); err == nil && c.Step >= 4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("child wrote no checkpoint past step 4")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	c, err := lsgm.ReadCheckpoint(ck)
+	if err != nil {
+		t.Fatalf("checkpoint after SIGKILL: %v", err)
+	}
+	if c.Step >= 15 {
+		t.Skip("the child finished before the kill; nothing to resume")
+	}
+	t.Logf("killed after the checkpoint of step %d", c.Step)
+	if err := runFit([]string{"--out", b, "--resume", "-q", "--blas", "gonum"}); err != nil {
+		t.Fatal(err)
+	}
+	if !sameTensors(readModel(t, filepath.Join(a, "model.lsgm")), readModel(t, filepath.Join(b, "model.lsgm"))) {
+		t.Error("weights after kill and resume differ from the uninterrupted run's")
+	}
+}
+
+// NaN steps are skipped and counted; a run of them stops the run with a
+// clear error, and the checkpoint it leaves holds no NaN.
+func TestFitNaNGuard(t *testing.T) {
+	data := toyIDX(t, 40)
+	defer func() { poison = nil }()
+	poison = func(step int) bool { return step == 3 || step == 4 }
+	a := filepath.Join(t.TempDir(), "a")
+	if err := runFit(fitArgs(data, a)); err != nil {
+		t.Fatalf("two NaN steps stopped the run: %v", err)
+	}
+	c, err := lsgm.ReadCheckpoint(filepath.Join(a, "checkpoint.lsgmckpt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Skipped != 2 {
+		t.Errorf("skipped %d steps, want 2", c.Skipped)
+	}
+	poison = func(step int) bool { return step >= 3 }
+	b := filepath.Join(t.TempDir(), "b")
+	err = runFit(fitArgs(data, b, "--ckpt-every", "1"))
+	if err == nil || !strings.Contains(err.Error(), "consecutive non-finite") {
+		t.Fatalf("endless NaN steps: %v, want a consecutive non-finite error", err)
+	}
+	c, err = lsgm.ReadCheckpoint(filepath.Join(b, "checkpoint.lsgmckpt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := weights.Decode(c.Model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := map[string][]float32{}
+	for _, tt := range m.Tensors {
+		live[tt.Name] = tt.Data
+	}
+	if err := lsgm.CheckFinite("model", live); err != nil {
+		t.Error(err)
+	}
+	if err := lsgm.CheckFinite("EMA", c.EMA); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestFitBadInput(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--data", filepath.Join(dir, "nope"), "--out", filepath.Join(dir, "r1")}, "nope"},
+		{[]string{"--data", fixture, "--out", filepath.Join(dir, "r2")}, "tiny.lsgm"},
+		{[]string{"--likelihood", "gauss", "--out", filepath.Join(dir, "r3")}, "--likelihood"},
+		{[]string{"--batch", "0", "--out", filepath.Join(dir, "r4")}, "--batch"},
+		{[]string{"--scheme", "magic", "--data", toyIDX(t, 16), "--out", filepath.Join(dir, "r5"), "-q"}, "magic"},
+		{[]string{"--resume", "--out", filepath.Join(dir, "r6")}, "cannot resume"},
+	}
+	for _, c := range cases {
+		err := runFit(c.args)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("fit %v: %v, want an error naming %q", c.args, err, c.want)
+		}
+	}
+}
