@@ -32,53 +32,43 @@ type RK45Options struct {
 	MaxNFE     int     // stop with an error beyond this (0: 10000)
 }
 
-// RK45 integrates the probability-flow ODE from t0 to t1 with the adaptive
-// Dormand-Prince 5(4) method, the solver LSGM uses (rtol = atol = 1e-5). Step
-// control follows Hairer, Norsett & Wanner (Solving ODEs I, II.4): the error norm
-// is an RMS of err / (atol + rtol max(|z|, |z_new|)) per sample, the worst sample
-// decides, and a new step is h * min(10, max(0.2, 0.9 err^(-1/5))). The state
-// is carried in float64. The callback sees each accepted step (N = 0: unknown).
-func RK45(m Model, s sde.SDE, z []float32, t0, t1 float64, o RK45Options, cb Callback) (Stats, error) {
-	var st Stats
+// ODEFunc is a system dy/dt = F(t, y), written into dst.
+type ODEFunc func(dst []float64, t float64, y []float64) error
+
+// DormandPrince integrates y from t0 to t1 in place with the adaptive
+// Dormand-Prince 5(4) method. Step control follows Hairer, Norsett & Wanner
+// (Solving ODEs I, II.4): the error norm is an RMS of
+// err / (atol + rtol max(|y|, |y_new|)) over each group of Dim elements (a
+// sample), the worst group decides, and a new step is
+// h * min(10, max(0.2, 0.9 err^(-1/5))). accepted (may be nil) sees each
+// accepted step with y and dy/dt there. It returns the accepted steps and the
+// evaluations of f.
+func DormandPrince(f ODEFunc, y []float64, t0, t1 float64, o RK45Options, accepted func(t float64, y, dy []float64)) (steps, nfe int, err error) {
 	if !(o.RTol > 0 && o.ATol > 0) {
-		return st, fmt.Errorf("sampler: RK45 needs rtol > 0 and atol > 0, got %v, %v", o.RTol, o.ATol)
+		return 0, 0, fmt.Errorf("sampler: RK45 needs rtol > 0 and atol > 0, got %v, %v", o.RTol, o.ATol)
 	}
-	if o.Dim <= 0 || len(z)%o.Dim != 0 {
-		return st, fmt.Errorf("sampler: RK45 Dim %d does not divide the batch length %d", o.Dim, len(z))
+	if o.Dim <= 0 || len(y)%o.Dim != 0 {
+		return 0, 0, fmt.Errorf("sampler: RK45 Dim %d does not divide the batch length %d", o.Dim, len(y))
 	}
 	if t0 == t1 {
-		return st, nil
+		return 0, 0, nil
 	}
 	maxNFE := o.MaxNFE
 	if maxNFE <= 0 {
 		maxNFE = 10000
 	}
-	n := len(z)
-	y := make([]float64, n)
-	for i, v := range z {
-		y[i] = float64(v)
-	}
+	n := len(y)
+	out := y
+	y = append([]float64(nil), y...)
 	var k [7][]float64
 	for i := range k {
 		k[i] = make([]float64, n)
 	}
 	yt := make([]float64, n)
 	ynew := make([]float64, n)
-	z32 := make([]float32, n)
-	eps := make([]float32, n)
-	pv, ep := previewBuffer(cb, n), previewBuffer(cb, n)
-	f := func(dst []float64, t float64, y []float64) error {
-		for i, v := range y {
-			z32[i] = float32(v)
-		}
-		if err := eval(m, &st, eps, z32, t); err != nil {
-			return err
-		}
-		a, b := velocity(s, t)
-		for i := range dst {
-			dst[i] = a*y[i] + b*float64(eps[i])
-		}
-		return nil
+	call := func(dst []float64, t float64, y []float64) error {
+		nfe++
+		return f(dst, t, y)
 	}
 	norm := func(e, y0, y1 []float64) float64 {
 		worst := 0.0
@@ -95,8 +85,8 @@ func RK45(m Model, s sde.SDE, z []float32, t0, t1 float64, o RK45Options, cb Cal
 	}
 	dir := math.Copysign(1, t1-t0)
 	t := t0
-	if err := f(k[0], t, y); err != nil {
-		return st, err
+	if err := call(k[0], t, y); err != nil {
+		return steps, nfe, err
 	}
 	// Initial step (Hairer et al. II.4): from the sizes of y, y' and a trial y''.
 	zero := make([]float64, n)
@@ -109,8 +99,8 @@ func RK45(m Model, s sde.SDE, z []float32, t0, t1 float64, o RK45Options, cb Cal
 	for i := range yt {
 		yt[i] = y[i] + dir*h0*k[0][i]
 	}
-	if err := f(k[1], t+dir*h0, yt); err != nil {
-		return st, err
+	if err := call(k[1], t+dir*h0, yt); err != nil {
+		return steps, nfe, err
 	}
 	for i := range yt {
 		yt[i] = (k[1][i] - k[0][i]) / h0
@@ -125,11 +115,11 @@ func RK45(m Model, s sde.SDE, z []float32, t0, t1 float64, o RK45Options, cb Cal
 	h := math.Min(100*h0, h1)
 
 	for (t1-t)*dir > 0 {
-		if st.NFE+6 > maxNFE {
-			return st, fmt.Errorf("sampler: RK45 reached %d NFE at t=%.4g without finishing (tolerance too tight?)", st.NFE, t)
+		if nfe+6 > maxNFE {
+			return steps, nfe, fmt.Errorf("sampler: RK45 reached %d NFE at t=%.4g without finishing (tolerance too tight?)", nfe, t)
 		}
 		if h < 1e-12 {
-			return st, errors.New("sampler: RK45 step size underflow (the ODE is not smooth here)")
+			return steps, nfe, errors.New("sampler: RK45 step size underflow (the ODE is not smooth here)")
 		}
 		last := false
 		if h >= math.Abs(t1-t) {
@@ -147,8 +137,8 @@ func RK45(m Model, s sde.SDE, z []float32, t0, t1 float64, o RK45Options, cb Cal
 			if stage == 6 {
 				copy(ynew, yt) // the 7th row is the 5th-order solution
 			}
-			if err := f(k[stage], t+dpC[stage]*hs, yt); err != nil {
-				return st, err
+			if err := call(k[stage], t+dpC[stage]*hs, yt); err != nil {
+				return steps, nfe, err
 			}
 		}
 		for i := range yt {
@@ -160,7 +150,7 @@ func RK45(m Model, s sde.SDE, z []float32, t0, t1 float64, o RK45Options, cb Cal
 		}
 		en := norm(yt, y, ynew)
 		if math.IsNaN(en) {
-			return st, fmt.Errorf("%w: RK45 error estimate at t=%.4g", ErrNonFinite, t)
+			return steps, nfe, fmt.Errorf("%w: RK45 error estimate at t=%.4g", ErrNonFinite, t)
 		}
 		if en <= 1 {
 			if last {
@@ -170,18 +160,9 @@ func RK45(m Model, s sde.SDE, z []float32, t0, t1 float64, o RK45Options, cb Cal
 			}
 			y, ynew = ynew, y
 			k[0], k[6] = k[6], k[0] // FSAL
-			st.Steps++
-			if cb != nil {
-				for i, v := range y {
-					z32[i] = float32(v)
-				}
-				// k[0] = a y + b eps at the new t: recover eps for the preview.
-				a, b := velocity(s, t)
-				for i := range ep {
-					ep[i] = float32((k[0][i] - a*y[i]) / b)
-				}
-				denoise(pv, z32, ep, s, t)
-				cb(Step{I: st.Steps, T: t, Z: z32, Denoised: pv})
+			steps++
+			if accepted != nil {
+				accepted(t, y, k[0])
 			}
 		}
 		fac := 10.0
@@ -192,6 +173,58 @@ func RK45(m Model, s sde.SDE, z []float32, t0, t1 float64, o RK45Options, cb Cal
 			fac = math.Min(1, fac)
 		}
 		h *= fac
+	}
+	copy(out, y)
+	return steps, nfe, nil
+}
+
+// RK45 integrates the probability-flow ODE from t0 to t1 with the adaptive
+// Dormand-Prince 5(4) method (DormandPrince), the solver LSGM uses
+// (rtol = atol = 1e-5). The state is carried in float64. The callback sees
+// each accepted step (N = 0: unknown).
+func RK45(m Model, s sde.SDE, z []float32, t0, t1 float64, o RK45Options, cb Callback) (Stats, error) {
+	var st Stats
+	n := len(z)
+	y := make([]float64, n)
+	for i, v := range z {
+		y[i] = float64(v)
+	}
+	z32 := make([]float32, n)
+	eps := make([]float32, n)
+	pv, ep := previewBuffer(cb, n), previewBuffer(cb, n)
+	f := func(dst []float64, t float64, y []float64) error {
+		for i, v := range y {
+			z32[i] = float32(v)
+		}
+		if err := eval(m, &st, eps, z32, t); err != nil {
+			return err
+		}
+		a, b := velocity(s, t)
+		for i := range dst {
+			dst[i] = a*y[i] + b*float64(eps[i])
+		}
+		return nil
+	}
+	var accepted func(t float64, y, dy []float64)
+	if cb != nil {
+		accepted = func(t float64, y, dy []float64) {
+			st.Steps++
+			for i, v := range y {
+				z32[i] = float32(v)
+			}
+			// dy = a y + b eps at the new t: recover eps for the preview.
+			a, b := velocity(s, t)
+			for i := range ep {
+				ep[i] = float32((dy[i] - a*y[i]) / b)
+			}
+			denoise(pv, z32, ep, s, t)
+			cb(Step{I: st.Steps, T: t, Z: z32, Denoised: pv})
+		}
+	}
+	steps, _, err := DormandPrince(f, y, t0, t1, o, accepted)
+	st.Steps = steps
+	if err != nil {
+		return st, err
 	}
 	for i, v := range y {
 		z[i] = float32(v)
