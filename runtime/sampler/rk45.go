@@ -199,7 +199,7 @@ func RK45(m Model, s sde.SDE, z []float32, t0, t1 float64, o RK45Options, cb Cal
 		if err := eval(m, &st, eps, z32, t); err != nil {
 			return err
 		}
-		a, b := velocity(s, t)
+		a, b := Velocity(s, t)
 		for i := range dst {
 			dst[i] = a*y[i] + b*float64(eps[i])
 		}
@@ -213,7 +213,7 @@ func RK45(m Model, s sde.SDE, z []float32, t0, t1 float64, o RK45Options, cb Cal
 				z32[i] = float32(v)
 			}
 			// dy = a y + b eps at the new t: recover eps for the preview.
-			a, b := velocity(s, t)
+			a, b := Velocity(s, t)
 			for i := range ep {
 				ep[i] = float32((dy[i] - a*y[i]) / b)
 			}

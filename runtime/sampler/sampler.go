@@ -58,9 +58,9 @@ type Stats struct {
 // ErrNonFinite is wrapped by errors for a state that became NaN or Inf.
 var ErrNonFinite = errors.New("sampler: state is not finite")
 
-// velocity returns the coefficients (a, b) of the probability-flow ODE
+// Velocity returns the coefficients (a, b) of the probability-flow ODE
 // dz/dt = a z + b eps at time t: a = f(t), b = g^2(t) / (2 sigma_t).
-func velocity(s sde.SDE, t float64) (a, b float64) {
+func Velocity(s sde.SDE, t float64) (a, b float64) {
 	return s.F(t), 0.5 * s.G2(t) / sde.Sigma(s, t)
 }
 
@@ -127,7 +127,7 @@ func Euler(m Model, s sde.SDE, z []float32, ts []float64, cb Callback) (Stats, e
 			return st, err
 		}
 		report(cb, pv, i+1, n, ts[i+1], z, eps, s, t) // preview from this step's eps, before the update
-		a, b := velocity(s, t)
+		a, b := Velocity(s, t)
 		for j := range z {
 			z[j] += float32(h * (a*float64(z[j]) + b*float64(eps[j])))
 		}
@@ -151,14 +151,14 @@ func Heun(m Model, s sde.SDE, z []float32, ts []float64, cb Callback) (Stats, er
 		if err := eval(m, &st, e1, z, t); err != nil {
 			return st, err
 		}
-		a1, b1 := velocity(s, t)
+		a1, b1 := Velocity(s, t)
 		for j := range z {
 			zp[j] = z[j] + float32(h*(a1*float64(z[j])+b1*float64(e1[j])))
 		}
 		if err := eval(m, &st, e2, zp, tn); err != nil {
 			return st, err
 		}
-		a2, b2 := velocity(s, tn)
+		a2, b2 := Velocity(s, tn)
 		for j := range z {
 			d1 := a1*float64(z[j]) + b1*float64(e1[j])
 			d2 := a2*float64(zp[j]) + b2*float64(e2[j])

@@ -25,6 +25,9 @@ const (
 	// estimated by denoising score matching on ll-weighted draws of t. The
 	// prior gets its gradient here too when its scheme is ll-weighted.
 	StageJoint
+	// StageEval is StageVAE's forward pass without the KL or gradients:
+	// reconstruction, entropy and a posterior sample, for evaluation.
+	StageEval
 	// StagePrior trains the SGM alone on given latents z0 with the scheme's
 	// weighting: stage 2's second graph when the prior's weighting differs
 	// from the VAE's, and the whole model without a VAE.
@@ -149,6 +152,9 @@ func NewGraph(f *weights.File, s Stage, B int, priorGrad bool) (*Graph, error) {
 		gr.recon = sum(nll)
 		gr.negH = G.Must(G.Neg(sum(gr.logSigma))) // plus -D/2 log(2 pi e), added on the host
 		costs = append(costs, gr.recon)
+		if s == StageEval {
+			costs = append(costs, gr.negH)
+		}
 		if s == StageVAE {
 			// KL(q || N(0, I)) = sum 0.5 (mu^2 + sigma^2 - 1) - log sigma
 			sq := G.Must(G.Add(G.Must(G.Square(gr.mu)), G.Must(G.Exp(G.Must(G.Mul(gr.logSigma, G.NewConstant(float32(2))))))))
@@ -160,7 +166,7 @@ func NewGraph(f *weights.File, s Stage, B int, priorGrad bool) (*Graph, error) {
 	} else {
 		z0, gr.Z0 = newInput(g, "z0", lat...)
 	}
-	if s != StageVAE {
+	if s != StageVAE && s != StageEval {
 		var n1, mt, st, w *G.Node
 		n1, gr.N1 = newInput(g, "n1", lat...)
 		mt, gr.Mt = newInput(g, "mt", col...)
@@ -209,8 +215,12 @@ func NewGraph(f *weights.File, s Stage, B int, priorGrad bool) (*Graph, error) {
 	for i, n := range gr.Wrt {
 		wrt[i] = gr.params.Nodes[n]
 	}
-	if _, err := G.Grad(cost, wrt...); err != nil {
-		return nil, fmt.Errorf("lsgm: differentiating the stage %d loss: %w", s, err)
+	if s != StageEval {
+		if _, err := G.Grad(cost, wrt...); err != nil {
+			return nil, fmt.Errorf("lsgm: differentiating the stage %d loss: %w", s, err)
+		}
+	} else {
+		gr.Wrt = nil
 	}
 	gr.vm = G.NewTapeMachine(g)
 	return gr, nil
@@ -243,7 +253,7 @@ func (gr *Graph) Run() (Values, error) {
 		}
 		return float64(n.Value().Data().(float32))
 	}
-	if gr.Stage == StageJoint && gr.Z0 != nil {
+	if (gr.Stage == StageJoint || gr.Stage == StageEval) && gr.Z0 != nil {
 		copy(gr.Z0, gr.z0.Value().Data().([]float32))
 	}
 	return Values{Recon: scalar(gr.recon), NegEntropy: scalar(gr.negH), KL: scalar(gr.kl), CE: scalar(gr.ce), Cost: scalar(gr.cost)}, nil
