@@ -13,6 +13,7 @@ const usage = `usage: trainer <command> [flags]
 
 commands:
   fit      train an LSGM (or, with --likelihood none, a data-space SGM) on images
+  eval     test-set NELBO (nats/image, bits/dim) with the prior's ODE likelihood
   export   write the current EMA weights of a training run as a weights file
   sample   draw samples from a weights file and write a PNG grid
   info     print a weights file's architecture, tensors and provenance
@@ -29,6 +30,8 @@ func main() {
 	switch os.Args[1] {
 	case "fit":
 		err = runFit(os.Args[2:])
+	case "eval":
+		err = runEval(os.Args[2:])
 	case "export":
 		err = runExport(os.Args[2:])
 	case "sample":

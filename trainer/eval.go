@@ -1,0 +1,203 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"time"
+
+	"github.com/lsgm-go/lsgm/trainer/data"
+	"github.com/lsgm-go/lsgm/trainer/lsgm"
+	"github.com/lsgm-go/lsgm/trainer/nn"
+	"github.com/lsgm-go/lsgm/weights"
+)
+
+// evalResult is the test-set NELBO and its parts, in nats per image.
+type evalResult struct {
+	Images                       int
+	NELBO, SE                    float64 // mean over batches and its standard error
+	Recon, NegEntropy, CrossEnt  float64
+	BitsPerDim                   float64
+	MeanNFE                      float64
+	Seconds                      float64
+	ODEEps, RTol, ATol           float64
+	DataShape                    []int
+	Probe                        string
+	perBatch                     []float64
+	Likelihood, Dataset, Weights string
+}
+
+func runEval(args []string) error {
+	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
+	path := fs.String("weights", "", "weights file (required)")
+	dir := fs.String("data", data.DefaultDir, "folder with the t10k IDX files, or an IDX images file")
+	n := fs.Int("n", 10000, "test images to evaluate (the first n)")
+	batch := fs.Int("batch", 50, "images per batch")
+	odeEps := fs.Float64("ode-eps", 1e-5, "start time of the likelihood ODE")
+	rtol := fs.Float64("rtol", 1e-5, "RK45 relative tolerance")
+	atol := fs.Float64("atol", 1e-5, "RK45 absolute tolerance")
+	probe := fs.String("probe", "rademacher", "Hutchinson probe: rademacher or gaussian")
+	seed := fs.Uint64("seed", 0, "seed of the posterior samples and probes")
+	blas := fs.String("blas", "auto", "matrix multiply backend: auto, gonum, openblas")
+	quiet := fs.Bool("q", false, "no progress output")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := nn.UseBLAS(*blas); err != nil {
+		return fmt.Errorf("trainer eval: %v", err)
+	}
+	if *path == "" {
+		return fmt.Errorf("trainer eval: --weights is required")
+	}
+	if *probe != "rademacher" && *probe != "gaussian" {
+		return fmt.Errorf("trainer eval: --probe %q: want rademacher or gaussian", *probe)
+	}
+	if *n < 1 || *batch < 1 || !(*rtol > 0) || !(*atol > 0) || !(*odeEps >= 0 && *odeEps < 0.5) {
+		return fmt.Errorf("trainer eval: --n, --batch must be >= 1, tolerances > 0 and --ode-eps in [0, 0.5)")
+	}
+	b, err := os.ReadFile(*path)
+	if err != nil {
+		return fmt.Errorf("trainer eval: %v", err)
+	}
+	f, err := weights.Decode(b)
+	if err != nil {
+		return fmt.Errorf("trainer eval: %s: %v", *path, err)
+	}
+	if f.Arch.Likelihood == "none" {
+		return fmt.Errorf("trainer eval: %s has no VAE; its NELBO needs the data-space path, not built yet", *path)
+	}
+	set, err := loadTestSet(*dir)
+	if err != nil {
+		return fmt.Errorf("trainer eval: %v", err)
+	}
+	if !equalShape(set.Shape, f.Arch.DataShape) {
+		return fmt.Errorf("trainer eval: test images are %v, the model's are %v", set.Shape, f.Arch.DataShape)
+	}
+	res, err := evaluate(f, set, evalOptions{N: *n, Batch: *batch, ODEEps: *odeEps, RTol: *rtol, ATol: *atol, Probe: *probe, Seed: *seed, Quiet: *quiet})
+	if err != nil {
+		return err
+	}
+	res.Weights, res.Dataset = *path, set.Source
+	printEval(res)
+	return nil
+}
+
+func loadTestSet(path string) (*data.Set, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !st.IsDir() {
+		return data.LoadIDX(path, "")
+	}
+	return data.FashionMNIST(path, "test")
+}
+
+type evalOptions struct {
+	N, Batch           int
+	ODEEps, RTol, ATol float64
+	Probe              string
+	Seed               uint64
+	Quiet              bool
+}
+
+// evaluate estimates the NELBO of the first N images: one posterior sample
+// per image, the reconstruction and entropy from the VAE, the prior's
+// -log p(z) from the probability-flow ODE.
+func evaluate(f *weights.File, set *data.Set, o evalOptions) (*evalResult, error) {
+	n := min(o.N, set.N)
+	B := min(o.Batch, n)
+	for n%B != 0 { // the VAE terms are batch means: batches must be whole
+		B--
+	}
+	vae, err := lsgm.NewGraph(f, lsgm.StageEval, B, false)
+	if err != nil {
+		return nil, fmt.Errorf("trainer eval: %v", err)
+	}
+	defer vae.Close()
+	jvp, err := lsgm.NewScoreJVP(f, B)
+	if err != nil {
+		return nil, fmt.Errorf("trainer eval: %v", err)
+	}
+	defer jvp.Close()
+	r := &run{o: fitOptions{Likelihood: f.Arch.Likelihood, Binarize: f.Arch.Likelihood == "bernoulli"}, set: set}
+	d := float64(weights.Numel(f.Arch.LatentShape))
+	res := &evalResult{ODEEps: o.ODEEps, RTol: o.RTol, ATol: o.ATol, DataShape: f.Arch.DataShape, Probe: o.Probe, Likelihood: f.Arch.Likelihood}
+	start := time.Now()
+	idx := make([]int, B)
+	v := make([]float32, len(vae.Z0))
+	var nfe int
+	for lo := 0; lo < n; lo += B {
+		rng := rand.New(rand.NewPCG(o.Seed, uint64(lo)))
+		m := B
+		for i := range idx {
+			idx[i] = lo + i
+		}
+		r.fillImages(vae.X, idx, rng)
+		fillNormal(rng, vae.N0)
+		for i := range v {
+			if o.Probe == "rademacher" {
+				v[i] = float32(2*rng.IntN(2) - 1)
+			} else {
+				v[i] = float32(rng.NormFloat64())
+			}
+		}
+		val, err := vae.Run()
+		if err != nil {
+			return nil, fmt.Errorf("trainer eval: %v", err)
+		}
+		logp, k, err := lsgm.LogLikelihood(jvp, vae.Z0, v, o.ODEEps, o.RTol, o.ATol)
+		if err != nil {
+			return nil, fmt.Errorf("trainer eval: batch at image %d: %v", lo, err)
+		}
+		nfe += k
+		var ce float64
+		for i := 0; i < m; i++ {
+			ce -= logp[i]
+		}
+		ce /= float64(m)
+		negH := val.NegEntropy - d/2*math.Log(2*math.Pi*math.E)
+		nelbo := val.Recon + negH + ce
+		res.perBatch = append(res.perBatch, nelbo)
+		res.Recon += val.Recon * float64(m)
+		res.NegEntropy += negH * float64(m)
+		res.CrossEnt += ce * float64(m)
+		res.Images += m
+		if !o.Quiet {
+			fmt.Fprintf(os.Stderr, "\rtrainer eval: %d/%d images, NELBO %.2f nats (this batch %.2f), %d NFE, %.0fs ",
+				res.Images, n, (res.Recon+res.NegEntropy+res.CrossEnt)/float64(res.Images), nelbo, k, time.Since(start).Seconds())
+		}
+	}
+	if !o.Quiet {
+		fmt.Fprintln(os.Stderr)
+	}
+	k := 1 / float64(res.Images)
+	res.Recon, res.NegEntropy, res.CrossEnt = res.Recon*k, res.NegEntropy*k, res.CrossEnt*k
+	res.NELBO = res.Recon + res.NegEntropy + res.CrossEnt
+	if nb := len(res.perBatch); nb > 1 {
+		var mean, ss float64
+		for _, x := range res.perBatch {
+			mean += x
+		}
+		mean /= float64(nb)
+		for _, x := range res.perBatch {
+			ss += (x - mean) * (x - mean)
+		}
+		res.SE = math.Sqrt(ss / float64(nb-1) / float64(nb))
+	}
+	res.BitsPerDim = res.NELBO / (float64(weights.Numel(f.Arch.DataShape)) * math.Ln2)
+	res.MeanNFE = float64(nfe) / float64(len(res.perBatch))
+	res.Seconds = time.Since(start).Seconds()
+	return res, nil
+}
+
+func printEval(r *evalResult) {
+	fmt.Printf("NELBO on %d test images of %s (%s)\n", r.Images, r.Dataset, r.Weights)
+	fmt.Printf("  NELBO          %9.2f ± %.2f nats/image   %.4f bits/dim\n", r.NELBO, r.SE, r.BitsPerDim)
+	fmt.Printf("  reconstruction %9.2f   (-log p(x|z0), %s)\n", r.Recon, r.Likelihood)
+	fmt.Printf("  -entropy       %9.2f   (log q(z0|x))\n", r.NegEntropy)
+	fmt.Printf("  cross entropy  %9.2f   (-log p(z0), probability-flow ODE from t=%g, RK45 rtol %g atol %g, %s probes)\n", r.CrossEnt, r.ODEEps, r.RTol, r.ATol, r.Probe)
+	fmt.Printf("  %.1f NFE per batch (each a forward and backward pass), %.1fs\n", r.MeanNFE, r.Seconds)
+}
