@@ -2,18 +2,31 @@
 # Both set up a fresh Debian machine first (.ci/setup, idempotent).
 export PATH := $(PATH):/usr/local/go/bin
 
-WEIGHTS ?= weights/testdata/tiny.lsgm
+WEIGHTS ?=
 FUZZTIME ?= 20s
 
-.PHONY: setup sample test vet unit wasm fuzz bench
+.PHONY: setup sample test vet unit wasm fuzz bench trainer fit eval
 
 setup:
 	bash .ci/setup
 
-# Sample a grid with the runtime's CPU path. Until trained default weights ship,
-# WEIGHTS is the untrained fixture, whose grid is noise.
+# Sample a grid with the runtime's CPU path from the shipped default weights
+# (or WEIGHTS=file).
 sample: setup
-	go run ./trainer sample --weights $(WEIGHTS) --out samples.png --count 64
+	go run ./trainer sample $(if $(WEIGHTS),--weights $(WEIGHTS)) --out samples.png --count 64
+
+# The trainer with OpenBLAS linked (bin/trainer).
+trainer: setup
+	go build -tags openblas -o bin/trainer ./trainer
+
+# Train the default model as shipped (resume with: bin/trainer fit --out runs/fmnist --resume).
+fit: trainer
+	OPENBLAS_NUM_THREADS=1 bin/trainer fit --out runs/fmnist --epochs-vae 2 --epochs 40 --lr-vae 1e-3 --lr-prior 5e-4 --seed 1
+
+# Test-set NELBO of the shipped weights (N images; 10000 is the full test set).
+N ?= 1000
+eval: trainer
+	OPENBLAS_NUM_THREADS=1 bin/trainer eval --weights weights/default.lsgm --n $(N)
 
 test: setup vet unit wasm fuzz
 
@@ -23,6 +36,7 @@ vet:
 
 unit:
 	go test -count=1 ./...
+	go test -count=1 -tags openblas ./trainer/nn
 
 # The packages that must run in a browser build for GOOS=js.
 wasm:
@@ -34,3 +48,5 @@ fuzz:
 
 bench:
 	go test -run '^$$' -bench . -benchtime 2x ./runtime/...
+	go test -run '^$$' -bench TrainStep -benchtime 4x ./trainer/lsgm
+	OPENBLAS_NUM_THREADS=1 go test -tags openblas -run '^$$' -bench TrainStep -benchtime 4x ./trainer/lsgm

@@ -18,7 +18,7 @@ import (
 
 func runSample(args []string) error {
 	fs := flag.NewFlagSet("sample", flag.ContinueOnError)
-	path := fs.String("weights", "", "weights file (required)")
+	path := fs.String("weights", "", "weights file (default: the shipped Fashion-MNIST model)")
 	out := fs.String("out", "samples.png", "PNG grid to write")
 	name := fs.String("sampler", "", "sampler: "+strings.Join(sampler.Names, ", ")+" (default: the model's)")
 	nfe := fs.Int("nfe", 0, "network evaluations (default: the model's; rk45 is adaptive)")
@@ -37,12 +37,14 @@ func runSample(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *path == "" {
-		return errors.New("trainer sample: --weights is required (the shipped default weights come with trained models; weights/testdata/tiny.lsgm is an untrained fixture)")
-	}
-	data, err := os.ReadFile(*path)
-	if err != nil {
-		return fmt.Errorf("trainer sample: %v", err)
+	data := weights.Default()
+	if *path != "" {
+		var err error
+		if data, err = os.ReadFile(*path); err != nil {
+			return fmt.Errorf("trainer sample: %v", err)
+		}
+	} else {
+		*path = "default weights"
 	}
 	m, err := runtime.Load(data)
 	if err != nil {
