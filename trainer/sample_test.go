@@ -35,7 +35,6 @@ func TestSampleBadInput(t *testing.T) {
 	junk := filepath.Join(dir, "junk.lsgm")
 	os.WriteFile(junk, []byte("<html>not found</html>"), 0o644)
 	cases := map[string][]string{
-		"required":        {"--out", filepath.Join(dir, "x.png")},
 		"no such file":    {"--weights", filepath.Join(dir, "absent.lsgm")},
 		"HTML":            {"--weights", junk},
 		"unknown sampler": {"--weights", fixture, "--sampler", "magic", "-q"},
@@ -50,5 +49,16 @@ func TestSampleBadInput(t *testing.T) {
 	}
 	if err := runInfo([]string{junk}); err == nil || !strings.Contains(err.Error(), "not an LSGM weights file") {
 		t.Errorf("info on junk: %v", err)
+	}
+}
+
+// Without --weights, sample uses the shipped default model.
+func TestSampleDefaultWeights(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "d.png")
+	if err := runSample([]string{"--out", out, "--count", "2", "--nfe", "2", "-q"}); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(out); err != nil || st.Size() == 0 {
+		t.Fatalf("no grid written: %v", err)
 	}
 }
