@@ -23,7 +23,6 @@ type evalResult struct {
 	MeanNFE                      float64
 	Seconds                      float64
 	ODEEps, RTol, ATol           float64
-	DataShape                    []int
 	Probe                        string
 	perBatch                     []float64
 	Likelihood, Dataset, Weights string
@@ -68,11 +67,11 @@ func runEval(args []string) error {
 	if f.Arch.Likelihood == "none" {
 		return fmt.Errorf("trainer eval: %s has no VAE; its NELBO needs the data-space path, not built yet", *path)
 	}
-	set, err := loadTestSet(*dir)
+	set, err := loadSet(*dir, "test")
 	if err != nil {
 		return fmt.Errorf("trainer eval: %v", err)
 	}
-	if !equalShape(set.Shape, f.Arch.DataShape) {
+	if !weights.EqualShape(set.Shape, f.Arch.DataShape) {
 		return fmt.Errorf("trainer eval: test images are %v, the model's are %v", set.Shape, f.Arch.DataShape)
 	}
 	res, err := evaluate(f, set, evalOptions{N: *n, Batch: *batch, ODEEps: *odeEps, RTol: *rtol, ATol: *atol, Probe: *probe, Seed: *seed, Quiet: *quiet})
@@ -82,17 +81,6 @@ func runEval(args []string) error {
 	res.Weights, res.Dataset = *path, set.Source
 	printEval(res)
 	return nil
-}
-
-func loadTestSet(path string) (*data.Set, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, err
-	}
-	if !st.IsDir() {
-		return data.LoadIDX(path, "")
-	}
-	return data.FashionMNIST(path, "test")
 }
 
 type evalOptions struct {
@@ -122,20 +110,19 @@ func evaluate(f *weights.File, set *data.Set, o evalOptions) (*evalResult, error
 		return nil, fmt.Errorf("trainer eval: %v", err)
 	}
 	defer jvp.Close()
-	r := &run{o: fitOptions{Likelihood: f.Arch.Likelihood, Binarize: f.Arch.Likelihood == "bernoulli"}, set: set}
 	d := float64(weights.Numel(f.Arch.LatentShape))
-	res := &evalResult{ODEEps: o.ODEEps, RTol: o.RTol, ATol: o.ATol, DataShape: f.Arch.DataShape, Probe: o.Probe, Likelihood: f.Arch.Likelihood}
+	res := &evalResult{ODEEps: o.ODEEps, RTol: o.RTol, ATol: o.ATol, Probe: o.Probe, Likelihood: f.Arch.Likelihood}
 	start := time.Now()
 	idx := make([]int, B)
 	v := make([]float32, len(vae.Z0))
 	var nfe int
 	for lo := 0; lo < n; lo += B {
 		rng := rand.New(rand.NewPCG(o.Seed, uint64(lo)))
-		m := B
 		for i := range idx {
 			idx[i] = lo + i
 		}
-		r.fillImages(vae.X, idx, rng)
+		// A bernoulli model is scored on binarized test images.
+		fillImages(vae.X, set, idx, f.Arch.Likelihood, f.Arch.Likelihood == "bernoulli", rng)
 		fillNormal(rng, vae.N0)
 		for i := range v {
 			if o.Probe == "rademacher" {
@@ -154,17 +141,17 @@ func evaluate(f *weights.File, set *data.Set, o evalOptions) (*evalResult, error
 		}
 		nfe += k
 		var ce float64
-		for i := 0; i < m; i++ {
-			ce -= logp[i]
+		for _, lp := range logp {
+			ce -= lp
 		}
-		ce /= float64(m)
+		ce /= float64(B)
 		negH := val.NegEntropy - d/2*math.Log(2*math.Pi*math.E)
 		nelbo := val.Recon + negH + ce
 		res.perBatch = append(res.perBatch, nelbo)
-		res.Recon += val.Recon * float64(m)
-		res.NegEntropy += negH * float64(m)
-		res.CrossEnt += ce * float64(m)
-		res.Images += m
+		res.Recon += val.Recon * float64(B)
+		res.NegEntropy += negH * float64(B)
+		res.CrossEnt += ce * float64(B)
+		res.Images += B
 		if !o.Quiet {
 			fmt.Fprintf(os.Stderr, "\rtrainer eval: %d/%d images, NELBO %.2f nats (this batch %.2f), %d NFE, %.0fs ",
 				res.Images, n, (res.Recon+res.NegEntropy+res.CrossEnt)/float64(res.Images), nelbo, k, time.Since(start).Seconds())

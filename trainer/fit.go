@@ -142,7 +142,7 @@ func runFit(args []string) error {
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return fmt.Errorf("trainer fit: %v", err)
 	}
-	set, err := loadTrainingSet(o.Data)
+	set, err := loadSet(o.Data, "train")
 	if err != nil {
 		return fmt.Errorf("trainer fit: %v", err)
 	}
@@ -187,9 +187,9 @@ func (o *fitOptions) validate() error {
 	return nil
 }
 
-// loadTrainingSet reads the training split of an IDX folder, an IDX file or
-// a PNG folder.
-func loadTrainingSet(path string) (*data.Set, error) {
+// loadSet reads split ("train" or "test") of an IDX folder, or an IDX file
+// or a PNG folder as they are.
+func loadSet(path, split string) (*data.Set, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		if path == data.DefaultDir {
@@ -200,12 +200,25 @@ func loadTrainingSet(path string) (*data.Set, error) {
 	if !st.IsDir() {
 		return data.LoadIDX(path, "")
 	}
-	for _, n := range []string{"train-images-idx3-ubyte.gz", "train-images-idx3-ubyte"} {
+	prefix := map[string]string{"train": "train", "test": "t10k"}[split]
+	for _, n := range []string{prefix + "-images-idx3-ubyte.gz", prefix + "-images-idx3-ubyte"} {
 		if _, err := os.Stat(filepath.Join(path, n)); err == nil {
-			return data.FashionMNIST(path, "train")
+			return data.FashionMNIST(path, split)
 		}
 	}
 	return data.LoadPNGDir(path)
+}
+
+// parseHistory reads the records of a metrics log (JSONL).
+func parseHistory(b []byte) []record {
+	var recs []record
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		var rec record
+		if json.Unmarshal(line, &rec) == nil {
+			recs = append(recs, rec)
+		}
+	}
+	return recs
 }
 
 type run struct {
@@ -285,16 +298,11 @@ func (r *run) train(ck *lsgm.Checkpoint) error {
 		if err := os.WriteFile(filepath.Join(r.out, "metrics.jsonl"), ck.History, 0o644); err != nil {
 			return fmt.Errorf("trainer fit: %v", err)
 		}
-		for _, line := range bytes.Split(ck.History, []byte("\n")) {
-			var rec record
-			if json.Unmarshal(line, &rec) == nil {
-				r.records = append(r.records, rec)
-			}
-		}
+		r.records = parseHistory(ck.History)
 	} else if err := r.newModel(); err != nil {
 		return fmt.Errorf("trainer fit: %v", err)
 	}
-	if !equalShape(r.file.Arch.DataShape, r.set.Shape) {
+	if !weights.EqualShape(r.file.Arch.DataShape, r.set.Shape) {
 		return fmt.Errorf("trainer fit: the data's images are %v but the model's are %v", r.set.Shape, r.file.Arch.DataShape)
 	}
 	r.params = map[string][]float32{}
@@ -419,7 +427,7 @@ func runExport(args []string) error {
 	if err := json.Unmarshal(ck.Options, &r.o); err != nil {
 		return fmt.Errorf("trainer export: checkpoint options: %v", err)
 	}
-	if r.set, err = loadTrainingSet(r.o.Data); err != nil {
+	if r.set, err = loadSet(r.o.Data, "train"); err != nil {
 		return fmt.Errorf("trainer export: the run's dataset (for its checksum): %v", err)
 	}
 	if r.file, err = weights.Decode(ck.Model); err != nil {
@@ -427,12 +435,7 @@ func runExport(args []string) error {
 	}
 	r.ema = &lsgm.EMA{Decay: r.o.EMA, Shadow: ck.EMA}
 	r.step, r.skipped, r.seconds = ck.Step, ck.Skipped, ck.Seconds
-	for _, line := range bytes.Split(ck.History, []byte("\n")) {
-		var rec record
-		if json.Unmarshal(line, &rec) == nil {
-			r.records = append(r.records, rec)
-		}
-	}
+	r.records = parseHistory(ck.History)
 	r.o.Command += fmt.Sprintf(" (exported at step %d)", ck.Step)
 	r.file.Arch.Name = modelName(r.set.Source)
 	return r.exportTo(*out, 0)
@@ -451,7 +454,7 @@ func (r *run) trainStep(graph func(lsgm.Stage) (*lsgm.Graph, error), idx []int, 
 	if err != nil {
 		return record{}, fmt.Errorf("trainer fit: %v", err)
 	}
-	r.fillImages(g.X, idx, rng)
+	fillImages(g.X, r.set, idx, r.o.Likelihood, r.o.Binarize, rng)
 	fillNormal(rng, g.N0)
 	rec := record{Stage: "vae"}
 	if stage1 {
@@ -511,20 +514,21 @@ func (r *run) trainStep(graph func(lsgm.Stage) (*lsgm.Graph, error), idx []int, 
 	if poison != nil && poison(r.step) {
 		v.Cost = math.NaN()
 	}
-	finite := !math.IsNaN(v.Cost) && !math.IsInf(v.Cost, 0) && !math.IsNaN(pv.Cost) && !math.IsInf(pv.Cost, 0)
+	isFinite := func(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+	finite := isFinite(v.Cost) && isFinite(pv.Cost)
 	if finite {
+		rec.GradVAE, rec.GradPrior = lsgm.GradNorm(vae), lsgm.GradNorm(prior)
+		finite = isFinite(rec.GradVAE) && isFinite(rec.GradPrior)
+	}
+	if finite { // both groups checked before either is updated
 		warm := func(t int) float64 { return math.Min(1, float64(t+1)/float64(max(1, o.Warmup))) }
-		var e1, e2 error
-		rec.GradVAE = lsgm.GradNorm(vae)
-		rec.GradPrior = lsgm.GradNorm(prior)
-		if math.IsNaN(rec.GradVAE) || math.IsInf(rec.GradVAE, 0) || math.IsNaN(rec.GradPrior) || math.IsInf(rec.GradPrior, 0) {
-			finite = false
-		} else {
-			_, e1 = r.optVAE.Step(r.params, vae, warm(r.optVAE.T))
-			if len(prior) > 0 {
-				_, e2 = r.optPrior.Step(r.params, prior, warm(r.optPrior.T))
+		if err := r.optVAE.Step(r.params, vae, rec.GradVAE, warm(r.optVAE.T)); err != nil {
+			return record{}, fmt.Errorf("trainer fit: %v", err)
+		}
+		if len(prior) > 0 {
+			if err := r.optPrior.Step(r.params, prior, rec.GradPrior, warm(r.optPrior.T)); err != nil {
+				return record{}, fmt.Errorf("trainer fit: %v", err)
 			}
-			finite = e1 == nil && e2 == nil
 		}
 	}
 	if !finite {
@@ -551,19 +555,18 @@ func (r *run) drawTimes(g *lsgm.Graph, ts *lsgm.TimeSampler, rng *rand.Rand) {
 	g.SetTimes(r.sde, t)
 }
 
-// fillImages writes the batch in the likelihood's scale: grey levels on the
-// 256 bin centres of [-1, 1] (logistic), [0, 1] or a fresh binarization
-// (bernoulli).
-func (r *run) fillImages(dst []float32, idx []int, rng *rand.Rand) {
-	d := weights.Numel(r.set.Shape)
+// fillImages writes images idx of set into dst in the likelihood's scale:
+// grey levels on the 256 bin centres of [-1, 1] (logistic), [0, 1] or a
+// fresh binarization (bernoulli with binarize).
+func fillImages(dst []float32, set *data.Set, idx []int, likelihood string, binarize bool, rng *rand.Rand) {
+	d := weights.Numel(set.Shape)
 	for k, i := range idx {
-		src := r.set.Image(i)
 		out := dst[k*d : (k+1)*d]
-		for j, v := range src {
+		for j, v := range set.Image(i) {
 			switch {
-			case r.o.Likelihood == "logistic":
+			case likelihood == "logistic":
 				out[j] = float32(math.Round(float64(v)*255))*2/255 - 1
-			case r.o.Binarize:
+			case binarize:
 				out[j] = 0
 				if rng.Float32() < v {
 					out[j] = 1
@@ -718,16 +721,4 @@ func countParams(f *weights.File) int {
 		n += len(t.Data)
 	}
 	return n
-}
-
-func equalShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -357,6 +357,9 @@ func numel(s []int) int {
 // Numel is the element count of a shape.
 func Numel(s []int) int { return numel(s) }
 
+// EqualShape reports whether two shapes are the same.
+func EqualShape(a, b []int) bool { return equal(a, b) }
+
 func equal(a, b []int) bool {
 	if len(a) != len(b) {
 		return false

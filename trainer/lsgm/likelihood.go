@@ -7,7 +7,6 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
-	"github.com/lsgm-go/lsgm/runtime"
 	"github.com/lsgm-go/lsgm/runtime/sampler"
 	"github.com/lsgm-go/lsgm/runtime/sde"
 	"github.com/lsgm-go/lsgm/trainer/nn"
@@ -40,21 +39,9 @@ func NewScoreJVP(f *weights.File, B int) (*ScoreJVP, error) {
 		return nil, err
 	}
 	g := G.NewGraph()
-	specs, err := a.Params()
+	p, err := nn.NewParams(g, f, func(name string) bool { return !IsVAEParam(name) })
 	if err != nil {
 		return nil, err
-	}
-	p := &nn.Params{Nodes: map[string]*G.Node{}}
-	for _, sp := range specs {
-		if IsVAEParam(sp.Name) {
-			continue
-		}
-		t := f.Find(sp.Name)
-		if t == nil {
-			return nil, fmt.Errorf("lsgm: weights have no tensor %s", sp.Name)
-		}
-		v := tensor.New(tensor.WithShape(sp.Shape...), tensor.WithBacking(append([]float32(nil), t.Data...)))
-		p.Nodes[sp.Name] = G.NewTensor(g, G.Float32, len(sp.Shape), G.WithShape(sp.Shape...), G.WithName(sp.Name), G.WithValue(v))
 	}
 	lat := append([]int{B}, a.LatentShape...)
 	j := &ScoreJVP{Batch: B, Dim: weights.Numel(a.LatentShape), SDE: s, inShape: lat}
@@ -101,9 +88,7 @@ func (j *ScoreJVP) Eval(eps, jtv, z, v []float32, t float64) error {
 			j.ct[i] = k
 		}
 	}
-	for _, ti := range j.times {
-		runtime.TimeEmbed(ti.Node.Value().Data().([]float32), j.t, j.Batch, ti.Dim, float32(ti.Scale))
-	}
+	nn.FillTimes(j.times, j.t)
 	j.vm.Reset()
 	if err := j.vm.RunAll(); err != nil {
 		return fmt.Errorf("lsgm: score Jacobian: %w", err)

@@ -8,7 +8,6 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
-	"github.com/lsgm-go/lsgm/runtime"
 	"github.com/lsgm-go/lsgm/runtime/sde"
 	"github.com/lsgm-go/lsgm/trainer/nn"
 	"github.com/lsgm-go/lsgm/weights"
@@ -98,22 +97,14 @@ func NewGraph(f *weights.File, s Stage, B int, priorGrad bool) (*Graph, error) {
 	}
 	gr := &Graph{Stage: s, Batch: B, g: G.NewGraph()}
 	g := gr.g
-	specs, err := a.Params()
-	if err != nil {
+	var err error
+	if gr.params, err = nn.NewParams(g, f, nil); err != nil {
 		return nil, err
 	}
-	gr.params = &nn.Params{Nodes: map[string]*G.Node{}}
-	for _, sp := range specs {
-		t := f.Find(sp.Name)
-		if t == nil {
-			return nil, fmt.Errorf("lsgm: weights have no tensor %s", sp.Name)
-		}
-		v := tensor.New(tensor.WithShape(sp.Shape...), tensor.WithBacking(t.Data))
-		gr.params.Nodes[sp.Name] = G.NewTensor(g, G.Float32, len(sp.Shape), G.WithShape(sp.Shape...), G.WithName(sp.Name), G.WithValue(v))
-		gr.params.Names = append(gr.params.Names, sp.Name)
-		vae := IsVAEParam(sp.Name)
+	for _, name := range gr.params.Names {
+		vae := IsVAEParam(name)
 		if s == StageVAE && vae || s == StageJoint && (vae || priorGrad) || s == StagePrior && !vae {
-			gr.Wrt = append(gr.Wrt, sp.Name)
+			gr.Wrt = append(gr.Wrt, name)
 		}
 	}
 	lat := append([]int{B}, a.LatentShape...)
@@ -240,9 +231,7 @@ func (gr *Graph) SetTimes(s sde.SDE, ts []float64) {
 
 // Run evaluates the loss and the gradients of Wrt.
 func (gr *Graph) Run() (Values, error) {
-	for _, ti := range gr.times {
-		runtime.TimeEmbed(ti.Node.Value().Data().([]float32), gr.T, gr.Batch, ti.Dim, float32(ti.Scale))
-	}
+	nn.FillTimes(gr.times, gr.T)
 	gr.vm.Reset()
 	if err := gr.vm.RunAll(); err != nil {
 		return Values{}, fmt.Errorf("lsgm: running the stage %d graph: %w", gr.Stage, err)

@@ -33,11 +33,12 @@ func GradNorm(grads map[string][]float32) float64 {
 }
 
 // Step applies one update with learning rate lr*scale (scale carries the
-// warm-up). It refuses non-finite gradients without touching anything.
-func (o *Adam) Step(params, grads map[string][]float32, scale float64) (norm float64, err error) {
-	norm = GradNorm(grads)
+// warm-up); norm is GradNorm(grads), which the caller has to hand for
+// logging and for checking every group before any is updated. It refuses a
+// non-finite norm without touching anything.
+func (o *Adam) Step(params, grads map[string][]float32, norm, scale float64) error {
 	if math.IsNaN(norm) || math.IsInf(norm, 0) {
-		return norm, fmt.Errorf("lsgm: gradient norm is %v", norm)
+		return fmt.Errorf("lsgm: gradient norm is %v", norm)
 	}
 	clip := 1.0
 	if o.Clip > 0 && norm > o.Clip {
@@ -70,7 +71,7 @@ func (o *Adam) Step(params, grads map[string][]float32, scale float64) (norm flo
 			p[i] -= float32(step)
 		}
 	}
-	return norm, nil
+	return nil
 }
 
 // EMA keeps an exponential moving average of parameters for sampling.

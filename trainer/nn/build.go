@@ -9,6 +9,7 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"github.com/lsgm-go/lsgm/runtime"
 	"github.com/lsgm-go/lsgm/weights"
 )
 
@@ -18,29 +19,28 @@ type Params struct {
 	Nodes map[string]*G.Node // name -> node in the graph
 }
 
-// NewParams creates one graph node per tensor of f (values copied).
-func NewParams(g *G.ExprGraph, f *weights.File) (*Params, error) {
+// NewParams creates one graph node per tensor of f that keep accepts (nil:
+// all). The nodes' values share f's tensor data, so an optimizer step on
+// f's slices is what the next run of the graph sees.
+func NewParams(g *G.ExprGraph, f *weights.File, keep func(name string) bool) (*Params, error) {
 	specs, err := f.Arch.Params()
 	if err != nil {
 		return nil, err
 	}
 	p := &Params{Nodes: map[string]*G.Node{}}
 	for _, s := range specs {
+		if keep != nil && !keep(s.Name) {
+			continue
+		}
 		t := f.Find(s.Name)
 		if t == nil {
 			return nil, fmt.Errorf("nn: weights have no tensor %s", s.Name)
 		}
-		data := append([]float32(nil), t.Data...)
-		v := tensor.New(tensor.WithShape(s.Shape...), tensor.WithBacking(data))
+		v := tensor.New(tensor.WithShape(s.Shape...), tensor.WithBacking(t.Data))
 		p.Nodes[s.Name] = G.NewTensor(g, G.Float32, len(s.Shape), G.WithShape(s.Shape...), G.WithName(s.Name), G.WithValue(v))
 		p.Names = append(p.Names, s.Name)
 	}
 	return p, nil
-}
-
-// Data returns the live backing slice of a parameter's value.
-func (p *Params) Data(name string) []float32 {
-	return p.Nodes[name].Value().Data().([]float32)
 }
 
 // TimeInput is a sinusoidal time embedding computed on the host: gorgonia
@@ -50,6 +50,14 @@ type TimeInput struct {
 	Node  *G.Node // [B, Dim] input
 	Dim   int
 	Scale float64
+}
+
+// FillTimes writes the embeddings of the per-sample times t into the
+// graph's time inputs, before each run.
+func FillTimes(times []TimeInput, t []float32) {
+	for _, ti := range times {
+		runtime.TimeEmbed(ti.Node.Value().Data().([]float32), t, len(t), ti.Dim, float32(ti.Scale))
+	}
 }
 
 // Net is one built network.
@@ -73,7 +81,7 @@ func Build(g *G.ExprGraph, graph *weights.Graph, name string, batch int, ins map
 			return nil, fmt.Errorf("nn: %s input %q not supplied", name, in.Name)
 		}
 		want := append([]int{batch}, in.Shape...)
-		if !sameShape(n.Shape(), want) {
+		if !weights.EqualShape(n.Shape(), want) {
 			return nil, fmt.Errorf("nn: %s input %q has shape %v, want %v", name, in.Name, n.Shape(), want)
 		}
 		vals[in.Name] = n
@@ -139,7 +147,7 @@ func Build(g *G.ExprGraph, graph *weights.Graph, name string, batch int, ins map
 		if err != nil {
 			return nil, fmt.Errorf("nn: %s node %q (%s): %w", name, nd.Name, nd.Op, err)
 		}
-		if want := append([]int{batch}, shapes[nd.Name]...); !sameShape(y.Shape(), want) {
+		if want := append([]int{batch}, shapes[nd.Name]...); !weights.EqualShape(y.Shape(), want) {
 			return nil, fmt.Errorf("nn: %s node %q (%s) built shape %v, want %v", name, nd.Name, nd.Op, y.Shape(), want)
 		}
 		vals[nd.Name] = y
@@ -152,15 +160,3 @@ func Build(g *G.ExprGraph, graph *weights.Graph, name string, batch int, ins map
 
 func rowVec(v *G.Node) *G.Node  { return G.Must(G.Reshape(v, tensor.Shape{1, v.Shape()[0]})) }
 func chanVec(v *G.Node) *G.Node { return G.Must(G.Reshape(v, tensor.Shape{1, v.Shape()[0], 1, 1})) }
-
-func sameShape(a tensor.Shape, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}

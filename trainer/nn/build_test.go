@@ -63,7 +63,7 @@ func TestForwardMatchesRuntime(t *testing.T) {
 		ts := []float32{0.3, 0.3, 0.3}
 
 		g := G.NewGraph()
-		p, err := NewParams(g, f)
+		p, err := NewParams(g, f, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -82,9 +82,7 @@ func TestForwardMatchesRuntime(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, ti := range sc.Times {
-			runtime.TimeEmbed(ti.Node.Value().Data().([]float32), ts, B, ti.Dim, float32(ti.Scale))
-		}
+		FillTimes(sc.Times, ts)
 		vm := G.NewTapeMachine(g)
 		defer vm.Close()
 		if err := vm.RunAll(); err != nil {
