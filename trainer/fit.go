@@ -374,14 +374,16 @@ func (r *run) train(ck *lsgm.Checkpoint) error {
 				return fmt.Errorf("trainer fit: interrupted at step %d; checkpoint written, continue with --resume --out %s", r.step, r.out)
 			default:
 			}
-			rec, err := r.trainStep(graph, perm[r.pos:r.pos+o.Batch], stage1, perEpoch)
+			rec, ok, err := r.trainStep(graph, perm[r.pos:r.pos+o.Batch], stage1, perEpoch)
 			if err != nil {
 				return err
 			}
 			r.pos += o.Batch
-			acc.add(rec)
+			if ok { // a skipped step's NaN would poison the averages and the JSON log
+				acc.add(rec)
+			}
 			meter.tick(o.Batch, r.step, r.epoch, rec, r.quiet)
-			if r.step%o.LogEvery == 0 {
+			if r.step%o.LogEvery == 0 && acc.n > 0 { // an interval of only skipped steps has nothing to log
 				line := acc.mean()
 				line.Step, line.Epoch, line.Skipped = r.step, r.epoch, r.skipped
 				line.ImagesPerS, line.Time = meter.rate(), time.Now().UTC().Format(time.RFC3339)
@@ -441,8 +443,9 @@ func runExport(args []string) error {
 	return r.exportTo(*out, 0)
 }
 
-// trainStep runs one batch; it skips (and counts) a non-finite step.
-func (r *run) trainStep(graph func(lsgm.Stage) (*lsgm.Graph, error), idx []int, stage1 bool, perEpoch int) (record, error) {
+// trainStep runs one batch; it skips (and counts) a non-finite step, and
+// then reports ok = false: that step's record is not a measurement.
+func (r *run) trainStep(graph func(lsgm.Stage) (*lsgm.Graph, error), idx []int, stage1 bool, perEpoch int) (record, bool, error) {
 	o := r.o
 	r.step++
 	rng := rand.New(rand.NewPCG(o.Seed^0x5eed, uint64(r.step)))
@@ -452,7 +455,7 @@ func (r *run) trainStep(graph func(lsgm.Stage) (*lsgm.Graph, error), idx []int, 
 	}
 	g, err := graph(st)
 	if err != nil {
-		return record{}, fmt.Errorf("trainer fit: %v", err)
+		return record{}, false, fmt.Errorf("trainer fit: %v", err)
 	}
 	fillImages(g.X, r.set, idx, r.o.Likelihood, r.o.Binarize, rng)
 	fillNormal(rng, g.N0)
@@ -470,12 +473,16 @@ func (r *run) trainStep(graph func(lsgm.Stage) (*lsgm.Graph, error), idx []int, 
 	}
 	v, err := g.Run()
 	if err != nil {
-		return record{}, fmt.Errorf("trainer fit: %v", err)
+		return record{}, false, fmt.Errorf("trainer fit: %v", err)
+	}
+	if poison != nil && poison(r.step) {
+		nan := math.NaN()
+		v = lsgm.Values{Recon: nan, NegEntropy: nan, KL: nan, CE: nan, Cost: nan}
 	}
 	grads := map[string][]float32{}
 	for _, n := range g.Wrt {
 		if grads[n], err = g.Grad(n); err != nil {
-			return record{}, fmt.Errorf("trainer fit: %v", err)
+			return record{}, false, fmt.Errorf("trainer fit: %v", err)
 		}
 	}
 	vae, prior := split(grads)
@@ -483,17 +490,17 @@ func (r *run) trainStep(graph func(lsgm.Stage) (*lsgm.Graph, error), idx []int, 
 	var pg *lsgm.Graph
 	if !stage1 && len(prior) == 0 { // the prior's own weighting: a second graph on the same latents
 		if pg, err = graph(lsgm.StagePrior); err != nil {
-			return record{}, fmt.Errorf("trainer fit: %v", err)
+			return record{}, false, fmt.Errorf("trainer fit: %v", err)
 		}
 		copy(pg.Z0, g.Z0)
 		r.drawTimes(pg, r.pTimes, rng)
 		fillNormal(rng, pg.N1)
 		if pv, err = pg.Run(); err != nil {
-			return record{}, fmt.Errorf("trainer fit: %v", err)
+			return record{}, false, fmt.Errorf("trainer fit: %v", err)
 		}
 		for _, n := range pg.Wrt {
 			if prior[n], err = pg.Grad(n); err != nil {
-				return record{}, fmt.Errorf("trainer fit: %v", err)
+				return record{}, false, fmt.Errorf("trainer fit: %v", err)
 			}
 		}
 	}
@@ -511,9 +518,6 @@ func (r *run) trainStep(graph func(lsgm.Stage) (*lsgm.Graph, error), idx []int, 
 			rec.PriorLoss = pv.CE
 		}
 	}
-	if poison != nil && poison(r.step) {
-		v.Cost = math.NaN()
-	}
 	isFinite := func(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 	finite := isFinite(v.Cost) && isFinite(pv.Cost)
 	if finite {
@@ -523,11 +527,11 @@ func (r *run) trainStep(graph func(lsgm.Stage) (*lsgm.Graph, error), idx []int, 
 	if finite { // both groups checked before either is updated
 		warm := func(t int) float64 { return math.Min(1, float64(t+1)/float64(max(1, o.Warmup))) }
 		if err := r.optVAE.Step(r.params, vae, rec.GradVAE, warm(r.optVAE.T)); err != nil {
-			return record{}, fmt.Errorf("trainer fit: %v", err)
+			return record{}, false, fmt.Errorf("trainer fit: %v", err)
 		}
 		if len(prior) > 0 {
 			if err := r.optPrior.Step(r.params, prior, rec.GradPrior, warm(r.optPrior.T)); err != nil {
-				return record{}, fmt.Errorf("trainer fit: %v", err)
+				return record{}, false, fmt.Errorf("trainer fit: %v", err)
 			}
 		}
 	}
@@ -536,13 +540,13 @@ func (r *run) trainStep(graph func(lsgm.Stage) (*lsgm.Graph, error), idx []int, 
 		r.bad++
 		fmt.Fprintf(os.Stderr, "\ntrainer fit: step %d: non-finite loss or gradient, step skipped (%d in a row)\n", r.step, r.bad)
 		if r.bad >= maxBadSteps {
-			return record{}, fmt.Errorf("trainer fit: %d consecutive non-finite steps at step %d; stopping. The last checkpoint in %s holds no NaN: resume from it with a lower learning rate or stronger clipping", r.bad, r.step, r.out)
+			return record{}, false, fmt.Errorf("trainer fit: %d consecutive non-finite steps at step %d; stopping. The last checkpoint in %s holds no NaN: resume from it with a lower learning rate or stronger clipping", r.bad, r.step, r.out)
 		}
-		return rec, nil
+		return rec, false, nil
 	}
 	r.bad = 0
 	r.ema.Update(r.params, r.step)
-	return rec, nil
+	return rec, true, nil
 }
 
 func (r *run) drawTimes(g *lsgm.Graph, ts *lsgm.TimeSampler, rng *rand.Rand) {

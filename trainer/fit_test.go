@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -185,6 +187,13 @@ func TestFitNaNGuard(t *testing.T) {
 	}
 	if c.Skipped != 2 {
 		t.Errorf("skipped %d steps, want 2", c.Skipped)
+	}
+	// The skipped steps' NaN losses stay out of the averaged log lines.
+	for i, line := range bytes.Split(bytes.TrimSpace(must(os.ReadFile(filepath.Join(a, "metrics.jsonl")))), []byte("\n")) {
+		var rec record
+		if err := json.Unmarshal(line, &rec); err != nil || math.IsNaN(rec.NELBO) || rec.NELBO == 0 {
+			t.Errorf("metrics line %d %q: %v", i+1, line, err)
+		}
 	}
 	poison = func(step int) bool { return step >= 3 }
 	b := filepath.Join(t.TempDir(), "b")
