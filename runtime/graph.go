@@ -6,38 +6,41 @@ import (
 	"github.com/lsgm-go/lsgm/weights"
 )
 
-// program is a graph compiled for execution: each node's inputs resolved to
-// value slots, its shapes inferred and its parameters bound.
-type program struct {
-	name    string
-	steps   []step
-	sizes   []int          // per-sample size of each slot
-	inputs  map[string]int // input name -> slot
-	outputs map[string]int // output role -> slot
+// Plan is a graph compiled for execution: each node's inputs resolved to
+// value slots, its shapes inferred and its parameters bound. Every backend
+// runs the same plan, so a graph is checked once.
+type Plan struct {
+	Name    string
+	Steps   []Step
+	Sizes   []int          // per-sample size of each slot
+	Inputs  map[string]int // input name -> slot
+	Outputs map[string]int // output role -> slot
 }
 
-type step struct {
-	node    *weights.Node
-	in      []int
-	out     int
-	inShape [][]int
-	w, b    []float32
+// Step is one node of a Plan: the op, its input and output slots, the
+// per-sample shapes of its inputs, and its parameters (nil where none).
+type Step struct {
+	Node    *weights.Node
+	In      []int
+	Out     int
+	InShape [][]int
+	W, B    []float32
 }
 
-func compile(name string, g *weights.Graph, f *weights.File) (*program, error) {
+func compile(name string, g *weights.Graph, f *weights.File) (*Plan, error) {
 	shapes, _, err := g.Shapes(name)
 	if err != nil {
 		return nil, err
 	}
-	p := &program{name: name, inputs: map[string]int{}, outputs: map[string]int{}}
+	p := &Plan{Name: name, Inputs: map[string]int{}, Outputs: map[string]int{}}
 	slot := map[string]int{}
 	newSlot := func(v string) int {
-		slot[v] = len(p.sizes)
-		p.sizes = append(p.sizes, weights.Numel(shapes[v]))
+		slot[v] = len(p.Sizes)
+		p.Sizes = append(p.Sizes, weights.Numel(shapes[v]))
 		return slot[v]
 	}
 	for _, in := range g.Inputs {
-		p.inputs[in.Name] = newSlot(in.Name)
+		p.Inputs[in.Name] = newSlot(in.Name)
 	}
 	param := func(node, which string) ([]float32, error) {
 		t := f.Find(weights.ParamName(name, node, which))
@@ -48,25 +51,25 @@ func compile(name string, g *weights.Graph, f *weights.File) (*program, error) {
 	}
 	for i := range g.Nodes {
 		n := &g.Nodes[i]
-		s := step{node: n}
+		s := Step{Node: n}
 		for _, src := range n.In {
-			s.in = append(s.in, slot[src])
-			s.inShape = append(s.inShape, shapes[src])
+			s.In = append(s.In, slot[src])
+			s.InShape = append(s.InShape, shapes[src])
 		}
 		switch n.Op {
 		case "linear", "conv2d", "groupnorm":
-			if s.w, err = param(n.Name, "weight"); err != nil {
+			if s.W, err = param(n.Name, "weight"); err != nil {
 				return nil, err
 			}
-			if s.b, err = param(n.Name, "bias"); err != nil {
+			if s.B, err = param(n.Name, "bias"); err != nil {
 				return nil, err
 			}
 		}
-		s.out = newSlot(n.Name)
-		p.steps = append(p.steps, s)
+		s.Out = newSlot(n.Name)
+		p.Steps = append(p.Steps, s)
 	}
 	for _, o := range g.Outputs {
-		p.outputs[o.Name] = slot[o.Node]
+		p.Outputs[o.Name] = slot[o.Node]
 	}
 	if per := p.perSample(); per > maxActivationsPerSample {
 		return nil, fmt.Errorf("runtime: the %s network needs %d MB of activations per sample, more than the %d MB this runtime allows (is the file's architecture what you meant?)", name, 4*per>>20, 4*maxActivationsPerSample>>20)
@@ -82,9 +85,9 @@ const (
 )
 
 // perSample is the number of float32 values one sample's activations take.
-func (p *program) perSample() int {
+func (p *Plan) perSample() int {
 	n := 0
-	for _, s := range p.sizes {
+	for _, s := range p.Sizes {
 		n += s
 	}
 	return n
@@ -92,17 +95,17 @@ func (p *program) perSample() int {
 
 // exec holds the buffers to run a program on batches of up to n samples.
 type exec struct {
-	p    *program
+	p    *Plan
 	n    int
 	bufs [][]float32
 }
 
-func (p *program) newExec(n int) (*exec, error) {
+func (p *Plan) newExec(n int) (*exec, error) {
 	if n*p.perSample() > maxActivationsPerBatch {
-		return nil, fmt.Errorf("runtime: a batch of %d needs %d MB of %s activations, more than %d MB; use a smaller batch", n, 4*n*p.perSample()>>20, p.name, 4*maxActivationsPerBatch>>20)
+		return nil, fmt.Errorf("runtime: a batch of %d needs %d MB of %s activations, more than %d MB; use a smaller batch", n, 4*n*p.perSample()>>20, p.Name, 4*maxActivationsPerBatch>>20)
 	}
-	e := &exec{p: p, n: n, bufs: make([][]float32, len(p.sizes))}
-	for i, s := range p.sizes {
+	e := &exec{p: p, n: n, bufs: make([][]float32, len(p.Sizes))}
+	for i, s := range p.Sizes {
 		e.bufs[i] = make([]float32, n*s)
 	}
 	return e, nil
@@ -115,25 +118,25 @@ func (e *exec) run(n int, inputs map[string][]float32) (map[string][]float32, er
 	if n > e.n {
 		return nil, fmt.Errorf("runtime: batch of %d exceeds the %d this executor holds", n, e.n)
 	}
-	buf := func(slot int) []float32 { return e.bufs[slot][:n*p.sizes[slot]] }
-	for name, slot := range p.inputs {
+	buf := func(slot int) []float32 { return e.bufs[slot][:n*p.Sizes[slot]] }
+	for name, slot := range p.Inputs {
 		x, ok := inputs[name]
-		if !ok || len(x) != n*p.sizes[slot] {
-			return nil, fmt.Errorf("runtime: %s input %q needs %d values for %d samples, got %d", p.name, name, n*p.sizes[slot], n, len(x))
+		if !ok || len(x) != n*p.Sizes[slot] {
+			return nil, fmt.Errorf("runtime: %s input %q needs %d values for %d samples, got %d", p.Name, name, n*p.Sizes[slot], n, len(x))
 		}
 		copy(buf(slot), x)
 	}
-	for _, s := range p.steps {
-		nd, y := s.node, buf(s.out)
-		x := buf(s.in[0])
-		sh := s.inShape[0]
+	for _, s := range p.Steps {
+		nd, y := s.Node, buf(s.Out)
+		x := buf(s.In[0])
+		sh := s.InShape[0]
 		switch nd.Op {
 		case "linear":
-			Linear(y, x, s.w, s.b, n, sh[0], nd.Out)
+			Linear(y, x, s.W, s.B, n, sh[0], nd.Out)
 		case "conv2d":
-			Conv2D(y, x, s.w, s.b, n, sh[0], sh[1], sh[2], nd.Out, nd.Kernel, nd.Stride, nd.Pad)
+			Conv2D(y, x, s.W, s.B, n, sh[0], sh[1], sh[2], nd.Out, nd.Kernel, nd.Stride, nd.Pad)
 		case "groupnorm":
-			GroupNorm(y, x, s.w, s.b, n, sh[0], weights.Numel(sh)/sh[0], nd.Groups, float32(nd.Eps))
+			GroupNorm(y, x, s.W, s.B, n, sh[0], weights.Numel(sh)/sh[0], nd.Groups, float32(nd.Eps))
 		case "upsample":
 			Upsample(y, x, n, sh[0], sh[1], sh[2], nd.Factor)
 		case "silu":
@@ -141,12 +144,12 @@ func (e *exec) run(n int, inputs map[string][]float32) (map[string][]float32, er
 		case "sigmoid":
 			Sigmoid(y, x)
 		case "add":
-			Add(y, x, buf(s.in[1]), n, weights.Numel(sh), weights.Numel(s.inShape[1]))
+			Add(y, x, buf(s.In[1]), n, weights.Numel(sh), weights.Numel(s.InShape[1]))
 		case "concat":
-			xs := make([][]float32, len(s.in))
-			sizes := make([]int, len(s.in))
-			for k, in := range s.in {
-				xs[k], sizes[k] = buf(in), p.sizes[in]
+			xs := make([][]float32, len(s.In))
+			sizes := make([]int, len(s.In))
+			for k, in := range s.In {
+				xs[k], sizes[k] = buf(in), p.Sizes[in]
 			}
 			Concat(y, xs, sizes, n)
 		case "reshape":
@@ -154,11 +157,11 @@ func (e *exec) run(n int, inputs map[string][]float32) (map[string][]float32, er
 		case "timeembed":
 			TimeEmbed(y, x, n, nd.Dim, float32(nd.Scale))
 		default:
-			return nil, fmt.Errorf("runtime: %s node %q: op %q is not implemented", p.name, nd.Name, nd.Op)
+			return nil, fmt.Errorf("runtime: %s node %q: op %q is not implemented", p.Name, nd.Name, nd.Op)
 		}
 	}
 	out := map[string][]float32{}
-	for role, slot := range p.outputs {
+	for role, slot := range p.Outputs {
 		out[role] = buf(slot)
 	}
 	return out, nil

@@ -19,12 +19,12 @@ type Model struct {
 	File *weights.File
 	SDE  sde.SDE
 
-	enc, dec, score *program
+	enc, dec, score *Plan
 	mix             []float32 // sigmoid(mixing logits), nil without mixing
 	workers         int
 
 	mu    sync.Mutex
-	execs map[*program][]*exec // idle executors, reused across calls
+	execs map[*Plan][]*exec // idle executors, reused across calls
 }
 
 // Load decodes and validates a weights file and builds the model.
@@ -46,7 +46,7 @@ func New(f *weights.File) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Model{File: f, SDE: s, workers: goruntime.GOMAXPROCS(0), execs: map[*program][]*exec{}}
+	m := &Model{File: f, SDE: s, workers: goruntime.GOMAXPROCS(0), execs: map[*Plan][]*exec{}}
 	if a.Encoder != nil {
 		if m.enc, err = compile("encoder", a.Encoder, f); err != nil {
 			return nil, err
@@ -72,7 +72,7 @@ func (m *Model) DataShape() []int { return m.File.Arch.DataShape }
 
 // parallel runs fn over the batch of n samples split into contiguous chunks,
 // one per worker, each with its own executor of p.
-func (m *Model) parallel(p *program, n int, fn func(e *exec, lo, hi int) error) error {
+func (m *Model) parallel(p *Plan, n int, fn func(e *exec, lo, hi int) error) error {
 	w := min(m.workers, n)
 	if w < 1 {
 		return nil
@@ -101,7 +101,7 @@ func (m *Model) parallel(p *program, n int, fn func(e *exec, lo, hi int) error) 
 	return errors.Join(errs...)
 }
 
-func (m *Model) getExec(p *program, n int) (*exec, error) {
+func (m *Model) getExec(p *Plan, n int) (*exec, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for i, e := range m.execs[p] {
@@ -113,7 +113,7 @@ func (m *Model) getExec(p *program, n int) (*exec, error) {
 	return p.newExec(n)
 }
 
-func (m *Model) putExec(p *program, e *exec) {
+func (m *Model) putExec(p *Plan, e *exec) {
 	m.mu.Lock()
 	m.execs[p] = append(m.execs[p], e)
 	m.mu.Unlock()
@@ -252,3 +252,11 @@ func (m *Model) Sample(r Request, progress sampler.Callback) (*Result, error) {
 	}
 	return &Result{Images: img, Latent: z, Stats: st}, nil
 }
+
+// Plans returns the compiled networks, for other backends to run: the encoder
+// and decoder are nil without a VAE (likelihood none).
+func (m *Model) Plans() (enc, dec, score *Plan) { return m.enc, m.dec, m.score }
+
+// MixCoeff returns the mixed score's c = sigmoid(logits) per latent element,
+// nil when the prior is the network alone.
+func (m *Model) MixCoeff() []float32 { return m.mix }

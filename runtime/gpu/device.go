@@ -1,0 +1,250 @@
+// Package gpu is the WebGPU backend of the runtime: the sampler loop, the score
+// network, the noise and the decoder run as WGSL compute shaders (package
+// shaders) through github.com/cogentcore/webgpu, natively on wgpu-native
+// (Vulkan, Metal, D3D12) and in a browser (GOOS=js). The compute code is the
+// same for both builds; only what the two bindings do differently lives in
+// _js.go files.
+//
+// Weights are uploaded once and stay on the GPU. A sampling run records every
+// network evaluation, solver update and noise draw into one command buffer and
+// reads back only the final RGBA8 images (and, with a progress callback, a
+// preview per step). Everything is sized to WebGPU's default limits, so any
+// browser's adapter will do.
+package gpu
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/cogentcore/webgpu/wgpu"
+	"github.com/lsgm-go/lsgm/shaders"
+)
+
+// ErrNoAdapter is wrapped by Open's error when the system offers no WebGPU
+// adapter; callers fall back to the CPU path.
+var ErrNoAdapter = errors.New("gpu: no WebGPU adapter")
+
+// ErrDeviceLost is wrapped by errors after the device was lost.
+var ErrDeviceLost = errors.New("gpu: device lost")
+
+// Device is an open WebGPU device with its compiled kernels.
+type Device struct {
+	inst    *wgpu.Instance
+	adapter *wgpu.Adapter
+	dev     *wgpu.Device
+	queue   *wgpu.Queue
+	info    wgpu.AdapterInfo
+	limits  wgpu.Limits
+
+	mu      sync.Mutex
+	kernels map[string]*kernel
+	lost    string
+	dummy   *wgpu.Buffer // bound to unused kernel inputs
+}
+
+// Options select the adapter.
+type Options struct {
+	// Fallback asks for the software adapter (lavapipe, SwiftShader).
+	Fallback bool
+}
+
+// Open requests an adapter and a device with WebGPU's default limits.
+func Open(o Options) (*Device, error) {
+	inst := wgpu.CreateInstance(nil)
+	ad, err := inst.RequestAdapter(&wgpu.RequestAdapterOptions{
+		PowerPreference:      wgpu.PowerPreferenceHighPerformance,
+		ForceFallbackAdapter: o.Fallback,
+	})
+	if err != nil || ad == nil {
+		inst.Release()
+		if err == nil {
+			err = errors.New("none offered")
+		}
+		return nil, fmt.Errorf("%w: %v", ErrNoAdapter, err)
+	}
+	d := &Device{inst: inst, adapter: ad, info: ad.GetInfo(), kernels: map[string]*kernel{}}
+	dev, err := requestDevice(ad, d)
+	if err != nil {
+		ad.Release()
+		inst.Release()
+		return nil, fmt.Errorf("gpu: requesting a device from %s: %w", d.info.Name, err)
+	}
+	d.dev = dev
+	d.queue = dev.GetQueue()
+	d.limits = dev.GetLimits().Limits
+	if d.dummy, err = d.dev.CreateBuffer(&wgpu.BufferDescriptor{Size: 16, Usage: wgpu.BufferUsageStorage}); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("gpu: %w", err)
+	}
+	return d, nil
+}
+
+func (d *Device) onLost(reason wgpu.DeviceLostReason, msg string) {
+	d.mu.Lock()
+	d.lost = fmt.Sprintf("%v: %s", reason, msg)
+	d.mu.Unlock()
+}
+
+// check returns ErrDeviceLost (with the driver's reason) once the device is gone.
+func (d *Device) check() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.lost != "" {
+		return fmt.Errorf("%w (%s)", ErrDeviceLost, d.lost)
+	}
+	return nil
+}
+
+// Name describes the adapter, e.g. "llvmpipe (LLVM 15.0.6, 256 bits) (vulkan)".
+func (d *Device) Name() string {
+	name := strings.TrimSpace(d.info.Name)
+	if name == "" {
+		name = strings.TrimSpace(d.info.VendorName + " " + d.info.Architecture)
+	}
+	if name == "" {
+		name = "WebGPU adapter"
+	}
+	if b := backendName(d.info.BackendType); b != "" {
+		name += " (" + b + ")"
+	}
+	return name
+}
+
+// Close releases the device; buffers and models made on it must not be used after.
+func (d *Device) Close() {
+	if d == nil {
+		return
+	}
+	for _, k := range d.kernels {
+		k.release()
+	}
+	d.kernels = nil
+	if d.dummy != nil {
+		d.dummy.Release()
+	}
+	if d.queue != nil {
+		d.queue.Release()
+	}
+	if d.dev != nil {
+		d.dev.Release()
+	}
+	d.adapter.Release()
+	d.inst.Release()
+}
+
+// binding kinds of a kernel's bind group layout.
+type bkind int
+
+const (
+	bUniform    bkind = iota // static parameters
+	bDynUniform              // parameters at a dynamic offset (they change per step)
+	bRead                    // read-only storage
+	bWrite                   // read-write storage
+)
+
+type bslot struct {
+	at   uint32
+	kind bkind
+}
+
+// kernelSpecs describes every kernel: the shader file, its entry point and the
+// bindings it uses, so layouts are explicit (the js binding cannot derive them).
+var kernelSpecs = map[string]struct {
+	file, entry string
+	binds       []bslot
+}{
+	"matmul":    {"matmul", "main", slots(bUniform, bRead, bRead, bRead, bWrite)},
+	"conv2d":    {"conv2d", "main", slots(bUniform, bRead, bRead, bRead, bWrite)},
+	"groupnorm": {"groupnorm", "main", slots(bUniform, bRead, bRead, bRead, bWrite)},
+	"upsample":  {"upsample", "main", slots(bUniform, bRead, bWrite)},
+	"unary":     {"unary", "main", slots(bUniform, bRead, bWrite)},
+	"add":       {"add", "main", slots(bUniform, bRead, bRead, bWrite)},
+	"concat":    {"concat", "main", slots(bUniform, bRead, bWrite)},
+	"timeembed": {"timeembed", "main", slots(bUniform, bRead, bWrite)},
+	"rgba":      {"rgba", "main", slots(bUniform, bRead, bWrite)},
+	"fill":      {"fill", "main", slots(bDynUniform, bWrite)},
+	"lincomb":   {"lincomb", "main", slots(bDynUniform, bRead, bRead, bRead, bRead, bWrite)},
+	"mixed":     {"mixed", "main", slots(bDynUniform, bRead, bRead, bWrite)},
+	"normals":   {"philox", "normals", slots(bDynUniform, bWrite)},
+	"words":     {"philox", "words", []bslot{{0, bDynUniform}, {2, bWrite}}},
+}
+
+func slots(kinds ...bkind) []bslot {
+	out := make([]bslot, len(kinds))
+	for i, k := range kinds {
+		out[i] = bslot{uint32(i), k}
+	}
+	return out
+}
+
+type kernel struct {
+	name     string
+	binds    []bslot
+	layout   *wgpu.BindGroupLayout
+	playout  *wgpu.PipelineLayout
+	pipeline *wgpu.ComputePipeline
+}
+
+func (k *kernel) release() {
+	k.pipeline.Release()
+	k.playout.Release()
+	k.layout.Release()
+}
+
+// kernel compiles (once) and returns the named kernel.
+func (d *Device) kernel(name string) (*kernel, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if k := d.kernels[name]; k != nil {
+		return k, nil
+	}
+	spec, ok := kernelSpecs[name]
+	if !ok {
+		return nil, fmt.Errorf("gpu: no kernel %q", name)
+	}
+	src, err := shaders.Source(spec.file)
+	if err != nil {
+		return nil, err
+	}
+	mod, err := d.dev.CreateShaderModule(&wgpu.ShaderModuleDescriptor{
+		Label:          spec.file + ".wgsl",
+		WGSLDescriptor: &wgpu.ShaderModuleWGSLDescriptor{Code: src},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("gpu: compiling shaders/%s.wgsl: %v", spec.file, err)
+	}
+	defer mod.Release()
+	entries := make([]wgpu.BindGroupLayoutEntry, len(spec.binds))
+	for i, b := range spec.binds {
+		e := wgpu.BindGroupLayoutEntry{Binding: b.at, Visibility: wgpu.ShaderStageCompute}
+		switch b.kind {
+		case bUniform:
+			e.Buffer.Type = wgpu.BufferBindingTypeUniform
+		case bDynUniform:
+			e.Buffer.Type = wgpu.BufferBindingTypeUniform
+			e.Buffer.HasDynamicOffset = true
+		case bRead:
+			e.Buffer.Type = wgpu.BufferBindingTypeReadOnlyStorage
+		case bWrite:
+			e.Buffer.Type = wgpu.BufferBindingTypeStorage
+		}
+		entries[i] = e
+	}
+	k := &kernel{name: name, binds: spec.binds}
+	if k.layout, err = d.dev.CreateBindGroupLayout(&wgpu.BindGroupLayoutDescriptor{Label: name, Entries: entries}); err != nil {
+		return nil, fmt.Errorf("gpu: kernel %s: %w", name, err)
+	}
+	if k.playout, err = d.dev.CreatePipelineLayout(&wgpu.PipelineLayoutDescriptor{Label: name, BindGroupLayouts: []*wgpu.BindGroupLayout{k.layout}}); err != nil {
+		return nil, fmt.Errorf("gpu: kernel %s: %w", name, err)
+	}
+	if k.pipeline, err = d.dev.CreateComputePipeline(&wgpu.ComputePipelineDescriptor{
+		Layout:  k.playout,
+		Compute: wgpu.ProgrammableStageDescriptor{Module: mod, EntryPoint: spec.entry},
+	}); err != nil {
+		return nil, fmt.Errorf("gpu: kernel %s (shaders/%s.wgsl): %w", name, spec.file, err)
+	}
+	d.kernels[name] = k
+	return k, nil
+}

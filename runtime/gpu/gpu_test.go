@@ -1,0 +1,31 @@
+package gpu
+
+import (
+	"os"
+	"sync"
+	"testing"
+
+	"github.com/lsgm-go/lsgm/runtime/optest"
+)
+
+var (
+	devOnce sync.Once
+	dev     *Device
+	devErr  error
+)
+
+// device opens the test device once. Under CI=true a missing adapter fails
+// the test (CI installs lavapipe); elsewhere it skips, saying what is missing.
+func device(t testing.TB) *Device {
+	t.Helper()
+	devOnce.Do(func() { dev, devErr = Open(Options{}) })
+	if devErr != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("no WebGPU device under CI (install mesa-vulkan-drivers libvulkan1): %v", devErr)
+		}
+		t.Skipf("no WebGPU device (install mesa-vulkan-drivers libvulkan1 for lavapipe): %v", devErr)
+	}
+	return dev
+}
+
+func TestOps(t *testing.T) { optest.Run(t, Host{device(t)}) }

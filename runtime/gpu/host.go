@@ -1,0 +1,204 @@
+package gpu
+
+import (
+	"encoding/binary"
+	"math"
+
+	"github.com/lsgm-go/lsgm/runtime/rng"
+)
+
+// Host runs single ops on host slices: upload, one launch, readback. It is
+// how the shared op suite (runtime/optest) tests each kernel against the CPU
+// reference; the sampler never goes through it. Every output buffer starts
+// poisoned with NaN, so a kernel that skips an element fails.
+type Host struct{ D *Device }
+
+// Name implements optest.Backend.
+func (h Host) Name() string { return "webgpu: " + h.D.Name() }
+
+// run uploads ins, makes a poisoned output of len(y), lets mk prepare the
+// launch, runs it and reads the output into y.
+func (h Host) run(y []float32, ins [][]float32, mk func(r *recorder, out *Buffer, in []*Buffer) error) error {
+	d := h.D
+	bufs := make([]*Buffer, len(ins))
+	for i, x := range ins {
+		b, err := d.NewBuffer(len(x), x)
+		if err != nil {
+			return err
+		}
+		defer b.Release()
+		bufs[i] = b
+	}
+	poison := make([]float32, len(y))
+	for i := range poison {
+		poison[i] = float32(math.NaN())
+	}
+	out, err := d.NewBuffer(len(y), poison)
+	if err != nil {
+		return err
+	}
+	defer out.Release()
+	r, err := d.newRecorder(8)
+	if err != nil {
+		return err
+	}
+	defer r.release()
+	if err := mk(r, out, bufs); err != nil {
+		return err
+	}
+	data, err := r.read([]*Buffer{out}, []int{len(y)})
+	if err != nil {
+		return err
+	}
+	copy(y, floats(data[0]))
+	return nil
+}
+
+// static wraps a prepared launch for run.
+func static(l *launch, err error, r *recorder) error {
+	if err != nil {
+		return err
+	}
+	r.owned = append(r.owned, l.bg, l.u)
+	l.record(r)
+	return nil
+}
+
+func (h Host) Linear(y, x, w, b []float32, n, in, out int, act bool) error {
+	return h.run(y, [][]float32{x, w, b}, func(r *recorder, o *Buffer, i []*Buffer) error {
+		l, err := h.D.prepLinear(o, i[0], i[1], i[2], n, in, out, act)
+		return static(l, err, r)
+	})
+}
+
+func (h Host) Conv2D(y, x, w, b []float32, n, c, hh, ww, o, k, stride, pad int, act bool) error {
+	return h.run(y, [][]float32{x, w, b}, func(r *recorder, out *Buffer, i []*Buffer) error {
+		l, err := h.D.prepConv(out, i[0], i[1], i[2], n, c, hh, ww, o, k, stride, pad, act)
+		return static(l, err, r)
+	})
+}
+
+func (h Host) GroupNorm(y, x, gamma, beta []float32, n, c, hw, groups int, eps float32, act bool) error {
+	return h.run(y, [][]float32{x, gamma, beta}, func(r *recorder, o *Buffer, i []*Buffer) error {
+		l, err := h.D.prepGroupNorm(o, i[0], i[1], i[2], n, c, hw, groups, eps, act)
+		return static(l, err, r)
+	})
+}
+
+func (h Host) Upsample(y, x []float32, n, c, hh, ww, f int) error {
+	return h.run(y, [][]float32{x}, func(r *recorder, o *Buffer, i []*Buffer) error {
+		l, err := h.D.prepUpsample(o, i[0], n, c, hh, ww, f)
+		return static(l, err, r)
+	})
+}
+
+func (h Host) SiLU(y, x []float32) error {
+	return h.run(y, [][]float32{x}, func(r *recorder, o *Buffer, i []*Buffer) error {
+		l, err := h.D.prepUnary(o, i[0], len(x), opSiLU)
+		return static(l, err, r)
+	})
+}
+
+func (h Host) Sigmoid(y, x []float32) error {
+	return h.run(y, [][]float32{x}, func(r *recorder, o *Buffer, i []*Buffer) error {
+		l, err := h.D.prepUnary(o, i[0], len(x), opSigmoid)
+		return static(l, err, r)
+	})
+}
+
+func (h Host) Add(y, a, b []float32, n, size, bsize int) error {
+	return h.run(y, [][]float32{a, b}, func(r *recorder, o *Buffer, i []*Buffer) error {
+		l, err := h.D.prepAdd(o, i[0], i[1], n, size, bsize)
+		return static(l, err, r)
+	})
+}
+
+func (h Host) Concat(y []float32, xs [][]float32, sizes []int, n int) error {
+	total := 0
+	for _, s := range sizes {
+		total += s
+	}
+	return h.run(y, xs, func(r *recorder, o *Buffer, in []*Buffer) error {
+		off := 0
+		for k := range xs {
+			l, err := h.D.prepConcatPart(o, in[k], n, sizes[k], total, off)
+			if err := static(l, err, r); err != nil {
+				return err
+			}
+			off += sizes[k]
+		}
+		return nil
+	})
+}
+
+func (h Host) TimeEmbed(y, t []float32, n, dim int, scale float32) error {
+	return h.run(y, [][]float32{t}, func(r *recorder, o *Buffer, i []*Buffer) error {
+		l, err := h.D.prepTimeEmbed(o, i[0], n, dim, scale)
+		return static(l, err, r)
+	})
+}
+
+// Mixed computes eps = (1 - c) k z + c eps in place.
+func (h Host) Mixed(eps, z, coeff []float32, k float64) error {
+	// eps is both input and output: it is uploaded as the "poisoned" output's
+	// contents by copying from an input buffer first.
+	return h.run(eps, [][]float32{z, coeff, append([]float32(nil), eps...)}, func(r *recorder, o *Buffer, i []*Buffer) error {
+		r.copy(o, i[2], len(eps))
+		return r.mixed(o, i[0], i[1], len(eps), len(coeff), k)
+	})
+}
+
+// Lincomb computes y = cy y + sum c[i] xs[i] (y's input is its current value).
+func (h Host) Lincomb(y []float32, cy float64, c []float64, xs [][]float32) error {
+	ins := append([][]float32{append([]float32(nil), y...)}, xs...)
+	return h.run(y, ins, func(r *recorder, o *Buffer, in []*Buffer) error {
+		r.copy(o, in[0], len(y))
+		terms := make([]term, len(xs))
+		for i := range xs {
+			terms[i] = term{c[i], in[1+i]}
+		}
+		return r.lincomb(o, len(y), cy, terms...)
+	})
+}
+
+// Normals fills dst (a batch of samples of dim) like rng.Source.Fill.
+func (h Host) Normals(dst []float32, src rng.Source, step int, stream rng.Stream) error {
+	return h.run(dst, nil, func(r *recorder, o *Buffer, _ []*Buffer) error {
+		return r.normals(o, noise{src.Seed, src.First, src.Dim}, len(dst)/src.Dim, step, uint32(stream))
+	})
+}
+
+// Words returns the raw Philox words of a batch: 4 per block of 4 elements.
+func (h Host) Words(src rng.Source, count, step int, stream rng.Stream) ([]uint32, error) {
+	per := (src.Dim + 3) / 4
+	y := make([]float32, 4*per*count)
+	err := h.run(y, nil, func(r *recorder, o *Buffer, _ []*Buffer) error {
+		return r.words(o, noise{src.Seed, src.First, src.Dim}, count, step, uint32(stream))
+	})
+	out := make([]uint32, len(y))
+	for i, v := range y {
+		out[i] = math.Float32bits(v)
+	}
+	return out, err
+}
+
+// RGBA converts n images [c, hw] to packed RGBA8 (mode 0 sigmoid, 1 [-1, 1]).
+func (h Host) RGBA(x []float32, n, c, hw int, signed bool) ([]byte, error) {
+	y := make([]float32, n*hw)
+	mode := uint32(rgbaSigmoid)
+	if signed {
+		mode = rgbaSigned
+	}
+	err := h.run(y, [][]float32{x}, func(r *recorder, o *Buffer, i []*Buffer) error {
+		l, err := h.D.prepRGBA(o, i[0], n, c, hw, mode)
+		return static(l, err, r)
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 4*len(y))
+	for i, v := range y {
+		binary.LittleEndian.PutUint32(out[4*i:], math.Float32bits(v))
+	}
+	return out, nil
+}

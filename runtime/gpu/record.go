@@ -1,0 +1,297 @@
+package gpu
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+
+	"github.com/cogentcore/webgpu/wgpu"
+)
+
+// Buffer is a storage buffer of f32 (or packed u32) values on the device.
+type Buffer struct {
+	b   *wgpu.Buffer
+	len int // values
+}
+
+// Len is the number of 4-byte values the buffer holds.
+func (b *Buffer) Len() int { return b.len }
+
+// Release frees the buffer.
+func (b *Buffer) Release() {
+	if b != nil && b.b != nil {
+		b.b.Release()
+		b.b = nil
+	}
+}
+
+// NewBuffer allocates n values, optionally filled from data (len n).
+func (d *Device) NewBuffer(n int, data []float32) (*Buffer, error) {
+	if n < 1 {
+		n = 1
+	}
+	size := uint64(4 * n)
+	if lim := min(d.limits.MaxStorageBufferBindingSize, d.limits.MaxBufferSize); lim > 0 && size > lim {
+		return nil, fmt.Errorf("gpu: a buffer of %d MB exceeds the adapter's %d MB binding limit; use a smaller batch", size>>20, lim>>20)
+	}
+	usage := wgpu.BufferUsageStorage | wgpu.BufferUsageCopyDst | wgpu.BufferUsageCopySrc
+	var (
+		b   *wgpu.Buffer
+		err error
+	)
+	if data != nil {
+		b, err = d.dev.CreateBufferInit(&wgpu.BufferInitDescriptor{Contents: wgpu.ToBytes(data), Usage: usage})
+	} else {
+		b, err = d.dev.CreateBuffer(&wgpu.BufferDescriptor{Size: size, Usage: usage})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("gpu: allocating %d KB: %w", size>>10, err)
+	}
+	return &Buffer{b: b, len: n}, nil
+}
+
+// Write copies host values into the buffer from its start.
+func (d *Device) Write(b *Buffer, data []float32) error {
+	if len(data) > b.len {
+		return fmt.Errorf("gpu: writing %d values into a buffer of %d", len(data), b.len)
+	}
+	return d.queue.WriteBuffer(b.b, 0, wgpu.ToBytes(data))
+}
+
+// uniform makes a small uniform buffer holding words (u32 or f32 bits).
+func (d *Device) uniform(words ...uint32) (*wgpu.Buffer, error) {
+	for len(words)%4 != 0 || len(words) < 4 {
+		words = append(words, 0)
+	}
+	return d.dev.CreateBufferInit(&wgpu.BufferInitDescriptor{Contents: wgpu.ToBytes(words), Usage: wgpu.BufferUsageUniform})
+}
+
+func f32bits(v float64) uint32 { return math.Float32bits(float32(v)) }
+
+// dynStride is the spacing of dynamic parameter blocks: WebGPU's default
+// minUniformBufferOffsetAlignment.
+const dynStride = 256
+
+// dispatch is one recorded kernel launch.
+type dispatch struct {
+	k       *kernel
+	bg      *wgpu.BindGroup
+	dyn     int // block index into the recorder's dynamic parameters, -1 for none
+	x, y    uint32
+	copySrc *wgpu.Buffer // a buffer copy instead of a launch, when set
+	copyDst *wgpu.Buffer
+	copyN   uint64
+}
+
+// bind makes a bind group for k: u is the uniform (or the dynamic parameter
+// buffer), bufs the storage buffers in binding order (nil binds a dummy).
+func (d *Device) bind(k *kernel, u *wgpu.Buffer, bufs ...*Buffer) (*wgpu.BindGroup, error) {
+	entries := make([]wgpu.BindGroupEntry, len(k.binds))
+	for i, s := range k.binds {
+		e := wgpu.BindGroupEntry{Binding: s.at}
+		switch {
+		case s.kind == bUniform:
+			e.Buffer, e.Size = u, wgpu.WholeSize
+		case s.kind == bDynUniform:
+			e.Buffer, e.Size = u, 64
+		case bufs[i-1] == nil:
+			e.Buffer, e.Size = d.dummy, wgpu.WholeSize
+		default:
+			e.Buffer, e.Size = bufs[i-1].b, uint64(4*bufs[i-1].len)
+		}
+		entries[i] = e
+	}
+	bg, err := d.dev.CreateBindGroup(&wgpu.BindGroupDescriptor{Layout: k.layout, Entries: entries})
+	if err != nil {
+		return nil, fmt.Errorf("gpu: binding %s: %w", k.name, err)
+	}
+	return bg, nil
+}
+
+// grid returns the workgroup counts for threads 1-D threads at 64 a group,
+// folded into a second dimension beyond 65535 groups.
+func grid(threads int) (uint32, uint32) {
+	g := (threads + 63) / 64
+	if g < 1 {
+		g = 1
+	}
+	x := min(g, 65535)
+	return uint32(x), uint32((g + x - 1) / x)
+}
+
+// recorder collects the launches of one submission. Dynamic parameters go
+// into one uniform buffer at 256-byte strides, written just before submit.
+type recorder struct {
+	d      *Device
+	list   []dispatch
+	dyn    []byte
+	dynBuf *wgpu.Buffer
+	cap    int        // dynamic blocks dynBuf holds
+	owned  []releaser // bind groups and uniforms made for this run
+}
+
+type releaser interface{ Release() }
+
+func (d *Device) newRecorder(dynBlocks int) (*recorder, error) {
+	dynBlocks = max(dynBlocks, 1)
+	b, err := d.dev.CreateBuffer(&wgpu.BufferDescriptor{Size: uint64(dynBlocks * dynStride), Usage: wgpu.BufferUsageUniform | wgpu.BufferUsageCopyDst})
+	if err != nil {
+		return nil, fmt.Errorf("gpu: %w", err)
+	}
+	return &recorder{d: d, dynBuf: b, cap: dynBlocks}, nil
+}
+
+func (r *recorder) release() {
+	for _, o := range r.owned {
+		o.Release()
+	}
+	r.owned = nil
+	if r.dynBuf != nil {
+		r.dynBuf.Release()
+		r.dynBuf = nil
+	}
+}
+
+// launch records a static kernel with a prepared bind group.
+func (r *recorder) launch(k *kernel, bg *wgpu.BindGroup, x, y uint32) {
+	r.list = append(r.list, dispatch{k: k, bg: bg, dyn: -1, x: x, y: y})
+}
+
+// launchDyn records a kernel whose parameters (words) change per step.
+func (r *recorder) launchDyn(name string, threads int, words []uint32, bufs ...*Buffer) error {
+	k, err := r.d.kernel(name)
+	if err != nil {
+		return err
+	}
+	blk := len(r.dyn) / dynStride
+	if blk >= r.cap {
+		return fmt.Errorf("gpu: internal: %d dynamic parameter blocks recorded, %d reserved", blk+1, r.cap)
+	}
+	b := make([]byte, dynStride)
+	for i, w := range words {
+		binary.LittleEndian.PutUint32(b[4*i:], w)
+	}
+	r.dyn = append(r.dyn, b...)
+	bg, err := r.d.bind(k, r.dynBuf, bufs...)
+	if err != nil {
+		return err
+	}
+	r.owned = append(r.owned, bg)
+	x, y := grid(threads)
+	r.list = append(r.list, dispatch{k: k, bg: bg, dyn: blk, x: x, y: y})
+	return nil
+}
+
+// copy records a buffer-to-buffer copy of n values.
+func (r *recorder) copy(dst, src *Buffer, n int) {
+	r.list = append(r.list, dispatch{copySrc: src.b, copyDst: dst.b, copyN: uint64(4 * n)})
+}
+
+// submit encodes everything recorded so far into one command buffer and
+// submits it; the list is emptied (dynamic blocks keep their places).
+func (r *recorder) submit() error {
+	if err := r.d.check(); err != nil {
+		return err
+	}
+	if len(r.dyn) > 0 {
+		if err := r.d.queue.WriteBuffer(r.dynBuf, 0, r.dyn); err != nil {
+			return fmt.Errorf("gpu: %w", err)
+		}
+	}
+	enc, err := r.d.dev.CreateCommandEncoder(nil)
+	if err != nil {
+		return fmt.Errorf("gpu: %w", err)
+	}
+	defer enc.Release()
+	var pass *wgpu.ComputePassEncoder
+	endPass := func() {
+		if pass != nil {
+			pass.End()
+			pass.Release() // before Finish: wgpu-native requires it
+			pass = nil
+		}
+	}
+	for _, op := range r.list {
+		if op.copySrc != nil {
+			endPass()
+			if err := enc.CopyBufferToBuffer(op.copySrc, 0, op.copyDst, 0, op.copyN); err != nil {
+				return fmt.Errorf("gpu: %w", err)
+			}
+			continue
+		}
+		if pass == nil {
+			pass = enc.BeginComputePass(nil)
+		}
+		pass.SetPipeline(op.k.pipeline)
+		var offs []uint32
+		if op.dyn >= 0 {
+			offs = []uint32{uint32(op.dyn * dynStride)}
+		}
+		pass.SetBindGroup(0, op.bg, offs)
+		pass.DispatchWorkgroups(op.x, op.y, 1)
+	}
+	endPass()
+	cb, err := enc.Finish(nil)
+	if err != nil {
+		return fmt.Errorf("gpu: %w", err)
+	}
+	defer cb.Release()
+	r.d.queue.Submit(cb)
+	r.list = r.list[:0]
+	return nil
+}
+
+// read copies the values of bufs (n[i] values each) into one staging buffer,
+// submits, and maps it: one readback however many buffers.
+func (r *recorder) read(bufs []*Buffer, n []int) ([][]byte, error) {
+	total := 0
+	for _, k := range n {
+		total += 4 * k
+	}
+	st, err := r.d.dev.CreateBuffer(&wgpu.BufferDescriptor{Size: uint64(total), Usage: wgpu.BufferUsageMapRead | wgpu.BufferUsageCopyDst})
+	if err != nil {
+		return nil, fmt.Errorf("gpu: staging %d KB: %w", total>>10, err)
+	}
+	defer st.Release()
+	if err := r.submit(); err != nil {
+		return nil, err
+	}
+	enc, err := r.d.dev.CreateCommandEncoder(nil)
+	if err != nil {
+		return nil, fmt.Errorf("gpu: %w", err)
+	}
+	defer enc.Release()
+	off := uint64(0)
+	for i, b := range bufs {
+		if err := enc.CopyBufferToBuffer(b.b, 0, st, off, uint64(4*n[i])); err != nil {
+			return nil, fmt.Errorf("gpu: %w", err)
+		}
+		off += uint64(4 * n[i])
+	}
+	cb, err := enc.Finish(nil)
+	if err != nil {
+		return nil, fmt.Errorf("gpu: %w", err)
+	}
+	defer cb.Release()
+	r.d.queue.Submit(cb)
+	data, err := mapRead(r.d, st, uint64(total))
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]byte, len(bufs))
+	off = 0
+	for i := range bufs {
+		out[i] = data[off : off+uint64(4*n[i])]
+		off += uint64(4 * n[i])
+	}
+	return out, r.d.check()
+}
+
+// floats decodes little-endian f32 values.
+func floats(b []byte) []float32 {
+	out := make([]float32, len(b)/4)
+	for i := range out {
+		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return out
+}

@@ -1,0 +1,111 @@
+package optest
+
+import (
+	"github.com/lsgm-go/lsgm/runtime"
+	"github.com/lsgm-go/lsgm/runtime/rng"
+)
+
+// CPU is the reference backend itself, so the suite's own plumbing is
+// checked where no GPU exists.
+type CPU struct{}
+
+func (CPU) Name() string { return "cpu reference" }
+
+func (CPU) Linear(y, x, w, b []float32, n, in, out int, act bool) error {
+	runtime.Linear(y, x, w, b, n, in, out)
+	if act {
+		silu(y)
+	}
+	return nil
+}
+
+func (CPU) Conv2D(y, x, w, b []float32, n, c, h, wd, o, k, stride, pad int, act bool) error {
+	runtime.Conv2D(y, x, w, b, n, c, h, wd, o, k, stride, pad)
+	if act {
+		silu(y)
+	}
+	return nil
+}
+
+func (CPU) GroupNorm(y, x, gamma, beta []float32, n, c, hw, groups int, eps float32, act bool) error {
+	runtime.GroupNorm(y, x, gamma, beta, n, c, hw, groups, eps)
+	if act {
+		silu(y)
+	}
+	return nil
+}
+
+func (CPU) Upsample(y, x []float32, n, c, h, w, f int) error {
+	runtime.Upsample(y, x, n, c, h, w, f)
+	return nil
+}
+
+func (CPU) SiLU(y, x []float32) error    { runtime.SiLU(y, x); return nil }
+func (CPU) Sigmoid(y, x []float32) error { runtime.Sigmoid(y, x); return nil }
+
+func (CPU) Add(y, a, b []float32, n, size, bsize int) error {
+	runtime.Add(y, a, b, n, size, bsize)
+	return nil
+}
+
+func (CPU) Concat(y []float32, xs [][]float32, sizes []int, n int) error {
+	runtime.Concat(y, xs, sizes, n)
+	return nil
+}
+
+func (CPU) TimeEmbed(y, t []float32, n, dim int, scale float32) error {
+	runtime.TimeEmbed(y, t, n, dim, scale)
+	return nil
+}
+
+func (CPU) Mixed(eps, z, coeff []float32, k float64) error {
+	for i := range eps {
+		c := float64(coeff[i%len(coeff)])
+		eps[i] = float32((1-c)*k*float64(z[i]) + c*float64(eps[i]))
+	}
+	return nil
+}
+
+func (CPU) Lincomb(y []float32, cy float64, c []float64, xs [][]float32) error {
+	for i := range y {
+		v := cy * float64(y[i])
+		for k, x := range xs {
+			v += c[k] * float64(x[i])
+		}
+		y[i] = float32(v)
+	}
+	return nil
+}
+
+func (CPU) Normals(dst []float32, src rng.Source, step int, stream rng.Stream) error {
+	src.Fill(dst, step, stream)
+	return nil
+}
+
+func (CPU) Words(src rng.Source, count, step int, stream rng.Stream) ([]uint32, error) {
+	per := (src.Dim + 3) / 4
+	out := make([]uint32, 0, 4*per*count)
+	for i := 0; i < count; i++ {
+		for blk := 0; blk < per; blk++ {
+			w := rng.Philox4x32([4]uint32{uint32(blk), src.First + uint32(i), uint32(step), uint32(stream)}, rng.Key(src.Seed))
+			out = append(out, w[:]...)
+		}
+	}
+	return out, nil
+}
+
+func (CPU) RGBA(x []float32, n, c, hw int, signed bool) ([]byte, error) {
+	u := make([]float32, len(x))
+	if signed {
+		for i, v := range x {
+			u[i] = 0.5 * (v + 1)
+		}
+	} else {
+		runtime.Sigmoid(u, x)
+	}
+	img, err := runtime.Grid(u, n, []int{c, 1, hw}, n, 0)
+	if err != nil {
+		return nil, err
+	}
+	return img.Pix, nil
+}
