@@ -226,17 +226,27 @@ type Result struct {
 // MaxCount bounds the images of one request.
 const MaxCount = 4096
 
-// Sample draws the prior noise, runs the sampler and decodes. progress (may be
-// nil) sees each solver step.
-func (m *Model) Sample(r Request, progress sampler.Callback) (*Result, error) {
+// Check returns r with defaults filled in (temperature 1), or an error naming
+// the setting out of range. The sampler settings are checked by sampler.TimeGrid.
+func (r Request) Check() (Request, error) {
 	if r.Count < 1 || r.Count > MaxCount {
-		return nil, fmt.Errorf("runtime: count %d out of range [1, %d]", r.Count, MaxCount)
+		return r, fmt.Errorf("runtime: count %d out of range [1, %d]", r.Count, MaxCount)
 	}
 	if r.Temperature == 0 {
 		r.Temperature = 1
 	}
 	if math.IsNaN(r.Temperature) || r.Temperature < 0 || r.Temperature > 10 {
-		return nil, fmt.Errorf("runtime: temperature %v out of range (0, 10]", r.Temperature)
+		return r, fmt.Errorf("runtime: temperature %v out of range (0, 10]", r.Temperature)
+	}
+	return r, nil
+}
+
+// Sample draws the prior noise, runs the sampler and decodes. progress (may be
+// nil) sees each solver step.
+func (m *Model) Sample(r Request, progress sampler.Callback) (*Result, error) {
+	r, err := r.Check()
+	if err != nil {
+		return nil, err
 	}
 	d := m.LatentDim()
 	noise := rng.Source{Seed: r.Seed, First: r.First, Dim: d}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/lsgm-go/lsgm/runtime"
+	"github.com/lsgm-go/lsgm/runtime/gpu"
 	"github.com/lsgm-go/lsgm/runtime/sampler"
 	"github.com/lsgm-go/lsgm/weights"
 )
@@ -34,8 +35,12 @@ func runSample(args []string) error {
 	atol := fs.Float64("atol", 0, "rk45 absolute tolerance (default 1e-5)")
 	end := fs.Float64("end-time", 0, "integrate to this t (default 1e-3; rk45 1e-5)")
 	quiet := fs.Bool("q", false, "no progress output")
+	backend := fs.String("backend", "auto", "where to sample: gpu (WebGPU), cpu, or auto (the GPU when there is one and it runs the sampler)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *backend != "auto" && *backend != "gpu" && *backend != "cpu" {
+		return fmt.Errorf("trainer sample: --backend %q: want gpu, cpu or auto", *backend)
 	}
 	data := weights.Default()
 	if *path != "" {
@@ -63,33 +68,73 @@ func runSample(args []string) error {
 		cfg.NFE = d.NFE
 	}
 	start := time.Now()
-	var progress sampler.Callback
-	if !*quiet {
-		progress = func(s sampler.Step) {
-			total := fmt.Sprint(s.N)
-			if s.N == 0 {
-				total = "?"
-			}
-			fmt.Fprintf(os.Stderr, "\rtrainer sample: step %d/%s  t=%.4f  %.1fs", s.I, total, s.T, time.Since(start).Seconds())
+	req := runtime.Request{Sampler: cfg, Count: *count, Seed: *seed, Temperature: *temp}
+	show := func(i, n int, t float64) {
+		if *quiet {
+			return
 		}
+		total := fmt.Sprint(n)
+		if n == 0 {
+			total = "?"
+		}
+		fmt.Fprintf(os.Stderr, "\rtrainer sample: step %d/%s  t=%.4f  %.1fs", i, total, t, time.Since(start).Seconds())
 	}
-	res, err := m.Sample(runtime.Request{Sampler: cfg, Count: *count, Seed: *seed, Temperature: *temp}, progress)
-	if progress != nil {
+	images, used, where, err := sampleOn(*backend, m, req, show)
+	if !*quiet {
 		fmt.Fprintln(os.Stderr)
 	}
 	if err != nil {
 		return fmt.Errorf("trainer sample: %v", err)
 	}
-	img, err := runtime.Grid(res.Images, *count, m.DataShape(), *cols, 2)
+	img, err := runtime.Grid(images, *count, m.DataShape(), *cols, 2)
 	if err != nil {
 		return err
 	}
 	if err := writePNG(*out, img); err != nil {
 		return err
 	}
-	fmt.Printf("wrote %s: %d images, sampler %s, %d NFE, seed %d, %.2fs on the CPU\n",
-		*out, *count, cfg.Name, res.Stats.NFE, *seed, time.Since(start).Seconds())
+	fmt.Printf("wrote %s: %d images, sampler %s, %d NFE, seed %d, %.2fs on %s\n",
+		*out, *count, cfg.Name, used, *seed, time.Since(start).Seconds(), where)
 	return nil
+}
+
+// sampleOn runs req on the backend asked for and returns the images, the NFE
+// and where they ran. auto takes the GPU when one opens and runs the sampler,
+// and otherwise says on stderr why it uses the CPU.
+func sampleOn(backend string, m *runtime.Model, req runtime.Request, show func(i, n int, t float64)) ([]float32, int, string, error) {
+	if backend != "cpu" {
+		cfg := req.Sampler.Defaults(m.SDE)
+		d, err := gpu.Open(gpu.OpenOptions{})
+		switch {
+		case err != nil && backend == "gpu":
+			return nil, 0, "", err
+		case err == nil && !gpu.Supports(cfg.Name) && backend == "gpu":
+			d.Close()
+			return nil, 0, "", fmt.Errorf("%w: sampler %s (the GPU runs %s)", gpu.ErrUnsupported, cfg.Name, strings.Join(gpu.Samplers, ", "))
+		case err != nil:
+			fmt.Fprintf(os.Stderr, "trainer sample: no GPU (%v); sampling on the CPU\n", err)
+		case !gpu.Supports(cfg.Name):
+			d.Close()
+			fmt.Fprintf(os.Stderr, "trainer sample: the GPU does not run %s; sampling on the CPU\n", cfg.Name)
+		default:
+			defer d.Close()
+			g, err := gpu.NewModel(d, m)
+			if err != nil {
+				return nil, 0, "", err
+			}
+			defer g.Release()
+			res, err := g.Sample(req, gpu.Options{}, func(p gpu.Progress) { show(p.I, p.N, p.T) })
+			if err != nil {
+				return nil, 0, "", err
+			}
+			return gpu.Images(res.RGBA, req.Count, m.DataShape()), res.Stats.NFE, "the GPU (" + d.Name() + ")", nil
+		}
+	}
+	res, err := m.Sample(req, func(s sampler.Step) { show(s.I, s.N, s.T) })
+	if err != nil {
+		return nil, 0, "", err
+	}
+	return res.Images, res.Stats.NFE, "the CPU", nil
 }
 
 // writePNG writes atomically: a temporary file in the same folder, then rename,

@@ -35,11 +35,12 @@ func TestSampleBadInput(t *testing.T) {
 	junk := filepath.Join(dir, "junk.lsgm")
 	os.WriteFile(junk, []byte("<html>not found</html>"), 0o644)
 	cases := map[string][]string{
-		"no such file":    {"--weights", filepath.Join(dir, "absent.lsgm")},
-		"HTML":            {"--weights", junk},
-		"unknown sampler": {"--weights", fixture, "--sampler", "magic", "-q"},
-		"temperature":     {"--weights", fixture, "--temp", "-1", "-q"},
-		"count 0 out of":  {"--weights", fixture, "--count", "0", "-q"},
+		"no such file":      {"--weights", filepath.Join(dir, "absent.lsgm")},
+		"HTML":              {"--weights", junk},
+		"unknown sampler":   {"--weights", fixture, "--sampler", "magic", "-q"},
+		"temperature":       {"--weights", fixture, "--temp", "-1", "-q"},
+		"count 0 out of":    {"--weights", fixture, "--count", "0", "-q"},
+		"--backend \"tpu\"": {"--weights", fixture, "--backend", "tpu", "-q"},
 	}
 	for want, args := range cases {
 		err := runSample(args)

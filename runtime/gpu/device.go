@@ -15,6 +15,8 @@ package gpu
 import (
 	"errors"
 	"fmt"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 
@@ -44,14 +46,15 @@ type Device struct {
 	dummy   *wgpu.Buffer // bound to unused kernel inputs
 }
 
-// Options select the adapter.
-type Options struct {
+// OpenOptions select the adapter.
+type OpenOptions struct {
 	// Fallback asks for the software adapter (lavapipe, SwiftShader).
 	Fallback bool
 }
 
 // Open requests an adapter and a device with WebGPU's default limits.
-func Open(o Options) (*Device, error) {
+func Open(o OpenOptions) (*Device, error) {
+	quiet()
 	inst := wgpu.CreateInstance(nil)
 	ad, err := inst.RequestAdapter(&wgpu.RequestAdapterOptions{
 		PowerPreference:      wgpu.PowerPreferenceHighPerformance,
@@ -97,19 +100,22 @@ func (d *Device) check() error {
 	return nil
 }
 
-// Name describes the adapter, e.g. "llvmpipe (LLVM 15.0.6, 256 bits) (vulkan)".
+// Name describes the adapter, e.g. "llvmpipe (LLVM 15.0.6, 256 bits), cpu,
+// vulkan". The native binding (wgpu-native v22) fills Name and VendorName with
+// hex ids and puts the device's name in DriverDescription, so ids are skipped.
 func (d *Device) Name() string {
-	name := strings.TrimSpace(d.info.Name)
-	if name == "" {
-		name = strings.TrimSpace(d.info.VendorName + " " + d.info.Architecture)
+	var parts []string
+	for _, s := range []string{d.info.Name, d.info.DriverDescription, d.info.VendorName, d.info.Architecture} {
+		s = strings.TrimSpace(s)
+		if s != "" && !strings.HasPrefix(s, "0x") && !slices.Contains(parts, s) {
+			parts = append(parts, s)
+		}
 	}
-	if name == "" {
-		name = "WebGPU adapter"
+	if len(parts) == 0 {
+		parts = append(parts, "WebGPU adapter")
 	}
-	if b := backendName(d.info.BackendType); b != "" {
-		name += " (" + b + ")"
-	}
-	return name
+	parts = append(parts, adapterKind(d.info)...)
+	return strings.Join(parts, ", ")
 }
 
 // Close releases the device; buffers and models made on it must not be used after.
@@ -208,12 +214,9 @@ func (d *Device) kernel(name string) (*kernel, error) {
 	if err != nil {
 		return nil, err
 	}
-	mod, err := d.dev.CreateShaderModule(&wgpu.ShaderModuleDescriptor{
-		Label:          spec.file + ".wgsl",
-		WGSLDescriptor: &wgpu.ShaderModuleWGSLDescriptor{Code: src},
-	})
+	mod, err := d.module(spec.file+".wgsl", src)
 	if err != nil {
-		return nil, fmt.Errorf("gpu: compiling shaders/%s.wgsl: %v", spec.file, err)
+		return nil, err
 	}
 	defer mod.Release()
 	entries := make([]wgpu.BindGroupLayoutEntry, len(spec.binds))
@@ -247,4 +250,24 @@ func (d *Device) kernel(name string) (*kernel, error) {
 	}
 	d.kernels[name] = k
 	return k, nil
+}
+
+// wgslPos finds the position in a compiler report ("┌─ wgsl:3:7").
+var wgslPos = regexp.MustCompile(`wgsl:(\d+):(\d+)`)
+
+// module compiles WGSL; the error carries the compiler's report, which names
+// the file, line and column.
+func (d *Device) module(label, src string) (*wgpu.ShaderModule, error) {
+	mod, err := d.dev.CreateShaderModule(&wgpu.ShaderModuleDescriptor{
+		Label:          label,
+		WGSLDescriptor: &wgpu.ShaderModuleWGSLDescriptor{Code: src},
+	})
+	if err != nil {
+		where := ""
+		if m := wgslPos.FindStringSubmatch(err.Error()); m != nil {
+			where = fmt.Sprintf(" at line %s, column %s", m[1], m[2])
+		}
+		return nil, fmt.Errorf("gpu: compiling shaders/%s%s: %v", label, where, err)
+	}
+	return mod, nil
 }

@@ -8,4 +8,10 @@ func requestDevice(ad *wgpu.Adapter, d *Device) (*wgpu.Device, error) {
 	return ad.RequestDevice(nil)
 }
 
-func backendName(wgpu.BackendType) string { return "browser WebGPU" }
+func adapterKind(wgpu.AdapterInfo) []string { return []string{"browser WebGPU"} }
+
+// wait is a no-op: the browser offers no blocking wait; a readback is the
+// only synchronisation, and the page's progress uses previews.
+func (d *Device) wait() {}
+
+func quiet() {}

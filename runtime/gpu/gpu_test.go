@@ -18,7 +18,7 @@ var (
 // the test (CI installs lavapipe); elsewhere it skips, saying what is missing.
 func device(t testing.TB) *Device {
 	t.Helper()
-	devOnce.Do(func() { dev, devErr = Open(Options{}) })
+	devOnce.Do(func() { dev, devErr = Open(OpenOptions{}) })
 	if devErr != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("no WebGPU device under CI (install mesa-vulkan-drivers libvulkan1): %v", devErr)

@@ -80,6 +80,7 @@ type dispatch struct {
 	x, y    uint32
 	copySrc *wgpu.Buffer // a buffer copy instead of a launch, when set
 	copyDst *wgpu.Buffer
+	copyOff uint64 // byte offset into copyDst
 	copyN   uint64
 }
 
@@ -128,6 +129,8 @@ type recorder struct {
 	dynBuf *wgpu.Buffer
 	cap    int        // dynamic blocks dynBuf holds
 	owned  []releaser // bind groups and uniforms made for this run
+
+	submits, reads int
 }
 
 type releaser interface{ Release() }
@@ -214,7 +217,7 @@ func (r *recorder) submit() error {
 	for _, op := range r.list {
 		if op.copySrc != nil {
 			endPass()
-			if err := enc.CopyBufferToBuffer(op.copySrc, 0, op.copyDst, 0, op.copyN); err != nil {
+			if err := enc.CopyBufferToBuffer(op.copySrc, 0, op.copyDst, op.copyOff, op.copyN); err != nil {
 				return fmt.Errorf("gpu: %w", err)
 			}
 			continue
@@ -237,12 +240,14 @@ func (r *recorder) submit() error {
 	}
 	defer cb.Release()
 	r.d.queue.Submit(cb)
+	r.submits++
 	r.list = r.list[:0]
 	return nil
 }
 
-// read copies the values of bufs (n[i] values each) into one staging buffer,
-// submits, and maps it: one readback however many buffers.
+// read appends copies of bufs (n[i] values each) into one staging buffer to
+// the recorded work, submits it all as one command buffer and maps the
+// staging buffer: one submission and one readback however many buffers.
 func (r *recorder) read(bufs []*Buffer, n []int) ([][]byte, error) {
 	total := 0
 	for _, k := range n {
@@ -253,27 +258,15 @@ func (r *recorder) read(bufs []*Buffer, n []int) ([][]byte, error) {
 		return nil, fmt.Errorf("gpu: staging %d KB: %w", total>>10, err)
 	}
 	defer st.Release()
+	off := uint64(0)
+	for i, b := range bufs {
+		r.list = append(r.list, dispatch{copySrc: b.b, copyDst: st, copyOff: off, copyN: uint64(4 * n[i])})
+		off += uint64(4 * n[i])
+	}
 	if err := r.submit(); err != nil {
 		return nil, err
 	}
-	enc, err := r.d.dev.CreateCommandEncoder(nil)
-	if err != nil {
-		return nil, fmt.Errorf("gpu: %w", err)
-	}
-	defer enc.Release()
-	off := uint64(0)
-	for i, b := range bufs {
-		if err := enc.CopyBufferToBuffer(b.b, 0, st, off, uint64(4*n[i])); err != nil {
-			return nil, fmt.Errorf("gpu: %w", err)
-		}
-		off += uint64(4 * n[i])
-	}
-	cb, err := enc.Finish(nil)
-	if err != nil {
-		return nil, fmt.Errorf("gpu: %w", err)
-	}
-	defer cb.Release()
-	r.d.queue.Submit(cb)
+	r.reads++
 	data, err := mapRead(r.d, st, uint64(total))
 	if err != nil {
 		return nil, err

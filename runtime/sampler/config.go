@@ -128,15 +128,13 @@ func (c Config) Validate(s sde.SDE) error {
 	return nil
 }
 
-// Run validates c and runs the sampler it names on the batch z (n samples of
-// dim elements, updated in place). noise may be nil for deterministic samplers.
-func Run(c Config, m Model, s sde.SDE, z []float32, dim int, noise Noise, cb Callback) (Stats, error) {
+// TimeGrid fills in c's defaults, validates it, and returns the descending
+// time grid its fixed-step sampler walks (nil for rk45, which picks its own
+// steps). Every backend's sampler loop starts here.
+func TimeGrid(c Config, s sde.SDE) (Config, []float64, error) {
 	c = c.Defaults(s)
 	if err := c.Validate(s); err != nil {
-		return Stats{}, err
-	}
-	if dim <= 0 || len(z)%dim != 0 {
-		return Stats{}, fmt.Errorf("sampler: batch length %d is not a multiple of the sample size %d", len(z), dim)
+		return c, nil, err
 	}
 	steps := c.NFE
 	switch c.Name {
@@ -147,13 +145,25 @@ func Run(c Config, m Model, s sde.SDE, z []float32, dim int, noise Noise, cb Cal
 	case "ald":
 		steps = c.NFE/c.StepsPerLevel - 1 // levels = steps + 1
 	case "rk45":
-		return RK45(m, s, z, 1, c.EndTime, RK45Options{RTol: c.RTol, ATol: c.ATol, Dim: dim}, cb)
+		return c, nil, nil
 	}
 	ts, err := Times(c.Schedule, s, steps, 1, c.EndTime, c.Rho)
+	return c, ts, err
+}
+
+// Run validates c and runs the sampler it names on the batch z (n samples of
+// dim elements, updated in place). noise may be nil for deterministic samplers.
+func Run(c Config, m Model, s sde.SDE, z []float32, dim int, noise Noise, cb Callback) (Stats, error) {
+	if dim <= 0 || len(z)%dim != 0 {
+		return Stats{}, fmt.Errorf("sampler: batch length %d is not a multiple of the sample size %d", len(z), dim)
+	}
+	c, ts, err := TimeGrid(c, s)
 	if err != nil {
 		return Stats{}, err
 	}
 	switch c.Name {
+	case "rk45":
+		return RK45(m, s, z, 1, c.EndTime, RK45Options{RTol: c.RTol, ATol: c.ATol, Dim: dim}, cb)
 	case "euler":
 		return Euler(m, s, z, ts, cb)
 	case "heun":

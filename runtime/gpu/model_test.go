@@ -1,0 +1,185 @@
+package gpu
+
+import (
+	"errors"
+	"math"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/lsgm-go/lsgm/runtime"
+	"github.com/lsgm-go/lsgm/runtime/sampler"
+	"github.com/lsgm-go/lsgm/weights"
+)
+
+func loadModel(t testing.TB, path string) *runtime.Model {
+	t.Helper()
+	var (
+		m   *runtime.Model
+		err error
+	)
+	if path == "" {
+		m, err = runtime.Load(weights.Default())
+	} else {
+		b, rerr := os.ReadFile(path)
+		if rerr != nil {
+			t.Fatal(rerr)
+		}
+		m, err = runtime.Load(b)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// End-to-end agreement: every sampler the GPU runs gives, for the same seed,
+// the CPU's latents within a relative 5e-4 (f32 sums in another order,
+// carried through every step; 1e-4 measured) and the CPU's images within one
+// grey level (a rounding boundary).
+func TestSampleMatchesCPU(t *testing.T) {
+	d := device(t)
+	for _, tc := range []struct{ name, path string }{{"fixture", "../../weights/testdata/tiny.lsgm"}, {"default", ""}} {
+		cpu := loadModel(t, tc.path)
+		g, err := NewModel(d, cpu)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer g.Release()
+		for _, name := range Samplers {
+			req := runtime.Request{Sampler: sampler.Config{Name: name, NFE: 10}, Count: 5, Seed: 11, Temperature: 0.9}
+			want, err := cpu.Sample(req, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := g.Sample(req, Options{Latent: true}, nil)
+			if err != nil {
+				t.Fatalf("%s %s: %v", tc.name, name, err)
+			}
+			if got.Stats != want.Stats {
+				t.Errorf("%s %s: stats %+v, CPU %+v", tc.name, name, got.Stats, want.Stats)
+			}
+			if got.Submits != 1 || got.Readbacks != 1 {
+				t.Errorf("%s %s: %d submissions and %d readbacks, want 1 and 1", tc.name, name, got.Submits, got.Readbacks)
+			}
+			worst := 0.0
+			for i, v := range want.Latent {
+				e := math.Abs(float64(got.Latent[i]-v)) / (1 + math.Abs(float64(v)))
+				worst = max(worst, e)
+			}
+			if worst > 5e-4 {
+				t.Errorf("%s %s: latents differ by %.3g relative, more than 5e-4", tc.name, name, worst)
+			}
+			img := Images(got.RGBA, req.Count, cpu.DataShape())
+			levels := 0.0
+			for i, v := range want.Images {
+				levels = max(levels, math.Abs(float64(img[i])-math.Round(255*float64(v))/255)*255)
+			}
+			if levels > 1 {
+				t.Errorf("%s %s: images differ by %.0f grey levels, more than 1", tc.name, name, levels)
+			}
+			t.Logf("%s %-14s NFE %2d: latents within %.2g relative, images within %.0f levels", tc.name, name, got.Stats.NFE, worst, levels)
+		}
+	}
+}
+
+// With a progress callback each step hands over a decoded preview: one more
+// submission and readback a step, images of the right size, not all one value.
+func TestSampleProgress(t *testing.T) {
+	d := device(t)
+	cpu := loadModel(t, "")
+	g, err := NewModel(d, cpu)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Release()
+	for _, name := range Samplers {
+		var steps []Progress
+		res, err := g.Sample(runtime.Request{Sampler: sampler.Config{Name: name, NFE: 4}, Count: 2, Seed: 3}, Options{Preview: true}, func(p Progress) { steps = append(steps, p) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(steps) != res.Stats.Steps || res.Submits != res.Stats.Steps+1 || res.Readbacks != res.Stats.Steps+1 {
+			t.Errorf("%s: %d previews, %d submissions, %d readbacks for %d steps", name, len(steps), res.Submits, res.Readbacks, res.Stats.Steps)
+		}
+		for k, p := range steps {
+			if p.I != k+1 || p.N != res.Stats.Steps || len(p.Preview) != len(res.RGBA) {
+				t.Fatalf("%s: preview %d is step %d of %d with %d bytes", name, k, p.I, p.N, len(p.Preview))
+			}
+		}
+		last := steps[len(steps)-1].Preview
+		lo, hi := byte(255), byte(0)
+		for i := 0; i < len(last); i += 4 {
+			lo, hi = min(lo, last[i]), max(hi, last[i])
+		}
+		if hi-lo < 50 {
+			t.Errorf("%s: the last preview spans grey levels %d..%d only", name, lo, hi)
+		}
+	}
+}
+
+// A request larger than one batch runs in batches with the noise of one batch.
+func TestSampleBatches(t *testing.T) {
+	d := device(t)
+	cpu := loadModel(t, "../../weights/testdata/tiny.lsgm")
+	g, err := NewModel(d, cpu)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Release()
+	cfg := sampler.Config{Name: "ddpm", NFE: 2}
+	all, err := g.Sample(runtime.Request{Sampler: cfg, Count: MaxBatch + 3, Seed: 5}, Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tail, err := g.Sample(runtime.Request{Sampler: cfg, Count: 3, Seed: 5, First: MaxBatch}, Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if all.Submits != 2 {
+		t.Errorf("%d submissions for two batches", all.Submits)
+	}
+	if got := all.RGBA[len(all.RGBA)-len(tail.RGBA):]; string(got) != string(tail.RGBA) {
+		t.Error("the last three images of a split request differ from the same three alone")
+	}
+}
+
+// Settings the GPU cannot run, or that are out of range, are errors naming them.
+func TestSampleErrors(t *testing.T) {
+	d := device(t)
+	g, err := NewModel(d, loadModel(t, "../../weights/testdata/tiny.lsgm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Release()
+	for _, tc := range []struct {
+		req  runtime.Request
+		want string
+	}{
+		{runtime.Request{Sampler: sampler.Config{Name: "rk45"}, Count: 1}, "not supported"},
+		{runtime.Request{Sampler: sampler.Config{Name: "euler", NFE: 0}, Count: 1}, "NFE 0 out of range"},
+		{runtime.Request{Sampler: sampler.Config{Name: "euler", NFE: 2}, Count: 0}, "count 0 out of range"},
+		{runtime.Request{Sampler: sampler.Config{Name: "euler", NFE: 2}, Count: 1, Temperature: -1}, "temperature"},
+		{runtime.Request{Sampler: sampler.Config{Name: "nope", NFE: 2}, Count: 1}, "unknown sampler"},
+	} {
+		_, err := g.Sample(tc.req, Options{}, nil)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: error %v, want one containing %q", tc.req, err, tc.want)
+		}
+	}
+	if !errors.Is(func() error {
+		_, err := g.Sample(runtime.Request{Sampler: sampler.Config{Name: "pc", NFE: 4}, Count: 1}, Options{}, nil)
+		return err
+	}(), ErrUnsupported) {
+		t.Error("pc on the GPU is not ErrUnsupported")
+	}
+}
+
+// A shader that does not compile gives the compiler's report with its line.
+func TestShaderError(t *testing.T) {
+	d := device(t)
+	_, err := d.module("broken.wgsl", "@compute @workgroup_size(1)\nfn main() {\n  let x: f32 = 1u;\n}\n")
+	if err == nil || !strings.Contains(err.Error(), "shaders/broken.wgsl at line 3, column 7") {
+		t.Fatalf("error %v, want the file, line and column", err)
+	}
+}
