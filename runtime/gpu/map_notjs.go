@@ -15,7 +15,7 @@ func mapRead(d *Device, st *wgpu.Buffer, size uint64) ([]byte, error) {
 	if err := st.MapAsync(wgpu.MapModeRead, 0, size, func(s wgpu.BufferMapAsyncStatus) { status, done = s, true }); err != nil {
 		return nil, fmt.Errorf("gpu: mapping the readback: %w", err)
 	}
-	d.dev.Poll(true, nil)
+	poll(d, &done)
 	if err := d.check(); err != nil {
 		return nil, err
 	}
