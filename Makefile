@@ -5,7 +5,7 @@ export PATH := $(PATH):/usr/local/go/bin
 WEIGHTS ?=
 FUZZTIME ?= 20s
 
-.PHONY: setup sample test vet unit wasm fuzz bench trainer fit eval
+.PHONY: setup sample test vet unit wasm fuzz bench trainer fit eval site serve
 
 setup:
 	bash .ci/setup
@@ -14,6 +14,14 @@ setup:
 # (or WEIGHTS=file).
 sample: setup
 	go run ./trainer sample $(if $(WEIGHTS),--weights $(WEIGHTS)) --out samples.png --count 64
+
+# The static demo site in site/ (lsgm.wasm, pages, weights, .gz twins), and
+# Go's own server for it on http://127.0.0.1:8080/.
+site: setup
+	go run ./wasm/site build -out site
+
+serve: site
+	go run ./wasm/site serve -dir site -addr 127.0.0.1:8080
 
 # The trainer with OpenBLAS linked (bin/trainer).
 trainer: setup
@@ -40,7 +48,7 @@ unit:
 
 # The packages that must run in a browser build for GOOS=js.
 wasm:
-	GOOS=js GOARCH=wasm go build ./weights/... ./runtime/...
+	GOOS=js GOARCH=wasm go build ./weights/... ./runtime/... ./wasm
 
 # A short run of the weights decoder fuzzer (seed corpus in the test).
 fuzz:

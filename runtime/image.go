@@ -52,3 +52,25 @@ func Grid(imgs []float32, n int, shape []int, cols, pad int) (*image.NRGBA, erro
 func to8(v float32) uint8 {
 	return uint8(math.Round(255 * math.Min(1, math.Max(0, float64(v)))))
 }
+
+// RGBA8 converts n images ([n, C, H, W], values in [0, 1], C = 1 or 3) to
+// RGBA bytes, image after image, row-major: the layout of the GPU backend's
+// readback and of a canvas's ImageData. Values are rounded like Grid's.
+func RGBA8(imgs []float32, n int, shape []int) []byte {
+	c, hw := shape[0], shape[1]*shape[2]
+	out := make([]byte, 4*n*hw)
+	for i := 0; i < n; i++ {
+		for q := 0; q < hw; q++ {
+			px := out[4*(i*hw+q):][:4]
+			src := imgs[i*c*hw+q:]
+			px[0] = to8(src[0])
+			if c == 3 {
+				px[1], px[2] = to8(src[hw]), to8(src[2*hw])
+			} else {
+				px[1], px[2] = px[0], px[0]
+			}
+			px[3] = 255
+		}
+	}
+	return out
+}

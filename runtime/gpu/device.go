@@ -56,6 +56,9 @@ type OpenOptions struct {
 func Open(o OpenOptions) (*Device, error) {
 	quiet()
 	inst := wgpu.CreateInstance(nil)
+	if inst == nil { // the js binding's answer where navigator.gpu is missing
+		return nil, fmt.Errorf("%w: this browser does not offer WebGPU (navigator.gpu is missing)", ErrNoAdapter)
+	}
 	ad, err := inst.RequestAdapter(&wgpu.RequestAdapterOptions{
 		PowerPreference:      wgpu.PowerPreferenceHighPerformance,
 		ForceFallbackAdapter: o.Fallback,

@@ -10,8 +10,8 @@ func requestDevice(ad *wgpu.Adapter, d *Device) (*wgpu.Device, error) {
 
 func adapterKind(wgpu.AdapterInfo) []string { return []string{"browser WebGPU"} }
 
-// wait is a no-op: the browser offers no blocking wait; a readback is the
-// only synchronisation, and the page's progress uses previews.
-func (d *Device) wait() {}
+// wait blocks this goroutine on the queue's onSubmittedWorkDone promise (so
+// it must not run inside a js.FuncOf callback).
+func (d *Device) wait() { d.queue.OnSubmittedWorkDone(func(wgpu.QueueWorkDoneStatus) {}) }
 
 func quiet() {}

@@ -1,0 +1,277 @@
+//go:build js && wasm
+
+// Command wasm is the sampler compiled for the browser (GOOS=js GOARCH=wasm).
+// It runs inside a Web Worker (web/lsgm-worker.js), never on the page's main
+// thread, and exposes one global object, lsgmGo, to that worker:
+//
+//	lsgmGo.load(bytes: Uint8Array, backend: "auto"|"gpu"|"cpu") -> Promise<info>
+//	lsgmGo.sample(opts, onProgress) -> Promise<result>
+//
+// The page talks to the worker through the ES module web/lsgm.js; see there
+// for the public API. GPU work blocks its goroutine on the browser's promises,
+// so every call runs in a goroutine of its own, never inside the js.FuncOf
+// callback itself.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"syscall/js"
+	"time"
+
+	"github.com/lsgm-go/lsgm/runtime"
+	"github.com/lsgm-go/lsgm/runtime/gpu"
+	"github.com/lsgm-go/lsgm/runtime/sampler"
+)
+
+// state is the loaded model; calls are serialized by the worker.
+var state struct {
+	cpu      *runtime.Model
+	dev      *gpu.Device
+	gm       *gpu.Model
+	backend  string // "webgpu" or "cpu"
+	fallback string // why the CPU runs where the GPU was wanted
+}
+
+func main() {
+	api := js.Global().Get("Object").New()
+	api.Set("load", js.FuncOf(func(_ js.Value, args []js.Value) any {
+		if len(args) < 1 || args[0].Type() != js.TypeObject {
+			return reject("lsgm: load needs the weights as a Uint8Array")
+		}
+		data := make([]byte, args[0].Get("length").Int())
+		js.CopyBytesToGo(data, args[0])
+		backend := "auto"
+		if len(args) > 1 && args[1].Type() == js.TypeString {
+			backend = args[1].String()
+		}
+		return promise(func() (any, error) { return load(data, backend) })
+	}))
+	api.Set("sample", js.FuncOf(func(_ js.Value, args []js.Value) any {
+		if len(args) < 1 || args[0].Type() != js.TypeObject {
+			return reject("lsgm: sample needs an options object")
+		}
+		opts := args[0]
+		var progress js.Value
+		if len(args) > 1 && args[1].Type() == js.TypeFunction {
+			progress = args[1]
+		}
+		return promise(func() (any, error) { return sample(opts, progress) })
+	}))
+	js.Global().Set("lsgmGo", api)
+	select {}
+}
+
+// promise runs fn in its own goroutine and settles a JS promise with its
+// result; a panic becomes a rejection rather than a dead worker.
+func promise(fn func() (any, error)) js.Value {
+	var handler js.Func
+	handler = js.FuncOf(func(_ js.Value, args []js.Value) any {
+		resolve, rej := args[0], args[1]
+		go func() {
+			defer handler.Release()
+			defer func() {
+				if r := recover(); r != nil {
+					rej.Invoke(js.Global().Get("Error").New(fmt.Sprint("lsgm: internal error: ", r)))
+				}
+			}()
+			v, err := fn()
+			if err != nil {
+				rej.Invoke(js.Global().Get("Error").New(err.Error()))
+				return
+			}
+			resolve.Invoke(v)
+		}()
+		return nil
+	})
+	return js.Global().Get("Promise").New(handler)
+}
+
+func reject(msg string) js.Value {
+	return js.Global().Get("Promise").Call("reject", js.Global().Get("Error").New(msg))
+}
+
+func load(data []byte, backend string) (any, error) {
+	if backend != "auto" && backend != "gpu" && backend != "cpu" {
+		return nil, fmt.Errorf("lsgm: backend %q: want auto, gpu or cpu", backend)
+	}
+	m, err := runtime.Load(data)
+	if err != nil {
+		return nil, err
+	}
+	if state.gm != nil {
+		state.gm.Release()
+		state.gm = nil
+	}
+	state.cpu, state.backend, state.fallback = m, "cpu", ""
+	if backend != "cpu" {
+		if state.dev == nil {
+			state.dev, err = gpu.Open(gpu.OpenOptions{})
+		}
+		if err == nil {
+			state.gm, err = gpu.NewModel(state.dev, m)
+		}
+		if err != nil {
+			if backend == "gpu" {
+				return nil, err
+			}
+			state.fallback = "WebGPU is not available (" + err.Error() + "); sampling on the CPU in WebAssembly"
+		} else {
+			state.backend = "webgpu"
+		}
+	}
+	a := &m.File.Arch
+	p := m.File.Provenance
+	return map[string]any{
+		"backend":     state.backend,
+		"fallback":    state.fallback,
+		"name":        a.Name,
+		"shape":       []any{a.DataShape[0], a.DataShape[1], a.DataShape[2]},
+		"samplers":    strs(sampler.Names),
+		"gpuSamplers": strs(gpu.Samplers),
+		"sampler":     a.Sampling.Sampler,
+		"nfe":         a.Sampling.NFE,
+		"dataset":     p.Dataset,
+		"steps":       p.Steps,
+	}, nil
+}
+
+func strs(s []string) []any {
+	out := make([]any, len(s))
+	for i, v := range s {
+		out[i] = v
+	}
+	return out
+}
+
+// options reads a sample request from a JS object, with the model's defaults.
+func options(o js.Value) (runtime.Request, bool, error) {
+	d := state.cpu.File.Arch.Sampling
+	req := runtime.Request{Sampler: sampler.Config{Name: d.Sampler, NFE: d.NFE, EndTime: d.EndTime}, Count: 16, Temperature: 1}
+	num := func(key string, dst *float64) error {
+		v := o.Get(key)
+		if v.IsUndefined() || v.IsNull() {
+			return nil
+		}
+		if v.Type() != js.TypeNumber || math.IsNaN(v.Float()) {
+			return fmt.Errorf("lsgm: %s must be a number, got %s", key, v.Type())
+		}
+		*dst = v.Float()
+		return nil
+	}
+	count, nfe, temp := float64(req.Count), float64(req.Sampler.NFE), req.Temperature
+	for key, dst := range map[string]*float64{"count": &count, "nfe": &nfe, "temperature": &temp} {
+		if err := num(key, dst); err != nil {
+			return req, false, err
+		}
+	}
+	if count != math.Trunc(count) || nfe != math.Trunc(nfe) {
+		return req, false, errors.New("lsgm: count and nfe must be whole numbers")
+	}
+	req.Count, req.Temperature = int(min(max(count, -1), 1e9)), temp
+	req.Sampler.NFE = int(min(max(nfe, -1), 1e9))
+	if v := o.Get("sampler"); v.Type() == js.TypeString && v.String() != "" {
+		if v.String() != d.Sampler {
+			req.Sampler.EndTime = 0 // the model's end time belongs to its own sampler
+		}
+		req.Sampler.Name = v.String()
+	}
+	switch v := o.Get("seed"); v.Type() {
+	case js.TypeNumber:
+		f := v.Float()
+		if f < 0 || f != math.Trunc(f) || f > 1<<53 {
+			return req, false, fmt.Errorf("lsgm: seed %v must be a whole number in [0, 2^53] (or a decimal string up to 2^64-1)", f)
+		}
+		req.Seed = uint64(f)
+	case js.TypeString:
+		s, err := strconv.ParseUint(v.String(), 10, 64)
+		if err != nil {
+			return req, false, fmt.Errorf("lsgm: seed %q is not a 64-bit unsigned integer", v.String())
+		}
+		req.Seed = s
+	}
+	preview := true
+	if v := o.Get("preview"); v.Type() == js.TypeBoolean {
+		preview = v.Bool()
+	}
+	return req, preview, nil
+}
+
+func sample(o js.Value, progress js.Value) (any, error) {
+	if state.cpu == nil {
+		return nil, errors.New("lsgm: no model loaded (call load first)")
+	}
+	req, preview, err := options(o)
+	if err != nil {
+		return nil, err
+	}
+	m := state.cpu
+	shape := m.DataShape()
+	start := time.Now()
+	last := start
+	report := func(i, n int, t float64, rgba []byte) {
+		if progress.IsUndefined() {
+			return
+		}
+		now := time.Now()
+		p := map[string]any{"step": i, "steps": n, "t": t, "ms": float64(now.Sub(last).Microseconds()) / 1e3}
+		last = now
+		if rgba != nil {
+			p["preview"] = bytesJS(rgba)
+		}
+		progress.Invoke(p)
+	}
+	var (
+		rgba    []byte
+		st      sampler.Stats
+		backend = state.backend
+		note    = state.fallback
+	)
+	cfg := req.Sampler.Defaults(m.SDE)
+	if state.gm != nil && !gpu.Supports(cfg.Name) {
+		backend, note = "cpu", fmt.Sprintf("the GPU does not run %s; sampling on the CPU in WebAssembly", cfg.Name)
+	}
+	if backend == "webgpu" {
+		res, err := state.gm.Sample(req, gpu.Options{Preview: preview}, func(p gpu.Progress) { report(p.I, p.N, p.T, p.Preview) })
+		if err != nil {
+			return nil, err
+		}
+		rgba, st = res.RGBA, res.Stats
+	} else {
+		cb := func(s sampler.Step) {
+			var px []byte
+			if preview && s.Denoised != nil {
+				if img, err := m.Decode(s.Denoised, req.Count); err == nil {
+					px = runtime.RGBA8(img, req.Count, shape)
+				}
+			}
+			report(s.I, s.N, s.T, px)
+		}
+		res, err := m.Sample(req, cb)
+		if err != nil {
+			return nil, err
+		}
+		rgba, st = runtime.RGBA8(res.Images, req.Count, shape), res.Stats
+	}
+	return map[string]any{
+		"rgba":     bytesJS(rgba),
+		"count":    req.Count,
+		"width":    shape[2],
+		"height":   shape[1],
+		"nfe":      st.NFE,
+		"steps":    st.Steps,
+		"sampler":  cfg.Name,
+		"seed":     strconv.FormatUint(req.Seed, 10),
+		"ms":       float64(time.Since(start).Microseconds()) / 1e3,
+		"backend":  backend,
+		"fallback": note,
+	}, nil
+}
+
+func bytesJS(b []byte) js.Value {
+	a := js.Global().Get("Uint8Array").New(len(b))
+	js.CopyBytesToJS(a, b)
+	return a
+}

@@ -1,0 +1,253 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	lsgm "github.com/lsgm-go/lsgm/runtime"
+	"github.com/lsgm-go/lsgm/runtime/sampler"
+	"github.com/lsgm-go/lsgm/weights"
+)
+
+// chromium returns the browser to drive. Under CI=true a missing browser
+// fails the test (CI installs Debian's chromium); elsewhere it skips.
+func chromium(t *testing.T) string {
+	for _, p := range []string{os.Getenv("LSGM_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"} {
+		if p == "" {
+			continue
+		}
+		if _, err := exec.LookPath(p); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("no chromium under CI (apt-get install chromium)")
+	}
+	t.Skip("no chromium: apt-get install chromium to run the browser tests")
+	return ""
+}
+
+// site builds the site once into a temporary folder and serves it on
+// 127.0.0.1 (a secure context, as WebGPU needs), with test-only pages and
+// bad weights files beside it.
+func site(t *testing.T) *httptest.Server {
+	dir := t.TempDir()
+	if _, err := build(dir); err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", handler(dir))
+	mux.HandleFunc("/test/blank.html", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "<!doctype html><title>blank</title>")
+	})
+	mux.HandleFunc("/test/corrupt.lsgm", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("<html>this is not a weights file</html>"))
+	})
+	mux.HandleFunc("/test/truncated.lsgm", func(w http.ResponseWriter, r *http.Request) {
+		w.Write(weights.Default()[:5000])
+	})
+	// A page of its own that embeds the element with the README's snippet,
+	// pointing back at the site folder.
+	mux.HandleFunc("/test/embed.html", func(w http.ResponseWriter, r *http.Request) {
+		src := r.URL.Query().Get("src")
+		if src == "" {
+			src = "../default.lsgm"
+		}
+		fmt.Fprintf(w, `<!doctype html><title>embed</title>
+<script type="module" src="../lsgm-element.js"></script>
+<lsgm-sampler id="s" src="%s" count="4" sampler="dpmpp2m" nfe="6" seed="7" scale="1" cols="2"></lsgm-sampler>`, src)
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// browser starts headless chromium, with WebGPU (SwiftShader) or without.
+func browser(t *testing.T, webgpu bool) context.Context {
+	// Not t.TempDir: chromium may still write its profile while the test's
+	// cleanup runs; a best-effort removal after the browser closed suffices.
+	profile, err := os.MkdirTemp("", "lsgm-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(profile) })
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromium(t)), chromedp.Headless, chromedp.NoSandbox, chromedp.NoFirstRun,
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true), chromedp.UserDataDir(profile),
+		chromedp.WindowSize(1200, 1400),
+	}
+	if webgpu {
+		opts = append(opts, chromedp.Flag("enable-unsafe-webgpu", true))
+	}
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancel)
+	ctx, cancel2 := chromedp.NewContext(actx)
+	t.Cleanup(func() { chromedp.Cancel(ctx); cancel2() }) // Cancel waits for the browser to close
+	ctx, cancel3 := context.WithTimeout(ctx, 8*time.Minute)
+	t.Cleanup(cancel3)
+	if err := chromedp.Run(ctx); err != nil {
+		t.Fatalf("starting chromium: %v", err)
+	}
+	return ctx
+}
+
+func await(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }
+
+type apiResult struct {
+	Backend string  `json:"backend"`
+	Note    string  `json:"note"`
+	RGBA    []int   `json:"rgba"`
+	NFE     int     `json:"nfe"`
+	MS      float64 `json:"ms"`     // the first request, shaders compiled on the way
+	WarmMS  float64 `json:"warmMS"` // the same request again
+}
+
+// sampleInPage loads the module in a page and samples through its API.
+func sampleInPage(t *testing.T, ctx context.Context, url, backend string, count, nfe int, seed uint64) apiResult {
+	var res apiResult
+	js := fmt.Sprintf(`(async () => {
+		const { Sampler } = await import('/lsgm.js');
+		const s = await Sampler.load({ weights: '/default.lsgm', backend: %q });
+		const opts = { count: %d, sampler: 'dpmpp2m', nfe: %d, seed: %d, temperature: 1, preview: false };
+		const r = await s.sample(opts);
+		const again = await s.sample(opts);
+		s.terminate();
+		return { backend: s.backend, note: s.note, rgba: Array.from(r.rgba), nfe: r.nfe, ms: r.ms, warmMS: again.ms };
+	})()`, backend, count, nfe, seed)
+	if err := chromedp.Run(ctx, chromedp.Navigate(url+"/test/blank.html"), chromedp.Evaluate(js, &res, await)); err != nil {
+		t.Fatalf("sampling in the page: %v", err)
+	}
+	return res
+}
+
+// native samples the same request with the runtime's CPU path.
+func native(t *testing.T, count, nfe int, seed uint64) []byte {
+	m, err := lsgm.Load(weights.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := m.Sample(lsgm.Request{Sampler: sampler.Config{Name: "dpmpp2m", NFE: nfe}, Count: count, Seed: seed, Temperature: 1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lsgm.RGBA8(res.Images, count, m.DataShape())
+}
+
+// sameImages checks browser pixels against the native ones: within one grey
+// level (WebGPU's f32 sums against the CPU's, or wasm's math against amd64's).
+func sameImages(t *testing.T, what string, got []int, want []byte) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d bytes, want %d", what, len(got), len(want))
+	}
+	worst := 0
+	for i, v := range want {
+		worst = max(worst, int(math.Abs(float64(got[i]-int(v)))))
+	}
+	if worst > 1 {
+		t.Errorf("%s: pixels differ from the native runtime's by %d levels, more than 1", what, worst)
+	}
+	t.Logf("%s: pixels within %d level(s) of the native runtime", what, worst)
+}
+
+// The same seed in the page (WebGPU on SwiftShader) and natively (CPU) gives
+// the same images; the demo page generates its first grid by itself.
+func TestBrowserWebGPU(t *testing.T) {
+	srv := site(t)
+	ctx := browser(t, true)
+	const count, nfe, seed = 4, 6, 42
+	res := sampleInPage(t, ctx, srv.URL, "gpu", count, nfe, seed)
+	if res.Backend != "webgpu" {
+		t.Fatalf("backend %q (%s), want webgpu with --enable-unsafe-webgpu", res.Backend, res.Note)
+	}
+	sameImages(t, "webgpu", res.RGBA, native(t, count, nfe, seed))
+	t.Logf("WebGPU in the page: %.1f ms per NFE at batch %d (first request %.1f)", res.WarmMS/float64(res.NFE), count, res.MS/float64(res.NFE))
+
+	// Time to first grid on the demo page, from navigation to the gallery.
+	start := time.Now()
+	var done string
+	err := chromedp.Run(ctx, chromedp.Navigate(srv.URL+"/?count=4&nfe=4"),
+		chromedp.WaitVisible(`#gallery canvas`, chromedp.ByQuery),
+		chromedp.AttributeValue(`body`, "data-done", &done, nil, chromedp.ByQuery))
+	if err != nil {
+		t.Fatalf("demo page: %v", err)
+	}
+	var status, errText string
+	chromedp.Run(ctx, chromedp.Text(`#status`, &status, chromedp.ByQuery), chromedp.TextContent(`#error`, &errText, chromedp.ByQuery))
+	if !strings.Contains(status, "WebGPU") || errText != "" {
+		t.Errorf("demo page status %q, error %q", status, errText)
+	}
+	t.Logf("demo page: first grid (4 images, 4 NFE) %.1f s after navigation; %s", time.Since(start).Seconds(), status)
+	if path := os.Getenv("LSGM_SCREENSHOT"); path != "" {
+		var png []byte
+		if err := chromedp.Run(ctx, chromedp.FullScreenshot(&png, 90)); err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(path, png, 0o644)
+	}
+}
+
+// Without WebGPU the page falls back to the CPU in wasm, says so, and gives
+// the native runtime's images.
+func TestBrowserCPUFallback(t *testing.T) {
+	srv := site(t)
+	ctx := browser(t, false)
+	const count, nfe, seed = 3, 4, 9
+	res := sampleInPage(t, ctx, srv.URL, "auto", count, nfe, seed)
+	if res.Backend != "cpu" || !strings.Contains(res.Note, "WebGPU is not available") {
+		t.Fatalf("backend %q, note %q: want the CPU and a note saying WebGPU is missing", res.Backend, res.Note)
+	}
+	sameImages(t, "cpu fallback", res.RGBA, native(t, count, nfe, seed))
+	t.Logf("wasm CPU: %.1f ms per NFE at batch %d (first request %.1f)", res.WarmMS/float64(res.NFE), count, res.MS/float64(res.NFE))
+}
+
+// The element on a page of its own draws the grid the runtime draws, and
+// weights that are corrupt, truncated or missing show a specific message.
+func TestBrowserElement(t *testing.T) {
+	srv := site(t)
+	ctx := browser(t, true)
+	var status string
+	err := chromedp.Run(ctx, chromedp.Navigate(srv.URL+"/test/embed.html"),
+		chromedp.Poll(`(() => { const s = document.getElementById('s'); return s && s.status.textContent.includes('images') && s.status.textContent; })()`, &status, chromedp.WithPollingTimeout(5*time.Minute)))
+	if err != nil {
+		t.Fatalf("element: %v", err)
+	}
+	if !strings.Contains(status, "4 images") || !strings.Contains(status, "seed 7") {
+		t.Errorf("element status %q", status)
+	}
+	// Image 0 sits at (2, 2) in the grid (pad 2, scale 1); compare it.
+	var px []int
+	if err := chromedp.Run(ctx, chromedp.Evaluate(`Array.from(document.getElementById('s').canvas.getContext('2d').getImageData(2, 2, 28, 28).data)`, &px)); err != nil {
+		t.Fatal(err)
+	}
+	want := native(t, 4, 6, 7)[:28*28*4]
+	sameImages(t, "element", px, want)
+
+	for _, tc := range []struct{ src, want string }{
+		{"corrupt.lsgm", "not an LSGM weights file"},
+		{"truncated.lsgm", "truncated"},
+		{"missing.lsgm", "HTTP 404"},
+	} {
+		var msg string
+		err := chromedp.Run(ctx, chromedp.Navigate(srv.URL+"/test/embed.html?src="+tc.src),
+			chromedp.Poll(`(() => { const s = document.getElementById('s'); return s && s.status.classList.contains('error') && s.status.textContent; })()`, &msg, chromedp.WithPollingTimeout(2*time.Minute)))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.src, err)
+		}
+		if !strings.Contains(msg, tc.want) {
+			t.Errorf("%s: the element shows %q, want it to mention %q", tc.src, msg, tc.want)
+		}
+	}
+}

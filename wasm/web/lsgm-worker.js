@@ -1,0 +1,57 @@
+// The sampler's Web Worker: it runs the Go WebAssembly build (lsgm.wasm) off
+// the page's main thread, so sampling never freezes the page. lsgm.js starts
+// it and speaks to it with {id, op, args} messages; replies carry the same id.
+importScripts('wasm_exec.js');
+
+const ready = (async () => {
+  const go = new Go();
+  const url = new URL('lsgm.wasm', self.location.href);
+  let result;
+  try {
+    result = await WebAssembly.instantiateStreaming(fetch(url), go.importObject);
+  } catch (err) {
+    // A host that serves .wasm without application/wasm: compile from bytes.
+    const resp = await fetch(url);
+    if (!resp.ok) throw new Error(`lsgm: ${url}: HTTP ${resp.status}`);
+    result = await WebAssembly.instantiate(await resp.arrayBuffer(), go.importObject);
+  }
+  self.wasm = result; // the WebGPU binding reads wasm.instance.exports.mem
+  go.run(result.instance).then(() => { self.lsgmExited = true; });
+  if (!self.lsgmGo) throw new Error('lsgm: the WebAssembly module did not start');
+  return self.lsgmGo;
+})();
+
+async function weightsBytes(args) {
+  if (args.bytes) return new Uint8Array(args.bytes);
+  let resp;
+  try {
+    resp = await fetch(args.url);
+  } catch (err) {
+    throw new Error(`lsgm: could not fetch the weights ${args.url}: ${err.message}`);
+  }
+  if (!resp.ok) throw new Error(`lsgm: could not fetch the weights ${args.url}: HTTP ${resp.status} ${resp.statusText}`);
+  return new Uint8Array(await resp.arrayBuffer());
+}
+
+self.onmessage = async (e) => {
+  const { id, op, args } = e.data;
+  try {
+    const api = await ready;
+    if (self.lsgmExited) throw new Error('lsgm: the WebAssembly module has stopped; reload the page');
+    let value;
+    if (op === 'load') {
+      value = await api.load(await weightsBytes(args), args.backend || 'auto');
+      self.postMessage({ id, ok: true, value });
+    } else if (op === 'sample') {
+      const onProgress = (p) => {
+        self.postMessage({ id, progress: p }, p.preview ? [p.preview.buffer] : []);
+      };
+      value = await api.sample(args, onProgress);
+      self.postMessage({ id, ok: true, value }, [value.rgba.buffer]);
+    } else {
+      throw new Error(`lsgm: unknown operation ${op}`);
+    }
+  } catch (err) {
+    self.postMessage({ id, ok: false, error: String((err && err.message) || err) });
+  }
+};

@@ -1,0 +1,126 @@
+// lsgm.js: the LSGM sampler for web pages, an ES module.
+//
+//   import { Sampler } from './lsgm.js';
+//   const s = await Sampler.load({ weights: 'default.lsgm' });
+//   console.log(s.backend, s.note);            // "webgpu", or "cpu" and why
+//   const r = await s.sample({ count: 16, sampler: 'dpmpp2m', nfe: 10, seed: 1,
+//                              temperature: 1 }, (p) => console.log(p.step, p.steps));
+//   s.draw(canvas, r);                          // a grid into a <canvas>
+//   const img = s.imageData(r, 0);              // one image as ImageData
+//
+// The Go WebAssembly sampler runs in a Web Worker, on the visitor's GPU
+// through WebGPU when the browser offers it and on the CPU otherwise. Every
+// URL is relative to this module, so the folder can live anywhere.
+
+const here = new URL('.', import.meta.url);
+
+export class Sampler {
+  #worker; #next = 1; #pending = new Map(); #dead = null;
+
+  constructor(worker) {
+    this.#worker = worker;
+    worker.onmessage = (e) => this.#reply(e.data);
+    worker.onerror = (e) => this.#fail(new Error(`lsgm: the sampler's worker failed: ${e.message || 'could not start (is lsgm.wasm served?)'}`));
+    worker.onmessageerror = () => this.#fail(new Error('lsgm: a message from the worker could not be read'));
+  }
+
+  // load starts a worker and loads weights: a URL (relative to the page) or
+  // the file's bytes (ArrayBuffer or Uint8Array). backend is 'auto' (WebGPU
+  // where available, else the CPU), 'gpu' or 'cpu'. The sampler's info
+  // fields (shape, samplers, default sampler and NFE, dataset) become
+  // properties; backend says what runs, note why the CPU runs if it does.
+  static async load({ weights = new URL('default.lsgm', here).href, backend = 'auto' } = {}) {
+    const s = new Sampler(new Worker(new URL('lsgm-worker.js', here)));
+    const args = { backend };
+    if (typeof weights === 'string' || weights instanceof URL) {
+      args.url = new URL(weights, document.baseURI).href;
+    } else if (weights instanceof ArrayBuffer || ArrayBuffer.isView(weights)) {
+      args.bytes = weights instanceof ArrayBuffer ? weights : weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength);
+    } else {
+      throw new TypeError('lsgm: weights must be a URL or the bytes of a weights file');
+    }
+    try {
+      const info = await s.#call('load', args);
+      Object.assign(s, info);
+      s.note = info.fallback;
+    } catch (err) {
+      s.terminate();
+      throw err;
+    }
+    return s;
+  }
+
+  // sample draws count images. Options: count (default 16), sampler, nfe,
+  // seed (number, or decimal string for 64 bits), temperature (default 1),
+  // preview (default true: each progress report carries the decoded
+  // prediction, for a live view). onProgress gets {step, steps, t, ms,
+  // preview}. The result holds rgba (count images of width x height, RGBA
+  // bytes, one after another), count, width, height, nfe, ms, backend.
+  sample(options = {}, onProgress) {
+    return this.#call('sample', options, onProgress);
+  }
+
+  // imageData returns image i of a result (or a progress preview) as ImageData.
+  imageData(result, i = 0, rgba = result.rgba) {
+    const n = result.width * result.height * 4;
+    return new ImageData(new Uint8ClampedArray(rgba.buffer, rgba.byteOffset + i * n, n), result.width, result.height);
+  }
+
+  // draw lays the images of a result (or of rgba, e.g. a preview) out in a
+  // grid of cols columns (default square) on canvas, scale pixels a pixel.
+  draw(canvas, result, { cols, scale = 1, pad = 2, rgba = result.rgba } = {}) {
+    const { count, width: w, height: h } = result;
+    cols = cols || Math.ceil(Math.sqrt(count));
+    const rows = Math.ceil(count / cols);
+    const grid = document.createElement('canvas');
+    grid.width = cols * (w + pad) + pad;
+    grid.height = rows * (h + pad) + pad;
+    const g = grid.getContext('2d');
+    g.fillStyle = '#282828';
+    g.fillRect(0, 0, grid.width, grid.height);
+    for (let i = 0; i < count; i++) {
+      g.putImageData(this.imageData(result, i, rgba), pad + (i % cols) * (w + pad), pad + Math.floor(i / cols) * (h + pad));
+    }
+    canvas.width = grid.width * scale;
+    canvas.height = grid.height * scale;
+    const c = canvas.getContext('2d');
+    c.imageSmoothingEnabled = false;
+    c.drawImage(grid, 0, 0, canvas.width, canvas.height);
+  }
+
+  // terminate stops the worker; pending calls fail.
+  terminate() {
+    this.#fail(new Error('lsgm: the sampler was terminated'));
+    this.#worker.terminate();
+  }
+
+  #call(op, args, onProgress) {
+    if (this.#dead) return Promise.reject(this.#dead);
+    const id = this.#next++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject, onProgress });
+      this.#worker.postMessage({ id, op, args });
+    });
+  }
+
+  #reply(msg) {
+    const p = this.#pending.get(msg.id);
+    if (!p) return;
+    if (msg.progress) {
+      if (p.onProgress) p.onProgress(msg.progress);
+      return;
+    }
+    this.#pending.delete(msg.id);
+    if (msg.ok) p.resolve(msg.value); else p.reject(new Error(msg.error));
+  }
+
+  #fail(err) {
+    this.#dead = err;
+    for (const p of this.#pending.values()) p.reject(err);
+    this.#pending.clear();
+  }
+}
+
+export async function webgpuAvailable() {
+  return !!(navigator.gpu && await navigator.gpu.requestAdapter().catch(() => null));
+}
