@@ -1,4 +1,4 @@
-# The README's two commands: `make sample` (the main job) and `make test`.
+# The README's two commands: `make serve` (the main job) and `make test`.
 # Both set up a fresh Debian machine first (.ci/setup, idempotent).
 export PATH := $(PATH):/usr/local/go/bin
 
@@ -10,7 +10,7 @@ FUZZTIME ?= 20s
 setup:
 	bash .ci/setup
 
-# Sample a grid with the runtime's CPU path from the shipped default weights
+# Sample a grid with the native runtime (GPU where there is one) from the shipped default weights
 # (or WEIGHTS=file).
 sample: setup
 	go run ./trainer sample $(if $(WEIGHTS),--weights $(WEIGHTS)) --out samples.png --count 64

@@ -214,6 +214,10 @@ type Request struct {
 	Seed        uint64  // with First, fixes every noise draw
 	First       uint32  // index of the first image (to continue a sequence)
 	Temperature float64 // scales the initial noise (default 1)
+	// Noise, when set, replaces the seed's initial noise: Count x LatentDim
+	// standard normals (scaled by the prior's std and Temperature like the
+	// seed's). Latent interpolation passes blends of InitialNoise here.
+	Noise []float32
 }
 
 // Result holds the images ([Count, C, H, W], values in [0, 1]) and the cost.
@@ -225,6 +229,15 @@ type Result struct {
 
 // MaxCount bounds the images of one request.
 const MaxCount = 4096
+
+// InitialNoise returns the standard normals a request with this seed starts
+// from, for count images from index first (before scaling by the prior's std
+// and the temperature).
+func (m *Model) InitialNoise(seed uint64, first uint32, count int) []float32 {
+	z := make([]float32, count*m.LatentDim())
+	rng.Source{Seed: seed, First: first, Dim: m.LatentDim()}.Fill(z, 0, rng.StreamInit)
+	return z
+}
 
 // Check returns r with defaults filled in (temperature 1), or an error naming
 // the setting out of range. The sampler settings are checked by sampler.TimeGrid.
@@ -251,7 +264,17 @@ func (m *Model) Sample(r Request, progress sampler.Callback) (*Result, error) {
 	d := m.LatentDim()
 	noise := rng.Source{Seed: r.Seed, First: r.First, Dim: d}
 	z := make([]float32, r.Count*d)
-	sampler.Prior(z, m.SDE, noise, r.Temperature)
+	if r.Noise != nil {
+		if len(r.Noise) != len(z) {
+			return nil, fmt.Errorf("runtime: initial noise of %d values for %d latents of %d", len(r.Noise), r.Count, d)
+		}
+		k := float32(sde.PriorStd(m.SDE) * r.Temperature)
+		for i, v := range r.Noise {
+			z[i] = k * v
+		}
+	} else {
+		sampler.Prior(z, m.SDE, noise, r.Temperature)
+	}
 	st, err := sampler.Run(r.Sampler, m.Prior(), m.SDE, z, d, noise, progress)
 	if err != nil {
 		return nil, err

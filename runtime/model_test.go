@@ -217,3 +217,26 @@ func TestActivationBudget(t *testing.T) {
 		t.Fatalf("huge batch: %v", err)
 	}
 }
+
+// A seed's initial noise passed as Noise gives the seed's images; a wrong
+// length is an error.
+func TestSampleGivenNoise(t *testing.T) {
+	m := fixture(t)
+	cfg := sampler.Config{Name: "ddim", NFE: 3}
+	a, err := m.Sample(Request{Sampler: cfg, Count: 2, Seed: 4, Temperature: 0.8}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := m.Sample(Request{Sampler: cfg, Count: 2, Seed: 5, Temperature: 0.8, Noise: m.InitialNoise(4, 0, 2)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range a.Images {
+		if a.Images[i] != b.Images[i] {
+			t.Fatalf("pixel %d: %v with the seed, %v with its noise", i, a.Images[i], b.Images[i])
+		}
+	}
+	if _, err := m.Sample(Request{Sampler: cfg, Count: 1, Noise: m.InitialNoise(4, 0, 2)}, nil); err == nil || !strings.Contains(err.Error(), "initial noise") {
+		t.Errorf("wrong noise length: %v", err)
+	}
+}

@@ -8,10 +8,12 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/lsgm-go/lsgm/runtime"
+	"github.com/lsgm-go/lsgm/runtime/backend"
 	"github.com/lsgm-go/lsgm/runtime/gpu"
 	"github.com/lsgm-go/lsgm/runtime/sampler"
 	"github.com/lsgm-go/lsgm/weights"
@@ -35,12 +37,12 @@ func runSample(args []string) error {
 	atol := fs.Float64("atol", 0, "rk45 absolute tolerance (default 1e-5)")
 	end := fs.Float64("end-time", 0, "integrate to this t (default 1e-3; rk45 1e-5)")
 	quiet := fs.Bool("q", false, "no progress output")
-	backend := fs.String("backend", "auto", "where to sample: gpu (WebGPU), cpu, or auto (the GPU when there is one and it runs the sampler)")
+	kind := fs.String("backend", "auto", "where to sample: gpu (WebGPU), cpu, or auto (the GPU when there is one and it runs the sampler)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *backend != "auto" && *backend != "gpu" && *backend != "cpu" {
-		return fmt.Errorf("trainer sample: --backend %q: want gpu, cpu or auto", *backend)
+	if !slices.Contains(backend.Kinds, *kind) {
+		return fmt.Errorf("trainer sample: --backend %q: want gpu, cpu or auto", *kind)
 	}
 	data := weights.Default()
 	if *path != "" {
@@ -79,7 +81,7 @@ func runSample(args []string) error {
 		}
 		fmt.Fprintf(os.Stderr, "\rtrainer sample: step %d/%s  t=%.4f  %.1fs", i, total, t, time.Since(start).Seconds())
 	}
-	images, used, where, err := sampleOn(*backend, m, req, show)
+	images, used, where, err := sampleOn(*kind, m, req, show)
 	if !*quiet {
 		fmt.Fprintln(os.Stderr)
 	}
@@ -99,42 +101,28 @@ func runSample(args []string) error {
 }
 
 // sampleOn runs req on the backend asked for and returns the images, the NFE
-// and where they ran. auto takes the GPU when one opens and runs the sampler,
-// and otherwise says on stderr why it uses the CPU.
-func sampleOn(backend string, m *runtime.Model, req runtime.Request, show func(i, n int, t float64)) ([]float32, int, string, error) {
-	if backend != "cpu" {
-		cfg := req.Sampler.Defaults(m.SDE)
-		d, err := gpu.Open(gpu.OpenOptions{})
-		switch {
-		case err != nil && backend == "gpu":
-			return nil, 0, "", err
-		case err == nil && !gpu.Supports(cfg.Name) && backend == "gpu":
-			d.Close()
-			return nil, 0, "", fmt.Errorf("%w: sampler %s (the GPU runs %s)", gpu.ErrUnsupported, cfg.Name, strings.Join(gpu.Samplers, ", "))
-		case err != nil:
-			fmt.Fprintf(os.Stderr, "trainer sample: no GPU (%v); sampling on the CPU\n", err)
-		case !gpu.Supports(cfg.Name):
-			d.Close()
-			fmt.Fprintf(os.Stderr, "trainer sample: the GPU does not run %s; sampling on the CPU\n", cfg.Name)
-		default:
-			defer d.Close()
-			g, err := gpu.NewModel(d, m)
-			if err != nil {
-				return nil, 0, "", err
-			}
-			defer g.Release()
-			res, err := g.Sample(req, gpu.Options{}, func(p gpu.Progress) { show(p.I, p.N, p.T) })
-			if err != nil {
-				return nil, 0, "", err
-			}
-			return gpu.Images(res.RGBA, req.Count, m.DataShape()), res.Stats.NFE, "the GPU (" + d.Name() + ")", nil
-		}
-	}
-	res, err := m.Sample(req, func(s sampler.Step) { show(s.I, s.N, s.T) })
+// and where they ran; auto says on stderr why it uses the CPU, if it does.
+func sampleOn(kind string, m *runtime.Model, req runtime.Request, show func(i, n int, t float64)) ([]float32, int, string, error) {
+	s, err := backend.Open(m, kind)
 	if err != nil {
 		return nil, 0, "", err
 	}
-	return res.Images, res.Stats.NFE, "the CPU", nil
+	defer s.Close()
+	if s.Note != "" {
+		fmt.Fprintf(os.Stderr, "trainer sample: %s\n", s.Note)
+	}
+	res, err := s.Sample(req, false, func(p backend.Progress) { show(p.I, p.N, p.T) })
+	if err != nil {
+		return nil, 0, "", err
+	}
+	where := "the " + s.Name()
+	if !res.OnGPU {
+		where = "the CPU"
+	}
+	if res.Note != "" {
+		fmt.Fprintf(os.Stderr, "trainer sample: %s\n", res.Note)
+	}
+	return gpu.Images(res.RGBA, req.Count, m.DataShape()), res.Stats.NFE, where, nil
 }
 
 // writePNG writes atomically: a temporary file in the same folder, then rename,

@@ -17,21 +17,20 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"syscall/js"
 	"time"
 
 	"github.com/lsgm-go/lsgm/runtime"
+	"github.com/lsgm-go/lsgm/runtime/backend"
 	"github.com/lsgm-go/lsgm/runtime/gpu"
 	"github.com/lsgm-go/lsgm/runtime/sampler"
 )
 
-// state is the loaded model; calls are serialized by the worker.
+// state is the loaded model; the worker sends one call at a time.
 var state struct {
-	cpu      *runtime.Model
-	dev      *gpu.Device
-	gm       *gpu.Model
-	backend  string // "webgpu" or "cpu"
+	s        *backend.Sampler
 	fallback string // why the CPU runs where the GPU was wanted
 }
 
@@ -93,39 +92,33 @@ func reject(msg string) js.Value {
 	return js.Global().Get("Promise").Call("reject", js.Global().Get("Error").New(msg))
 }
 
-func load(data []byte, backend string) (any, error) {
-	if backend != "auto" && backend != "gpu" && backend != "cpu" {
-		return nil, fmt.Errorf("lsgm: backend %q: want auto, gpu or cpu", backend)
+func load(data []byte, kind string) (any, error) {
+	if !slices.Contains(backend.Kinds, kind) {
+		return nil, fmt.Errorf("lsgm: backend %q: want auto, gpu or cpu", kind)
 	}
 	m, err := runtime.Load(data)
 	if err != nil {
 		return nil, err
 	}
-	if state.gm != nil {
-		state.gm.Release()
-		state.gm = nil
+	if state.s != nil {
+		state.s.Close()
+		state.s = nil
 	}
-	state.cpu, state.backend, state.fallback = m, "cpu", ""
-	if backend != "cpu" {
-		if state.dev == nil {
-			state.dev, err = gpu.Open(gpu.OpenOptions{})
-		}
-		if err == nil {
-			state.gm, err = gpu.NewModel(state.dev, m)
-		}
-		if err != nil {
-			if backend == "gpu" {
-				return nil, err
-			}
-			state.fallback = "WebGPU is not available (" + err.Error() + "); sampling on the CPU in WebAssembly"
-		} else {
-			state.backend = "webgpu"
-		}
+	s, err := backend.Open(m, kind)
+	if err != nil {
+		return nil, err
+	}
+	state.s, state.fallback = s, ""
+	name := "cpu"
+	if s.GPU != nil {
+		name = "webgpu"
+	} else if kind != "cpu" {
+		state.fallback = "WebGPU is not available: " + s.Note + " in WebAssembly"
 	}
 	a := &m.File.Arch
 	p := m.File.Provenance
 	return map[string]any{
-		"backend":     state.backend,
+		"backend":     name,
 		"fallback":    state.fallback,
 		"name":        a.Name,
 		"shape":       []any{a.DataShape[0], a.DataShape[1], a.DataShape[2]},
@@ -148,7 +141,7 @@ func strs(s []string) []any {
 
 // options reads a sample request from a JS object, with the model's defaults.
 func options(o js.Value) (runtime.Request, bool, error) {
-	d := state.cpu.File.Arch.Sampling
+	d := state.s.CPU.File.Arch.Sampling
 	req := runtime.Request{Sampler: sampler.Config{Name: d.Sampler, NFE: d.NFE, EndTime: d.EndTime}, Count: 16, Temperature: 1}
 	num := func(key string, dst *float64) error {
 		v := o.Get(key)
@@ -200,72 +193,49 @@ func options(o js.Value) (runtime.Request, bool, error) {
 }
 
 func sample(o js.Value, progress js.Value) (any, error) {
-	if state.cpu == nil {
+	if state.s == nil {
 		return nil, errors.New("lsgm: no model loaded (call load first)")
 	}
 	req, preview, err := options(o)
 	if err != nil {
 		return nil, err
 	}
-	m := state.cpu
-	shape := m.DataShape()
+	shape := state.s.CPU.DataShape()
 	start := time.Now()
 	last := start
-	report := func(i, n int, t float64, rgba []byte) {
-		if progress.IsUndefined() {
-			return
-		}
-		now := time.Now()
-		p := map[string]any{"step": i, "steps": n, "t": t, "ms": float64(now.Sub(last).Microseconds()) / 1e3}
-		last = now
-		if rgba != nil {
-			p["preview"] = bytesJS(rgba)
-		}
-		progress.Invoke(p)
-	}
-	var (
-		rgba    []byte
-		st      sampler.Stats
-		backend = state.backend
-		note    = state.fallback
-	)
-	cfg := req.Sampler.Defaults(m.SDE)
-	if state.gm != nil && !gpu.Supports(cfg.Name) {
-		backend, note = "cpu", fmt.Sprintf("the GPU does not run %s; sampling on the CPU in WebAssembly", cfg.Name)
-	}
-	if backend == "webgpu" {
-		res, err := state.gm.Sample(req, gpu.Options{Preview: preview}, func(p gpu.Progress) { report(p.I, p.N, p.T, p.Preview) })
-		if err != nil {
-			return nil, err
-		}
-		rgba, st = res.RGBA, res.Stats
-	} else {
-		cb := func(s sampler.Step) {
-			var px []byte
-			if preview && s.Denoised != nil {
-				if img, err := m.Decode(s.Denoised, req.Count); err == nil {
-					px = runtime.RGBA8(img, req.Count, shape)
-				}
+	var cb func(backend.Progress)
+	if !progress.IsUndefined() {
+		cb = func(p backend.Progress) {
+			now := time.Now()
+			v := map[string]any{"step": p.I, "steps": p.N, "t": p.T, "ms": float64(now.Sub(last).Microseconds()) / 1e3}
+			last = now
+			if p.Preview != nil {
+				v["preview"] = bytesJS(p.Preview)
 			}
-			report(s.I, s.N, s.T, px)
+			progress.Invoke(v)
 		}
-		res, err := m.Sample(req, cb)
-		if err != nil {
-			return nil, err
-		}
-		rgba, st = runtime.RGBA8(res.Images, req.Count, shape), res.Stats
+	}
+	res, err := state.s.Sample(req, preview, cb)
+	if err != nil {
+		return nil, err
+	}
+	name, note := "cpu", state.fallback
+	if res.OnGPU {
+		name = "webgpu"
+	} else if res.Note != "" {
+		note = res.Note + " in WebAssembly"
 	}
 	return map[string]any{
-		"rgba":     bytesJS(rgba),
+		"rgba":     bytesJS(res.RGBA),
 		"count":    req.Count,
 		"width":    shape[2],
 		"height":   shape[1],
-		"nfe":      st.NFE,
-		"steps":    st.Steps,
-		"sampler":  cfg.Name,
+		"nfe":      res.Stats.NFE,
+		"steps":    res.Stats.Steps,
+		"sampler":  req.Sampler.Defaults(state.s.CPU.SDE).Name,
 		"seed":     strconv.FormatUint(req.Seed, 10),
 		"ms":       float64(time.Since(start).Microseconds()) / 1e3,
-		"backend":  backend,
+		"backend":  name,
 		"fallback": note,
 	}, nil
 }

@@ -183,3 +183,41 @@ func TestShaderError(t *testing.T) {
 		t.Fatalf("error %v, want the file, line and column", err)
 	}
 }
+
+// Given initial noise (as latent interpolation passes) replaces the seed's,
+// on the GPU as on the CPU.
+func TestSampleGivenNoise(t *testing.T) {
+	d := device(t)
+	cpu := loadModel(t, "../../weights/testdata/tiny.lsgm")
+	g, err := NewModel(d, cpu)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Release()
+	cfg := sampler.Config{Name: "dpmpp2m", NFE: 4}
+	seeded, err := g.Sample(runtime.Request{Sampler: cfg, Count: 2, Seed: 8}, Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noise := cpu.InitialNoise(8, 0, 2)
+	given, err := g.Sample(runtime.Request{Sampler: cfg, Count: 2, Seed: 99, Noise: noise}, Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(given.RGBA) != string(seeded.RGBA) {
+		t.Error("the seed's initial noise passed as Noise gives other images")
+	}
+	want, err := cpu.Sample(runtime.Request{Sampler: cfg, Count: 2, Seed: 99, Noise: noise}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := Images(given.RGBA, 2, cpu.DataShape())
+	for i, v := range want.Images {
+		if math.Abs(float64(img[i])-math.Round(255*float64(v))/255) > 1.5/255 {
+			t.Fatalf("pixel %d: GPU %v, CPU %v", i, img[i], v)
+		}
+	}
+	if _, err := g.Sample(runtime.Request{Sampler: cfg, Count: 3, Noise: noise}, Options{}, nil); err == nil {
+		t.Error("noise for 2 latents accepted for 3")
+	}
+}

@@ -96,7 +96,11 @@ func (g *Model) batch(r runtime.Request, c sampler.Config, ts []float64, o Optio
 	if err != nil {
 		return nil, err
 	}
-	if err := u.r.normals(z, u.noise, n, 0, uint32(rng.StreamInit)); err != nil {
+	if r.Noise != nil {
+		if err := g.D.Write(z, r.Noise); err != nil {
+			return nil, err
+		}
+	} else if err := u.r.normals(z, u.noise, n, 0, uint32(rng.StreamInit)); err != nil {
 		return nil, err
 	}
 	if err := u.r.lincomb(z, u.nd, sde.PriorStd(u.s)*r.Temperature); err != nil {

@@ -190,12 +190,18 @@ func TestBrowserWebGPU(t *testing.T) {
 		t.Errorf("demo page status %q, error %q", status, errText)
 	}
 	t.Logf("demo page: first grid (4 images, 4 NFE) %.1f s after navigation; %s", time.Since(start).Seconds(), status)
+	// LSGM_SCREENSHOT=file.png also renders a fuller demo page and saves it
+	// (the README's picture); it adds a minute or two on SwiftShader.
 	if path := os.Getenv("LSGM_SCREENSHOT"); path != "" {
 		var png []byte
-		if err := chromedp.Run(ctx, chromedp.FullScreenshot(&png, 90)); err != nil {
+		err := chromedp.Run(ctx, chromedp.EmulateViewport(1100, 1000), chromedp.Navigate(srv.URL+"/?count=25&nfe=10&seed=3"),
+			chromedp.WaitVisible(`#gallery canvas`, chromedp.ByQuery), chromedp.FullScreenshot(&png, 100)) // quality 100: PNG
+		if err != nil {
 			t.Fatal(err)
 		}
-		os.WriteFile(path, png, 0o644)
+		if err := os.WriteFile(path, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
