@@ -5,7 +5,7 @@ export PATH := $(PATH):/usr/local/go/bin
 WEIGHTS ?=
 FUZZTIME ?= 20s
 
-.PHONY: setup sample test vet unit wasm fuzz bench trainer fit eval site serve
+.PHONY: setup sample test vet unit wasm fuzz bench trainer fit eval site serve desktop
 
 setup:
 	bash .ci/setup
@@ -22,6 +22,10 @@ site: setup
 
 serve: site
 	go run ./wasm/site serve -dir site -addr 127.0.0.1:8080
+
+# The offline desktop viewer (Ebiten): the embedded weights, or WEIGHTS=file.
+desktop: setup
+	go run ./desktop $(WEIGHTS)
 
 # The trainer with OpenBLAS linked (bin/trainer).
 trainer: setup

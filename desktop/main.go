@@ -1,0 +1,79 @@
+// Command desktop is the offline LSGM viewer: it samples a model with the
+// native runtime (the GPU through WebGPU when there is one, the CPU
+// otherwise) and shows the grid, a live denoising view, and latent
+// interpolations, in a window drawn with Ebiten. No network is needed.
+//
+//	go run ./desktop                      # the embedded default weights
+//	go run ./desktop model.lsgm           # or any weights file (or drop one on the window)
+//
+// Keys are listed in the window (H hides them).
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/hajimehoshi/ebiten/v2"
+	"github.com/lsgm-go/lsgm/runtime/backend"
+	"github.com/lsgm-go/lsgm/runtime/sampler"
+)
+
+func main() {
+	fs := flag.NewFlagSet("desktop", flag.ExitOnError)
+	weightsPath := fs.String("weights", "", "weights file (default: the embedded Fashion-MNIST model; a file argument works too)")
+	kind := fs.String("backend", "auto", "where to sample: auto, gpu or cpu")
+	name := fs.String("sampler", "", "sampler (default: the model's)")
+	nfe := fs.Int("nfe", 0, "network evaluations (default: the model's)")
+	temp := fs.Float64("temp", 1, "temperature")
+	seed := fs.Uint64("seed", 1, "seed")
+	side := fs.Int("grid", 4, "grid side: side x side images (1 to 8)")
+	shot := fs.String("screenshot", "", "save the window as PNG once the first grid is done, then quit (for tests)")
+	show := fs.String("show", "grid", "with -screenshot: grid, or interp (the selected image's interpolation, its last frame)")
+	fs.Usage = func() {
+		fmt.Fprintln(os.Stderr, "usage: desktop [flags] [weights.lsgm]")
+		fs.PrintDefaults()
+	}
+	fs.Parse(os.Args[1:])
+	if fs.NArg() > 0 && *weightsPath == "" {
+		*weightsPath = fs.Arg(0)
+	}
+	if *side < 1 || *side > maxSide {
+		fmt.Fprintf(os.Stderr, "desktop: -grid %d out of range [1, %d]\n", *side, maxSide)
+		os.Exit(2)
+	}
+	if !validKind(*kind) {
+		fmt.Fprintf(os.Stderr, "desktop: -backend %q: want auto, gpu or cpu\n", *kind)
+		os.Exit(2)
+	}
+	v := newViewer(settings{Sampler: sampler.Config{Name: *name, NFE: *nfe}, Temperature: *temp, Seed: *seed, Side: *side}, *kind, *shot)
+	switch *show {
+	case "grid":
+	case "interp":
+		v.shotView = viewInterp
+	default:
+		fmt.Fprintf(os.Stderr, "desktop: -show %q: want grid or interp\n", *show)
+		os.Exit(2)
+	}
+	v.open(*weightsPath)
+	ebiten.SetWindowTitle("LSGM viewer")
+	ebiten.SetWindowSize(winW, winH)
+	ebiten.SetWindowResizingMode(ebiten.WindowResizingModeEnabled)
+	if err := ebiten.RunGame(v); err != nil {
+		fmt.Fprintln(os.Stderr, "desktop:", err)
+		os.Exit(1)
+	}
+	if v.shotErr != nil {
+		fmt.Fprintln(os.Stderr, "desktop:", v.shotErr)
+		os.Exit(1)
+	}
+}
+
+func validKind(k string) bool {
+	for _, x := range backend.Kinds {
+		if x == k {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,185 @@
+package ui
+
+import (
+	"bytes"
+	"context"
+	"image"
+	"image/png"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/lsgm-go/lsgm/runtime"
+	"github.com/lsgm-go/lsgm/runtime/sampler"
+	"github.com/lsgm-go/lsgm/weights"
+)
+
+func TestSlerp(t *testing.T) {
+	slerp := Slerp
+	a, b := []float32{1, 0, 0}, []float32{0, 1, 0}
+	dst := make([]float32, 3)
+	slerp(dst, a, b, 0)
+	if dst[0] != 1 || dst[1] != 0 {
+		t.Errorf("f=0: %v", dst)
+	}
+	slerp(dst, a, b, 1)
+	if math.Abs(float64(dst[1])-1) > 1e-6 || math.Abs(float64(dst[0])) > 1e-6 {
+		t.Errorf("f=1: %v", dst)
+	}
+	slerp(dst, a, b, 0.5)
+	if n := math.Hypot(float64(dst[0]), float64(dst[1])); math.Abs(n-1) > 1e-6 {
+		t.Errorf("the midpoint of two unit vectors has norm %v, want 1 (a straight line gives 0.71)", n)
+	}
+	slerp(dst, a, a, 0.3) // parallel: no division by sin 0
+	if dst[0] != 1 {
+		t.Errorf("parallel: %v", dst)
+	}
+}
+
+// runViewer builds the viewer (package main, one folder up) and runs it in a real window under Xvfb with
+// -screenshot, returning the saved screen. Under CI=true a missing xvfb-run
+// fails the test; elsewhere it skips.
+func runViewer(t *testing.T, args ...string) (image.Image, string) {
+	xvfb, err := exec.LookPath("xvfb-run")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("xvfb-run is missing under CI (apt-get install xvfb xauth)")
+		}
+		t.Skip("xvfb-run is missing: apt-get install xvfb xauth to run the window test")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "desktop")
+	if out, err := exec.Command("go", "build", "-o", bin, "..").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	shot := filepath.Join(dir, "shot.png")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, xvfb, append([]string{"-a", "-s", "-screen 0 1280x1024x24", bin, "-screenshot", shot}, args...)...)
+	cmd.Dir = dir
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("the viewer failed: %v\n%s", err, out.String())
+	}
+	f, err := os.Open(shot)
+	if err != nil {
+		t.Fatalf("no screenshot: %v\n%s", err, out.String())
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if path := os.Getenv("LSGM_DESKTOP_SCREENSHOT"); path != "" {
+		data, _ := os.ReadFile(shot)
+		os.WriteFile(path, data, 0o644)
+	}
+	return img, out.String()
+}
+
+// The window shows the grid the runtime draws for the same seed: every pixel
+// of every image within one grey level (the GPU's f32 sums where it runs).
+func TestWindowGrid(t *testing.T) {
+	const side, nfe, seed = 3, 4, 5
+	img, log := runViewer(t, "-grid", "3", "-nfe", "4", "-seed", "5", "-sampler", "dpmpp2m")
+	if b := img.Bounds(); b.Dx() != WinW || b.Dy() != WinH {
+		t.Fatalf("screenshot %v, want %dx%d", b, WinW, WinH)
+	}
+	m, err := runtime.Load(weights.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := m.Sample(runtime.Request{Sampler: sampler.Config{Name: "dpmpp2m", NFE: nfe}, Count: side * side, Seed: seed, Temperature: 1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := runtime.RGBA8(res.Images, side*side, m.DataShape())
+	h, w := 28, 28
+	sc := Scale(GridPx(side, w))
+	worst, lo, hi := 0, 255, 0
+	for k := 0; k < side*side; k++ {
+		for y := 0; y < h; y++ {
+			for x := 0; x < w; x++ {
+				sx := GridX + (Pad+(k%side)*(w+Pad)+x)*sc + sc/2
+				sy := GridY + (Pad+(k/side)*(h+Pad)+y)*sc + sc/2
+				r, _, _, _ := img.At(sx, sy).RGBA()
+				got := int(r >> 8)
+				worst = max(worst, int(math.Abs(float64(got-int(want[4*(k*h*w+y*w+x)])))))
+				lo, hi = min(lo, got), max(hi, got)
+			}
+		}
+	}
+	if hi-lo < 100 {
+		t.Errorf("the grid spans grey levels %d..%d: blank?", lo, hi)
+	}
+	if worst > 1 {
+		t.Errorf("the window's grid differs from the runtime's by %d grey levels, more than 1\n%s", worst, log)
+	}
+	t.Logf("window grid: %d images at zoom %d, within %d level(s) of the runtime; grey levels %d..%d", side*side, sc, worst, lo, hi)
+}
+
+// A bad weights file shows its error in the window; the viewer does not crash.
+func TestWindowBadWeights(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.lsgm")
+	os.WriteFile(bad, []byte("<html>404 not found</html>"), 0o644)
+	img, log := runViewer(t, bad)
+	red := 0
+	for y := WinH - 80; y < WinH; y++ {
+		for x := GridX; x < WinW-GridX; x++ {
+			r, g, b, _ := img.At(x, y).RGBA()
+			if r>>8 == uint32(ErrBg.R) && g>>8 == uint32(ErrBg.G) && b>>8 == uint32(ErrBg.B) {
+				red++
+			}
+		}
+	}
+	if red < 1000 {
+		t.Errorf("no error box in the window (%d pixels of it)\n%s", red, log)
+	}
+}
+
+// The interpolation's ends are the two seeds' own noises.
+func TestInterpNoise(t *testing.T) {
+	m, err := runtime.Load(weights.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	noise := func(seed uint64, i uint32) []float32 { return m.InitialNoise(seed, i, 1) }
+	z := InterpNoise(noise, 3, 4, 2, 5)
+	d := m.LatentDim()
+	a, b := noise(3, 2), noise(4, 2)
+	for j := 0; j < d; j++ {
+		if math.Abs(float64(z[j]-a[j])) > 1e-6 || math.Abs(float64(z[4*d+j]-b[j])) > 1e-5 {
+			t.Fatalf("element %d: ends %v, %v; want %v, %v", j, z[j], z[4*d+j], a[j], b[j])
+		}
+	}
+}
+
+// In the window, the interpolation of image 1 from seed 5 ends on image 1 of
+// seed 6, as the runtime draws it.
+func TestWindowInterpolation(t *testing.T) {
+	img, log := runViewer(t, "-grid", "2", "-nfe", "4", "-seed", "5", "-sampler", "dpmpp2m", "-show", "interp")
+	m, err := runtime.Load(weights.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := m.Sample(runtime.Request{Sampler: sampler.Config{Name: "dpmpp2m", NFE: 4}, Count: 1, Seed: 6, Temperature: 1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := runtime.RGBA8(res.Images, 1, m.DataShape())
+	sc := GridBox / 28
+	worst := 0
+	for y := 0; y < 28; y++ {
+		for x := 0; x < 28; x++ {
+			r, _, _, _ := img.At(GridX+x*sc+sc/2, GridY+y*sc+sc/2).RGBA()
+			worst = max(worst, int(math.Abs(float64(int(r>>8)-int(want[4*(y*28+x)])))))
+		}
+	}
+	if worst > 1 {
+		t.Errorf("the interpolation's last frame differs from seed 6's image by %d levels\n%s", worst, log)
+	}
+}

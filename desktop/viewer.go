@@ -1,0 +1,585 @@
+package main
+
+import (
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hajimehoshi/ebiten/v2"
+	"github.com/hajimehoshi/ebiten/v2/ebitenutil"
+	"github.com/hajimehoshi/ebiten/v2/inpututil"
+	"github.com/hajimehoshi/ebiten/v2/vector"
+	"github.com/lsgm-go/lsgm/desktop/ui"
+	"github.com/lsgm-go/lsgm/runtime"
+	"github.com/lsgm-go/lsgm/runtime/backend"
+	"github.com/lsgm-go/lsgm/runtime/sampler"
+	"github.com/lsgm-go/lsgm/weights"
+)
+
+const (
+	winW, winH   = ui.WinW, ui.WinH
+	gridX, gridY = ui.GridX, ui.GridY
+	gridBox      = ui.GridBox
+	pad          = ui.Pad
+	panelX       = ui.PanelX
+	maxSide      = ui.MaxSide
+	interpFrames = 24 // frames of a latent interpolation
+	frameTicks   = 5  // ticks (1/60 s) a frame is shown
+)
+
+// settings are what the user tunes.
+type settings struct {
+	Sampler     sampler.Config
+	Temperature float64
+	Seed        uint64
+	Side        int
+}
+
+// view is what the image area shows.
+type view int
+
+const (
+	viewGrid   view = iota // the last grid (or its live preview while sampling)
+	viewReplay             // the last run's denoising, step by step, looped
+	viewInterp             // a latent interpolation of the selected image, looped
+)
+
+// viewer is the ebiten.Game. Sampling runs in a goroutine of its own; it
+// hands its results over under mu, and Update turns them into images.
+type viewer struct {
+	kind, shotPath string
+	shotView       view // what to show before the screenshot (-show)
+
+	mu       sync.Mutex
+	set      settings
+	s        *backend.Sampler
+	source   string // where the model came from
+	busy     bool
+	progress float64
+	status   string
+	errText  string
+	pending  []byte   // RGBA of the next grid to show (final or preview)
+	final    []byte   // the last finished grid
+	steps    [][]byte // the last run's previews, for the replay
+	frames   [][]byte // interpolation frames (RGBA of one image each)
+	count    int      // images in pending/final
+	done     int      // finished runs
+
+	// Game-goroutine state.
+	grid     *ebiten.Image
+	gridSide int
+	show     view
+	tick     int
+	selected int
+	help     bool
+	message  string
+	msgUntil time.Time
+	shotDone bool
+	shotErr  error
+}
+
+func newViewer(s settings, kind, shot string) *viewer {
+	return &viewer{set: s, kind: kind, shotPath: shot, help: true, status: "loading…"}
+}
+
+// open loads weights from a path ("" is the embedded default) in the background.
+func (v *viewer) open(path string) {
+	go func() {
+		data, src := weights.Default(), "embedded default weights"
+		if path != "" {
+			var err error
+			if data, err = os.ReadFile(path); err != nil {
+				v.fail(fmt.Errorf("cannot read %s: %v", path, err))
+				return
+			}
+			src = path
+		}
+		v.load(data, src)
+	}()
+}
+
+func (v *viewer) fail(err error) {
+	v.mu.Lock()
+	v.errText, v.busy = err.Error(), false
+	v.mu.Unlock()
+}
+
+// load replaces the model (keeping the old one when the new one is bad) and
+// samples a first grid.
+func (v *viewer) load(data []byte, src string) {
+	v.mu.Lock()
+	if v.busy {
+		v.mu.Unlock()
+		return
+	}
+	v.busy, v.status, v.errText = true, "loading "+src+"…", ""
+	v.mu.Unlock()
+	m, err := runtime.Load(data)
+	if err != nil {
+		v.fail(fmt.Errorf("%s: %v", src, err))
+		return
+	}
+	s, err := backend.Open(m, v.kind)
+	if err != nil {
+		v.fail(err)
+		return
+	}
+	v.mu.Lock()
+	if v.s != nil {
+		v.s.Close()
+	}
+	v.s, v.source, v.busy = s, src, false
+	if v.set.Sampler.Name == "" {
+		v.set.Sampler.Name = m.File.Arch.Sampling.Sampler
+	}
+	if v.set.Sampler.NFE == 0 {
+		v.set.Sampler.NFE = m.File.Arch.Sampling.NFE
+	}
+	v.mu.Unlock()
+	v.generate()
+}
+
+// generate samples a grid with the current settings in the background.
+func (v *viewer) generate() {
+	v.mu.Lock()
+	if v.busy || v.s == nil {
+		v.mu.Unlock()
+		return
+	}
+	set, s := v.set, v.s
+	n := set.Side * set.Side
+	v.busy, v.progress, v.errText, v.steps = true, 0, "", nil
+	v.status = fmt.Sprintf("sampling %d images on %s…", n, s.Name())
+	v.mu.Unlock()
+	go func() {
+		start := time.Now()
+		req := runtime.Request{Sampler: set.Sampler, Count: n, Seed: set.Seed, Temperature: set.Temperature}
+		res, err := s.Sample(req, true, func(p backend.Progress) {
+			v.mu.Lock()
+			v.progress = float64(p.I) / float64(max(p.N, 1))
+			v.status = fmt.Sprintf("step %d/%d  t=%.3f  %.1f s", p.I, p.N, p.T, time.Since(start).Seconds())
+			if p.Preview != nil {
+				v.pending, v.count = p.Preview, n
+				v.steps = append(v.steps, p.Preview)
+			}
+			v.mu.Unlock()
+		})
+		if err != nil {
+			v.fail(err)
+			return
+		}
+		where := s.Name()
+		if !res.OnGPU {
+			where = "CPU"
+		}
+		v.mu.Lock()
+		v.pending, v.final, v.count = res.RGBA, res.RGBA, n
+		v.busy, v.progress, v.done = false, 1, v.done+1
+		v.status = fmt.Sprintf("%d images · %s, %d NFE · T %.2f · seed %d · %.2f s on %s", n, set.Sampler.Name, res.Stats.NFE, set.Temperature, set.Seed, time.Since(start).Seconds(), where)
+		if note := firstNonEmpty(res.Note, s.Note); note != "" {
+			v.status += "\n" + note
+		}
+		v.mu.Unlock()
+	}()
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}
+
+// interpolate samples frames along the spherical path between the initial
+// noises of image i under seed and seed+1, through the deterministic ODE.
+func (v *viewer) interpolate(i int) {
+	v.mu.Lock()
+	if v.busy || v.s == nil {
+		v.mu.Unlock()
+		return
+	}
+	set, s := v.set, v.s
+	v.busy, v.progress, v.errText = true, 0, ""
+	v.status = fmt.Sprintf("interpolating image %d between seeds %d and %d…", i+1, set.Seed, set.Seed+1)
+	v.mu.Unlock()
+	go func() {
+		m := s.CPU
+		cfg := set.Sampler
+		if cfg.Name == "ddpm" || cfg.Name == "euler_maruyama" || cfg.Name == "pc" || cfg.Name == "ald" || cfg.Eta > 0 {
+			cfg = sampler.Config{Name: "dpmpp2m", NFE: cfg.NFE} // an ODE: the same noise, the same image
+		}
+		noise := ui.InterpNoise(func(seed uint64, i uint32) []float32 { return m.InitialNoise(seed, i, 1) }, set.Seed, set.Seed+1, uint32(i), interpFrames)
+		res, err := s.Sample(runtime.Request{Sampler: cfg, Count: interpFrames, Temperature: set.Temperature, Noise: noise}, false, func(p backend.Progress) {
+			v.mu.Lock()
+			v.progress = float64(p.I) / float64(max(p.N, 1))
+			v.mu.Unlock()
+		})
+		if err != nil {
+			v.fail(err)
+			return
+		}
+		size := len(res.RGBA) / interpFrames
+		v.mu.Lock()
+		v.frames = v.frames[:0]
+		for k := 0; k < interpFrames; k++ {
+			v.frames = append(v.frames, res.RGBA[k*size:(k+1)*size])
+		}
+		v.busy, v.progress = false, 1
+		v.status = fmt.Sprintf("interpolation of image %d, seeds %d -> %d, %s %d NFE (Esc: back to the grid)", i+1, set.Seed, set.Seed+1, cfg.Name, res.Stats.NFE)
+		v.mu.Unlock()
+	}()
+}
+
+// Update handles input and takes over the worker's results.
+func (v *viewer) Update() error {
+	if v.shotDone {
+		return ebiten.Termination
+	}
+	v.tick++
+	v.mu.Lock()
+	if v.pending != nil && v.s != nil {
+		v.grid = gridImage(v.pending, v.count, v.s.CPU.DataShape())
+		v.gridSide = sideOf(v.count)
+		v.pending = nil
+	}
+	busy, loaded := v.busy, v.s != nil
+	v.mu.Unlock()
+
+	if files := ebiten.DroppedFiles(); files != nil {
+		v.dropped(files)
+	}
+	if inpututil.IsKeyJustPressed(ebiten.KeyH) {
+		v.help = !v.help
+	}
+	if inpututil.IsKeyJustPressed(ebiten.KeyEscape) {
+		v.show = viewGrid
+	}
+	if !loaded || busy {
+		return nil
+	}
+	shift := ebiten.IsKeyPressed(ebiten.KeyShift)
+	changed := false
+	v.mu.Lock()
+	st := &v.set
+	switch {
+	case inpututil.IsKeyJustPressed(ebiten.KeyTab):
+		st.Sampler.Name = cycle(sampler.Names, st.Sampler.Name, shift)
+		st.Sampler.EndTime = 0
+	case repeat(ebiten.KeyUp):
+		st.Sampler.NFE = min(st.Sampler.NFE+step(shift, 1, 5), 1000)
+	case repeat(ebiten.KeyDown):
+		st.Sampler.NFE = max(st.Sampler.NFE-step(shift, 1, 5), 1)
+	case repeat(ebiten.KeyRight):
+		st.Temperature = min(st.Temperature+0.05, 2)
+	case repeat(ebiten.KeyLeft):
+		st.Temperature = max(st.Temperature-0.05, 0.05)
+	case repeat(ebiten.KeyBracketRight):
+		st.Seed++
+		changed = true
+	case repeat(ebiten.KeyBracketLeft):
+		st.Seed--
+		changed = true
+	case inpututil.IsKeyJustPressed(ebiten.KeyR):
+		st.Seed = rand.Uint64N(1 << 32)
+		changed = true
+	case inpututil.IsKeyJustPressed(ebiten.KeyG):
+		st.Side = st.Side%maxSide + 1
+		if shift {
+			st.Side = (st.Side+maxSide-3)%maxSide + 1
+		}
+		changed = true
+	}
+	v.mu.Unlock()
+	switch {
+	case changed, inpututil.IsKeyJustPressed(ebiten.KeyEnter), inpututil.IsKeyJustPressed(ebiten.KeySpace):
+		v.show = viewGrid
+		v.generate()
+	case inpututil.IsKeyJustPressed(ebiten.KeyD):
+		v.show, v.tick = viewReplay, 0
+	case inpututil.IsKeyJustPressed(ebiten.KeyI):
+		v.show, v.tick = viewInterp, 0
+		v.interpolate(v.selected)
+	case inpututil.IsKeyJustPressed(ebiten.KeyS) && !shift:
+		v.save(false)
+	case inpututil.IsKeyJustPressed(ebiten.KeyS) && shift, inpututil.IsKeyJustPressed(ebiten.KeyX):
+		v.save(true)
+	}
+	if inpututil.IsMouseButtonJustPressed(ebiten.MouseButtonLeft) {
+		if i, ok := v.imageAt(ebiten.CursorPosition()); ok {
+			v.selected = i
+		}
+	}
+	return nil
+}
+
+func step(shift bool, a, b int) int {
+	if shift {
+		return b
+	}
+	return a
+}
+
+// repeat is true on a key press and then every few ticks while it is held.
+func repeat(k ebiten.Key) bool {
+	d := inpututil.KeyPressDuration(k)
+	return d == 1 || (d > 20 && d%4 == 0)
+}
+
+func cycle(names []string, cur string, back bool) string {
+	i := 0
+	for k, n := range names {
+		if n == cur {
+			i = k
+		}
+	}
+	if back {
+		return names[(i+len(names)-1)%len(names)]
+	}
+	return names[(i+1)%len(names)]
+}
+
+func sideOf(n int) int {
+	s := 1
+	for s*s < n {
+		s++
+	}
+	return s
+}
+
+// dropped loads the first file dropped on the window.
+func (v *viewer) dropped(files fs.FS) {
+	ents, err := fs.ReadDir(files, ".")
+	if err != nil || len(ents) == 0 {
+		return
+	}
+	name := ents[0].Name()
+	data, err := fs.ReadFile(files, name)
+	if err != nil {
+		v.fail(fmt.Errorf("cannot read the dropped %s: %v", name, err))
+		return
+	}
+	v.show = viewGrid
+	go v.load(data, name)
+}
+
+// gridImage lays n RGBA images out like runtime.Grid: cols = rows = side,
+// pad pixels of dark grey between them.
+func gridImage(rgba []byte, n int, shape []int) *ebiten.Image {
+	side := sideOf(n)
+	h, w := shape[1], shape[2]
+	img := image.NewRGBA(image.Rect(0, 0, side*(w+pad)+pad, side*(h+pad)+pad))
+	for i := range img.Pix {
+		img.Pix[i] = 40
+		if i%4 == 3 {
+			img.Pix[i] = 255
+		}
+	}
+	for k := 0; k < n; k++ {
+		x0, y0 := pad+(k%side)*(w+pad), pad+(k/side)*(h+pad)
+		for y := 0; y < h; y++ {
+			copy(img.Pix[(y0+y)*img.Stride+4*x0:][:4*w], rgba[4*(k*h*w+y*w):][:4*w])
+		}
+	}
+	return ebiten.NewImageFromImage(img)
+}
+
+func scaleFor(px int) int { return ui.Scale(px) }
+
+// imageAt maps a window position to the index of the image under it.
+func (v *viewer) imageAt(x, y int) (int, bool) {
+	if v.grid == nil {
+		return 0, false
+	}
+	px := v.grid.Bounds().Dx()
+	sc := scaleFor(px)
+	cell := (px - pad) / v.gridSide
+	gx, gy := (x-gridX)/sc, (y-gridY)/sc
+	if x < gridX || y < gridY || gx >= px || gy >= px {
+		return 0, false
+	}
+	i := (gy/cell)*v.gridSide + gx/cell
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return i, i < v.count
+}
+
+// save writes the grid, or the selected image, as PNG in the working folder.
+func (v *viewer) save(single bool) {
+	v.mu.Lock()
+	final, n, set := v.final, v.count, v.set
+	shape := v.s.CPU.DataShape()
+	v.mu.Unlock()
+	if final == nil {
+		return
+	}
+	var img image.Image
+	var name string
+	h, w := shape[1], shape[2]
+	if single {
+		k := min(v.selected, n-1)
+		one := image.NewRGBA(image.Rect(0, 0, w, h))
+		copy(one.Pix, final[4*k*h*w:][:4*h*w])
+		img, name = one, fmt.Sprintf("lsgm-seed%d-image%d.png", set.Seed, k+1)
+	} else {
+		g := image.NewRGBA(image.Rect(0, 0, v.grid.Bounds().Dx(), v.grid.Bounds().Dy()))
+		v.grid.ReadPixels(g.Pix)
+		img, name = g, fmt.Sprintf("lsgm-seed%d-grid%d.png", set.Seed, n)
+	}
+	if err := writePNG(name, img); err != nil {
+		v.flash("could not save: " + err.Error())
+		return
+	}
+	v.flash("saved " + name)
+}
+
+func writePNG(path string, img image.Image) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := png.Encode(f, img); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func (v *viewer) flash(msg string) { v.message, v.msgUntil = msg, time.Now().Add(4*time.Second) }
+
+var (
+	bg     = color.RGBA{24, 24, 28, 255}
+	accent = color.RGBA{80, 160, 255, 255}
+	errBg  = ui.ErrBg
+)
+
+// Draw renders the window; with -screenshot, the first finished grid is
+// saved from the screen itself and the viewer quits.
+func (v *viewer) Draw(screen *ebiten.Image) {
+	screen.Fill(bg)
+	v.mu.Lock()
+	status, errText, prog, busy, set, src := v.status, v.errText, v.progress, v.busy, v.set, v.source
+	frames, steps, done := v.frames, v.steps, v.done
+	var shape []int
+	name := "…"
+	if v.s != nil {
+		shape, name = v.s.CPU.DataShape(), v.s.Name()
+	}
+	v.mu.Unlock()
+
+	ebitenutil.DebugPrintAt(screen, status, gridX, 8)
+	vector.FillRect(screen, gridX, 40, gridBox, 6, color.RGBA{60, 60, 66, 255}, false)
+	vector.FillRect(screen, gridX, 40, float32(gridBox*prog), 6, accent, false)
+
+	switch {
+	case v.show == viewInterp && len(frames) > 0 && shape != nil:
+		k := (v.tick / frameTicks) % (2*len(frames) - 2) // ping-pong
+		if k >= len(frames) {
+			k = 2*len(frames) - 2 - k
+		}
+		drawSingle(screen, frames[k], shape)
+		ebitenutil.DebugPrintAt(screen, fmt.Sprintf("frame %d/%d", k+1, len(frames)), gridX, gridY+gridBox+4)
+	case v.show == viewReplay && len(steps) > 0 && shape != nil:
+		k := (v.tick / (2 * frameTicks)) % (len(steps) + 3)
+		if k < len(steps) {
+			g := gridImage(steps[k], v.gridSide*v.gridSide, shape)
+			drawGrid(screen, g)
+			g.Deallocate()
+			ebitenutil.DebugPrintAt(screen, fmt.Sprintf("denoising: step %d/%d (decoded prediction)", k+1, len(steps)), gridX, gridY+gridBox+4)
+		} else if v.grid != nil {
+			drawGrid(screen, v.grid)
+		}
+	case v.grid != nil:
+		drawGrid(screen, v.grid)
+		if px := v.grid.Bounds().Dx(); !busy && v.selected < v.gridSide*v.gridSide {
+			sc := float32(scaleFor(px))
+			cell := float32((px - pad) / v.gridSide)
+			x := gridX + (float32(v.selected%v.gridSide)*cell+pad/2)*sc
+			y := gridY + (float32(v.selected/v.gridSide)*cell+pad/2)*sc
+			vector.StrokeRect(screen, x, y, cell*sc, cell*sc, 2, accent, false)
+		}
+	}
+
+	panel := fmt.Sprintf("MODEL  %s\nON     %s\n\nsampler      %s\nNFE          %d\ntemperature  %.2f\nseed         %d\ngrid         %d x %d\nselected     image %d",
+		src, strings.Join(wrap(name, 40), "\n       "), set.Sampler.Name, set.Sampler.NFE, set.Temperature, set.Seed, set.Side, set.Side, v.selected+1)
+	if v.help {
+		panel += "\n\nKEYS\nTab / Shift+Tab  sampler\nUp / Down        NFE (Shift: 5)\nLeft / Right     temperature\n[ / ]            seed - / +\nR                random seed\nG / Shift+G      grid size\nEnter, Space     generate\nD                replay the denoising\nclick            select an image\nI                interpolate it (seed -> seed+1)\nEsc              back to the grid\nS                save the grid (PNG)\nShift+S, X       save the selected image\nH                hide these keys\n\nDrop a .lsgm file on the window to open it."
+	}
+	ebitenutil.DebugPrintAt(screen, panel, panelX, gridY)
+	if errText != "" {
+		lines := wrap(errText, 90)
+		vector.FillRect(screen, gridX, winH-24-16*float32(len(lines)), winW-2*gridX, 16*float32(len(lines))+12, errBg, false)
+		ebitenutil.DebugPrintAt(screen, "ERROR: "+strings.Join(lines, "\n"), gridX+8, winH-18-16*len(lines))
+	}
+	if v.message != "" && time.Now().Before(v.msgUntil) {
+		ebitenutil.DebugPrintAt(screen, v.message, panelX, winH-30)
+	}
+	if v.shotPath != "" && done > 0 && v.shotView == viewInterp && v.show != viewInterp && !busy {
+		v.show = viewInterp
+		go v.interpolate(v.selected)
+	}
+	ready := (done > 0 && v.grid != nil && v.show == viewGrid && v.shotView == viewGrid) || errText != ""
+	if v.show == viewInterp && v.shotView == viewInterp && len(frames) == interpFrames && !busy {
+		ready = v.tick%frameTicks == 0 && (v.tick/frameTicks)%(2*interpFrames-2) == interpFrames-1 // the last frame
+	}
+	if v.shotPath != "" && !v.shotDone && ready && !busy {
+		v.shotErr = screenshot(screen, v.shotPath)
+		v.shotDone = true
+	}
+}
+
+// drawGrid draws a grid image at the image area's origin, at integer zoom
+// with nearest-neighbour filtering (Ebiten's default).
+func drawGrid(screen, g *ebiten.Image) {
+	sc := float64(scaleFor(g.Bounds().Dx()))
+	op := &ebiten.DrawImageOptions{}
+	op.GeoM.Scale(sc, sc)
+	op.GeoM.Translate(gridX, gridY)
+	screen.DrawImage(g, op)
+}
+
+func drawSingle(screen *ebiten.Image, rgba []byte, shape []int) {
+	h, w := shape[1], shape[2]
+	img := ebiten.NewImage(w, h)
+	img.WritePixels(rgba)
+	sc := float64(gridBox / max(w, h))
+	op := &ebiten.DrawImageOptions{}
+	op.GeoM.Scale(sc, sc)
+	op.GeoM.Translate(gridX, gridY)
+	screen.DrawImage(img, op)
+	img.Deallocate()
+}
+
+func wrap(s string, width int) []string {
+	var out []string
+	for _, line := range strings.Split(s, "\n") {
+		for len(line) > width {
+			cut := strings.LastIndex(line[:width], " ")
+			if cut <= 0 {
+				cut = width
+			}
+			out = append(out, line[:cut])
+			line = strings.TrimLeft(line[cut:], " ")
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
+func screenshot(screen *ebiten.Image, path string) error {
+	b := screen.Bounds()
+	img := image.NewRGBA(b)
+	screen.ReadPixels(img.Pix)
+	return writePNG(path, img)
+}
+
+// Layout keeps the logical size fixed; Ebiten scales it to the window.
+func (v *viewer) Layout(int, int) (int, int) { return winW, winH }
