@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/lsgm-go/lsgm/trainer/data"
@@ -41,6 +42,7 @@ func runEval(args []string) error {
 	seed := fs.Uint64("seed", 0, "seed of the posterior samples and probes")
 	blas := fs.String("blas", "auto", "matrix multiply backend: auto, gonum, openblas")
 	quiet := fs.Bool("q", false, "no progress output")
+	record := fs.Bool("record", false, "write the results into the weights file's provenance (metrics test_nelbo_nats, test_nelbo_se, ...)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -80,6 +82,42 @@ func runEval(args []string) error {
 	}
 	res.Weights, res.Dataset = *path, set.Source
 	printEval(res)
+	if *record {
+		cmd := fmt.Sprintf("trainer eval --n %d --batch %d --ode-eps %g --rtol %g --atol %g --probe %s --seed %d", res.Images, *batch, *odeEps, *rtol, *atol, *probe, *seed)
+		if err := recordEval(*path, f, res, cmd); err != nil {
+			return err
+		}
+		fmt.Printf("recorded in %s's provenance\n", *path)
+	}
+	return nil
+}
+
+// recordEval writes r into the provenance of the weights file at path (f, as
+// decoded from it), atomically: the eval numbers travel with the weights.
+func recordEval(path string, f *weights.File, r *evalResult, cmd string) error {
+	p := &f.Provenance
+	if p.Metrics == nil {
+		p.Metrics = map[string]float64{}
+	}
+	for k, v := range map[string]float64{
+		"test_nelbo_nats": r.NELBO, "test_nelbo_se": r.SE, "test_bits_per_dim": r.BitsPerDim,
+		"test_recon_nats": r.Recon, "test_neg_entropy_nats": r.NegEntropy, "test_cross_entropy_nats": r.CrossEnt,
+		"test_images": float64(r.Images), "test_nfe_per_batch": r.MeanNFE,
+	} {
+		p.Metrics[k] = v
+	}
+	note := fmt.Sprintf("test metrics: %s on %s", cmd, r.Dataset)
+	if i := strings.Index(p.Notes, "test metrics: "); i >= 0 {
+		p.Notes = strings.TrimSpace(p.Notes[:i])
+	}
+	p.Notes = strings.TrimSpace(p.Notes + "\n" + note)
+	out, err := weights.Encode(f)
+	if err != nil {
+		return fmt.Errorf("trainer eval: %v", err)
+	}
+	if err := lsgm.WriteFileAtomic(path, out); err != nil {
+		return fmt.Errorf("trainer eval: writing %s: %v", path, err)
+	}
 	return nil
 }
 

@@ -698,12 +698,8 @@ func (r *run) exportTo(path string, elapsed time.Duration) error {
 	if err != nil {
 		return fmt.Errorf("trainer fit: %v", err)
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return fmt.Errorf("trainer fit: %v", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("trainer fit: %v", err)
+	if err := lsgm.WriteFileAtomic(path, b); err != nil {
+		return fmt.Errorf("trainer fit: writing %s: %v", path, err)
 	}
 	fmt.Printf("wrote %s (%d bytes) after %d steps\n", path, len(b), r.step)
 	return nil

@@ -241,3 +241,33 @@ func TestFitBadInput(t *testing.T) {
 		}
 	}
 }
+
+// eval --record writes the test metrics into the weights file's provenance,
+// replacing an earlier record, and the file still loads.
+func TestEvalRecord(t *testing.T) {
+	data := toyIDX(t, 16)
+	run := filepath.Join(t.TempDir(), "run")
+	if err := runFit(fitArgs(data, run, "--max-steps", "4")); err != nil {
+		t.Fatal(err)
+	}
+	model := filepath.Join(run, "model.lsgm")
+	for i := 0; i < 2; i++ {
+		if err := runEval([]string{"--weights", model, "--data", data, "--n", "8", "--batch", "4", "--rtol", "1e-3", "--atol", "1e-3", "-q", "--blas", "gonum", "--record"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := readModel(t, model)
+	m := f.Provenance.Metrics
+	if m["test_images"] != 8 || math.IsNaN(m["test_nelbo_nats"]) || m["test_nelbo_nats"] <= 0 || m["test_nelbo_se"] <= 0 {
+		t.Errorf("recorded metrics %v", m)
+	}
+	if math.Abs(m["test_recon_nats"]+m["test_neg_entropy_nats"]+m["test_cross_entropy_nats"]-m["test_nelbo_nats"]) > 1e-6*m["test_nelbo_nats"] {
+		t.Errorf("the parts do not add up to the NELBO: %v", m)
+	}
+	if n := strings.Count(f.Provenance.Notes, "test metrics: trainer eval --n 8"); n != 1 {
+		t.Errorf("notes %q hold %d eval records, want 1", f.Provenance.Notes, n)
+	}
+	if m["train_seconds"] <= 0 {
+		t.Error("recording dropped the training metrics")
+	}
+}

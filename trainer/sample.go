@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"github.com/lsgm-go/lsgm/runtime/backend"
 	"github.com/lsgm-go/lsgm/runtime/gpu"
 	"github.com/lsgm-go/lsgm/runtime/sampler"
+	"github.com/lsgm-go/lsgm/trainer/lsgm"
 	"github.com/lsgm-go/lsgm/weights"
 )
 
@@ -125,22 +127,17 @@ func sampleOn(kind string, m *runtime.Model, req runtime.Request, show func(i, n
 	return gpu.Images(res.RGBA, req.Count, m.DataShape()), res.Stats.NFE, where, nil
 }
 
-// writePNG writes atomically: a temporary file in the same folder, then rename,
-// so an interrupted run never leaves a half-written image.
+// writePNG writes atomically, so an interrupted run never leaves a
+// half-written image.
 func writePNG(path string, img image.Image) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".sample-*.png")
-	if err != nil {
-		return fmt.Errorf("trainer: %v", err)
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		return fmt.Errorf("trainer: encoding %s: %v", path, err)
 	}
-	defer os.Remove(tmp.Name())
-	if err := png.Encode(tmp, img); err != nil {
-		tmp.Close()
+	if err := lsgm.WriteFileAtomic(path, b.Bytes()); err != nil {
 		return fmt.Errorf("trainer: writing %s: %v", path, err)
 	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("trainer: writing %s: %v", path, err)
-	}
-	return os.Rename(tmp.Name(), path)
+	return nil
 }
 
 func runInfo(args []string) error {

@@ -109,10 +109,10 @@ func BenchmarkConv(b *testing.B) {
 }
 
 // Latency of one network evaluation (the shipped model's score network with
-// its mixed score) at batch 1, 16 and 64: GPU against the CPU path.
+// its mixed score) at batch 1, 4 (the browser tests' size), 16 and 64: GPU against the CPU path.
 func BenchmarkNFE(b *testing.B) {
 	cpu := loadModel(b, "")
-	for _, n := range []int{1, 16, 64} {
+	for _, n := range []int{1, 4, 16, 64} {
 		b.Run(fmt.Sprintf("gpu/batch%d", n), func(b *testing.B) {
 			d := device(b)
 			g, err := NewModel(d, cpu)

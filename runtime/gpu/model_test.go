@@ -221,3 +221,13 @@ func TestSampleGivenNoise(t *testing.T) {
 		t.Error("noise for 2 latents accepted for 3")
 	}
 }
+
+// A buffer beyond the adapter's binding limit (a batch too large for this
+// GPU) is a clear error, not a crash.
+func TestBufferLimit(t *testing.T) {
+	d := device(t)
+	_, err := d.NewBuffer(1<<30, nil) // 4 GB of f32
+	if err == nil || !strings.Contains(err.Error(), "smaller batch") {
+		t.Fatalf("error %v, want one saying to use a smaller batch", err)
+	}
+}

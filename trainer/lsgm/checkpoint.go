@@ -78,29 +78,39 @@ func WriteCheckpoint(path string, c *Checkpoint) error {
 	buf.WriteString(checkpointMagic)
 	buf.Write(sum[:])
 	buf.Write(body)
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, ".ckpt-*")
-	if err != nil {
+	if err := WriteFileAtomic(path, buf.Bytes()); err != nil {
 		return fmt.Errorf("lsgm: checkpoint: %w", err)
+	}
+	return nil
+}
+
+// WriteFileAtomic writes data to path so that a crash at any moment leaves
+// either the old file or the new one: a temporary file in the same folder,
+// fsync, rename, then fsync of the folder.
+func WriteFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
 	}
 	defer os.Remove(tmp.Name()) // no-op after the rename
 	if err := tmp.Chmod(0o644); err != nil {
 		tmp.Close()
-		return fmt.Errorf("lsgm: checkpoint: %w", err)
+		return err
 	}
-	if _, err := tmp.Write(buf.Bytes()); err != nil {
+	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
-		return fmt.Errorf("lsgm: writing checkpoint: %w", err)
+		return err
 	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()
-		return fmt.Errorf("lsgm: syncing checkpoint: %w", err)
+		return err
 	}
 	if err := tmp.Close(); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("lsgm: checkpoint: %w", err)
+		return err
 	}
 	if d, err := os.Open(dir); err == nil {
 		d.Sync()
