@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/lsgm-go/lsgm/runtime/optest"
+	"github.com/lsgm-go/lsgm/shaders"
 )
 
 var (
@@ -29,3 +30,20 @@ func device(t testing.TB) *Device {
 }
 
 func TestOps(t *testing.T) { optest.Run(t, Host{device(t)}) }
+
+// Every embedded shader belongs to a kernel, and every kernel compiles.
+func TestEveryShaderCompiles(t *testing.T) {
+	d := device(t)
+	used := map[string]bool{}
+	for name, spec := range kernelSpecs {
+		used[spec.file] = true
+		if _, err := d.kernel(name); err != nil {
+			t.Error(err)
+		}
+	}
+	for _, f := range shaders.Names() {
+		if !used[f] {
+			t.Errorf("shaders/%s.wgsl is embedded but no kernel uses it", f)
+		}
+	}
+}
