@@ -107,3 +107,30 @@ func TestLossGradients(t *testing.T) {
 		return LogisticNLL(in[0], in[1], x)
 	})
 }
+
+func TestSoftmaxNLLGradient(t *testing.T) {
+	onehot := make([]float32, 3*5)
+	for i, c := range []int{2, 0, 4} {
+		onehot[i*5+c] = 1
+	}
+	gradCheck(t, "softmax", [][]int{{3, 5}}, func(g *G.ExprGraph, in []*G.Node) (*G.Node, error) {
+		return SoftmaxNLL(in[0], input(g, "y", []int{3, 5}, onehot))
+	})
+}
+
+// The forward value is -log softmax at the target.
+func TestSoftmaxNLLValue(t *testing.T) {
+	g := G.NewGraph()
+	l := input(g, "l", []int{1, 3}, []float32{1, 2, 3})
+	y := input(g, "y", []int{1, 3}, []float32{0, 1, 0})
+	out := G.Must(G.Sum(G.Must(SoftmaxNLL(l, y))))
+	vm := G.NewTapeMachine(g)
+	defer vm.Close()
+	if err := vm.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	want := -math.Log(math.Exp(2) / (math.Exp(1) + math.Exp(2) + math.Exp(3)))
+	if got := float64(out.Value().Data().(float32)); math.Abs(got-want) > 1e-5 {
+		t.Errorf("NLL %v, want %v", got, want)
+	}
+}

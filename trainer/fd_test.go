@@ -1,0 +1,98 @@
+package main
+
+import (
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gonum.org/v1/gonum/mat"
+)
+
+// The Fréchet distance against closed forms: zero for the same statistics,
+// the squared mean shift for equal covariances, and for diagonal
+// covariances sum (sqrt(a_i) - sqrt(b_i))^2.
+func TestFrechet(t *testing.T) {
+	k := 4
+	diag := func(v ...float64) *mat.SymDense {
+		s := mat.NewSymDense(k, nil)
+		for i, x := range v {
+			s.SetSym(i, i, x)
+		}
+		return s
+	}
+	a := stats{[]float64{0, 1, 2, 3}, diag(1, 2, 3, 4)}
+	b := stats{[]float64{1, 1, 2, 5}, diag(1, 2, 3, 4)}
+	c := stats{[]float64{0, 1, 2, 3}, diag(4, 2, 0.25, 9)}
+	for _, tc := range []struct {
+		name string
+		x, y stats
+		want float64
+	}{
+		{"same", a, a, 0},
+		{"mean shift", a, b, 1 + 4},
+		{"diagonal covariances", a, c, 1 + 0 + math.Pow(math.Sqrt(3)-0.5, 2) + 1},
+	} {
+		got, err := frechet(tc.x, tc.y)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(got-tc.want) > 1e-9 {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	// Statistics of rows: the covariance is the unbiased sample covariance.
+	r := rand.New(rand.NewPCG(1, 1))
+	f := make([]float64, 5000*2)
+	for i := 0; i < 5000; i++ {
+		u := r.NormFloat64()
+		f[2*i], f[2*i+1] = 3+u, 2*u+0.5*r.NormFloat64()
+	}
+	s := featureStats(f, 5000, 2)
+	if math.Abs(s.mu[0]-3) > 0.05 || math.Abs(s.cov.At(0, 1)-2) > 0.1 || math.Abs(s.cov.At(1, 1)-4.25) > 0.2 {
+		t.Errorf("stats: mean %v, cov %v", s.mu, mat.Formatted(s.cov))
+	}
+}
+
+// A classifier file that is missing, foreign or corrupt is refused by name;
+// one that round-trips keeps its tensors.
+func TestClassifierFile(t *testing.T) {
+	dir := t.TempDir()
+	c := &classifier{Graph: classifierGraph([]int{1, 28, 28}, 10), Tensors: map[string][]float32{}, Classes: 10}
+	_, specs, err := c.Graph.Shapes("classifier")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range specs {
+		n := 1
+		for _, d := range s.Shape {
+			n *= d
+		}
+		c.Tensors[s.Name] = make([]float32, n)
+		c.Tensors[s.Name][0] = 0.5
+	}
+	b, err := c.encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := filepath.Join(dir, "c.lsgmc")
+	os.WriteFile(good, b, 0o644)
+	got, err := loadClassifier(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Tensors["classifier/out.weight"][0] != 0.5 {
+		t.Error("tensors did not round-trip")
+	}
+	bad := append([]byte(nil), b...)
+	bad[len(bad)-1] ^= 1
+	os.WriteFile(filepath.Join(dir, "bad.lsgmc"), bad, 0o644)
+	os.WriteFile(filepath.Join(dir, "foreign.lsgmc"), []byte("hello"), 0o644)
+	for name, want := range map[string]string{"bad.lsgmc": "checksum", "foreign.lsgmc": "not a classifier file", "none.lsgmc": "trainer classifier --out"} {
+		if _, err := loadClassifier(filepath.Join(dir, name)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want an error mentioning %q", name, err, want)
+		}
+	}
+}
