@@ -247,8 +247,11 @@ func (v *viewer) Update() error {
 	v.tick++
 	v.mu.Lock()
 	if v.pending != nil && v.s != nil {
-		v.grid = gridImage(v.pending, v.count, v.s.CPU.DataShape())
-		v.gridSide = sideOf(v.count)
+		if g, err := gridImage(v.pending, v.count, v.s.CPU.DataShape()); err != nil {
+			v.errText = err.Error()
+		} else {
+			v.grid, v.gridSide = g, sideOf(v.count)
+		}
 		v.pending = nil
 	}
 	busy, loaded := v.busy, v.s != nil
@@ -371,25 +374,13 @@ func (v *viewer) dropped(files fs.FS) {
 	go v.load(data, name)
 }
 
-// gridImage lays n RGBA images out like runtime.Grid: cols = rows = side,
-// pad pixels of dark grey between them.
-func gridImage(rgba []byte, n int, shape []int) *ebiten.Image {
-	side := sideOf(n)
-	h, w := shape[1], shape[2]
-	img := image.NewRGBA(image.Rect(0, 0, side*(w+pad)+pad, side*(h+pad)+pad))
-	for i := range img.Pix {
-		img.Pix[i] = 40
-		if i%4 == 3 {
-			img.Pix[i] = 255
-		}
+// gridImage lays n RGBA images out in a side x side grid, as runtime.Grid does.
+func gridImage(rgba []byte, n int, shape []int) (*ebiten.Image, error) {
+	img, err := runtime.GridRGBA(rgba, n, shape[1], shape[2], sideOf(n), pad)
+	if err != nil {
+		return nil, err
 	}
-	for k := 0; k < n; k++ {
-		x0, y0 := pad+(k%side)*(w+pad), pad+(k/side)*(h+pad)
-		for y := 0; y < h; y++ {
-			copy(img.Pix[(y0+y)*img.Stride+4*x0:][:4*w], rgba[4*(k*h*w+y*w):][:4*w])
-		}
-	}
-	return ebiten.NewImageFromImage(img)
+	return ebiten.NewImageFromImage(img), nil
 }
 
 func scaleFor(px int) int { return ui.Scale(px) }
@@ -490,9 +481,10 @@ func (v *viewer) Draw(screen *ebiten.Image) {
 	case v.show == viewReplay && len(steps) > 0 && shape != nil:
 		k := (v.tick / (2 * frameTicks)) % (len(steps) + 3)
 		if k < len(steps) {
-			g := gridImage(steps[k], v.gridSide*v.gridSide, shape)
-			drawGrid(screen, g)
-			g.Deallocate()
+			if g, err := gridImage(steps[k], v.gridSide*v.gridSide, shape); err == nil {
+				drawGrid(screen, g)
+				g.Deallocate()
+			}
 			ebitenutil.DebugPrintAt(screen, fmt.Sprintf("denoising: step %d/%d (decoded prediction)", k+1, len(steps)), gridX, gridY+gridBox+4)
 		} else if v.grid != nil {
 			drawGrid(screen, v.grid)

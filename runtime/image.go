@@ -3,7 +3,6 @@ package runtime
 import (
 	"fmt"
 	"image"
-	"image/color"
 	"math"
 )
 
@@ -13,9 +12,18 @@ func Grid(imgs []float32, n int, shape []int, cols, pad int) (*image.NRGBA, erro
 	if len(shape) != 3 || (shape[0] != 1 && shape[0] != 3) {
 		return nil, fmt.Errorf("runtime: grid needs [1 or 3, H, W] images, got %v", shape)
 	}
-	c, h, w := shape[0], shape[1], shape[2]
-	if n < 1 || len(imgs) != n*c*h*w {
-		return nil, fmt.Errorf("runtime: grid of %d images of %v needs %d values, got %d", n, shape, n*c*h*w, len(imgs))
+	if n < 1 || len(imgs) != n*shape[0]*shape[1]*shape[2] {
+		return nil, fmt.Errorf("runtime: grid of %d images of %v needs %d values, got %d", n, shape, n*shape[0]*shape[1]*shape[2], len(imgs))
+	}
+	return GridRGBA(RGBA8(imgs, n, shape), n, shape[1], shape[2], cols, pad)
+}
+
+// GridRGBA lays out n RGBA8 images of h x w (as RGBA8 makes them, or the GPU
+// reads back) in a grid of cols columns (0: square) with pad pixels of dark
+// grey between them.
+func GridRGBA(rgba []byte, n, h, w, cols, pad int) (*image.NRGBA, error) {
+	if n < 1 || len(rgba) != 4*n*h*w {
+		return nil, fmt.Errorf("runtime: grid of %d RGBA images of %dx%d needs %d bytes, got %d", n, h, w, 4*n*h*w, len(rgba))
 	}
 	if cols < 1 {
 		cols = int(math.Ceil(math.Sqrt(float64(n))))
@@ -30,19 +38,8 @@ func Grid(imgs []float32, n int, shape []int, cols, pad int) (*image.NRGBA, erro
 	}
 	for k := 0; k < n; k++ {
 		x0, y0 := pad+(k%cols)*(w+pad), pad+(k/cols)*(h+pad)
-		src := imgs[k*c*h*w:]
 		for y := 0; y < h; y++ {
-			for x := 0; x < w; x++ {
-				var px color.NRGBA
-				px.A = 255
-				if c == 1 {
-					v := to8(src[y*w+x])
-					px.R, px.G, px.B = v, v, v
-				} else {
-					px.R, px.G, px.B = to8(src[y*w+x]), to8(src[h*w+y*w+x]), to8(src[2*h*w+y*w+x])
-				}
-				out.SetNRGBA(x0+x, y0+y, px)
-			}
+			copy(out.Pix[(y0+y)*out.Stride+4*x0:][:4*w], rgba[4*(k*h*w+y*w):][:4*w])
 		}
 	}
 	return out, nil

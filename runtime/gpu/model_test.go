@@ -33,19 +33,26 @@ func loadModel(t testing.TB, path string) *runtime.Model {
 	return m
 }
 
+// gpuModel loads a weights file ("" for the shipped one) onto the test device.
+func gpuModel(t *testing.T, path string) (*Model, *runtime.Model) {
+	t.Helper()
+	d := device(t)
+	cpu := loadModel(t, path)
+	g, err := NewModel(d, cpu)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(g.Release)
+	return g, cpu
+}
+
 // End-to-end agreement: every sampler the GPU runs gives, for the same seed,
 // the CPU's latents within a relative 5e-4 (f32 sums in another order,
 // carried through every step; 1e-4 measured) and the CPU's images within one
 // grey level (a rounding boundary).
 func TestSampleMatchesCPU(t *testing.T) {
-	d := device(t)
 	for _, tc := range []struct{ name, path string }{{"fixture", "../../weights/testdata/tiny.lsgm"}, {"default", ""}} {
-		cpu := loadModel(t, tc.path)
-		g, err := NewModel(d, cpu)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer g.Release()
+		g, cpu := gpuModel(t, tc.path)
 		for _, name := range Samplers {
 			req := runtime.Request{Sampler: sampler.Config{Name: name, NFE: 10}, Count: 5, Seed: 11, Temperature: 0.9}
 			want, err := cpu.Sample(req, nil)
@@ -86,13 +93,7 @@ func TestSampleMatchesCPU(t *testing.T) {
 // With a progress callback each step hands over a decoded preview: one more
 // submission and readback a step, images of the right size, not all one value.
 func TestSampleProgress(t *testing.T) {
-	d := device(t)
-	cpu := loadModel(t, "")
-	g, err := NewModel(d, cpu)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.Release()
+	g, _ := gpuModel(t, "")
 	for _, name := range Samplers {
 		var steps []Progress
 		res, err := g.Sample(runtime.Request{Sampler: sampler.Config{Name: name, NFE: 4}, Count: 2, Seed: 3}, Options{Preview: true}, func(p Progress) { steps = append(steps, p) })
@@ -120,13 +121,7 @@ func TestSampleProgress(t *testing.T) {
 
 // A request larger than one batch runs in batches with the noise of one batch.
 func TestSampleBatches(t *testing.T) {
-	d := device(t)
-	cpu := loadModel(t, "../../weights/testdata/tiny.lsgm")
-	g, err := NewModel(d, cpu)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.Release()
+	g, _ := gpuModel(t, "../../weights/testdata/tiny.lsgm")
 	cfg := sampler.Config{Name: "ddpm", NFE: 2}
 	all, err := g.Sample(runtime.Request{Sampler: cfg, Count: MaxBatch + 3, Seed: 5}, Options{}, nil)
 	if err != nil {
@@ -146,12 +141,7 @@ func TestSampleBatches(t *testing.T) {
 
 // Settings the GPU cannot run, or that are out of range, are errors naming them.
 func TestSampleErrors(t *testing.T) {
-	d := device(t)
-	g, err := NewModel(d, loadModel(t, "../../weights/testdata/tiny.lsgm"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.Release()
+	g, _ := gpuModel(t, "../../weights/testdata/tiny.lsgm")
 	for _, tc := range []struct {
 		req  runtime.Request
 		want string
@@ -187,13 +177,7 @@ func TestShaderError(t *testing.T) {
 // Given initial noise (as latent interpolation passes) replaces the seed's,
 // on the GPU as on the CPU.
 func TestSampleGivenNoise(t *testing.T) {
-	d := device(t)
-	cpu := loadModel(t, "../../weights/testdata/tiny.lsgm")
-	g, err := NewModel(d, cpu)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.Release()
+	g, cpu := gpuModel(t, "../../weights/testdata/tiny.lsgm")
 	cfg := sampler.Config{Name: "dpmpp2m", NFE: 4}
 	seeded, err := g.Sample(runtime.Request{Sampler: cfg, Count: 2, Seed: 8}, Options{}, nil)
 	if err != nil {

@@ -39,6 +39,18 @@ func (u *run) buf() (*Buffer, error) {
 	return b, err
 }
 
+// state allocates k batch-sized state buffers (freed with the run).
+func (u *run) state(k int) ([]*Buffer, error) {
+	out := make([]*Buffer, k)
+	for i := range out {
+		var err error
+		if out[i], err = u.buf(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 func (u *run) release() {
 	for _, b := range u.bufs {
 		b.Release()
@@ -244,18 +256,11 @@ func (u *run) euler(z *Buffer, ts []float64) error {
 
 // heun: the trapezoidal predictor-corrector, two NFEs a step.
 func (u *run) heun(z *Buffer, ts []float64) error {
-	e1, err := u.buf()
+	b, err := u.state(3)
 	if err != nil {
 		return err
 	}
-	e2, err := u.buf()
-	if err != nil {
-		return err
-	}
-	zp, err := u.buf()
-	if err != nil {
-		return err
-	}
+	e1, e2, zp := b[0], b[1], b[2]
 	n := len(ts) - 1
 	for i := 0; i < n; i++ {
 		t, tn := ts[i], ts[i+1]
@@ -284,16 +289,11 @@ func (u *run) heun(z *Buffer, ts []float64) error {
 
 // ddim: z = m_s x0 + sqrt(sigma_s^2 - c^2) eps + c noise with x0 folded in.
 func (u *run) ddim(z *Buffer, ts []float64, eta float64) error {
-	eps, err := u.buf()
+	b, err := u.state(2) // eps, and the noise when eta > 0
 	if err != nil {
 		return err
 	}
-	var xi *Buffer
-	if eta > 0 {
-		if xi, err = u.buf(); err != nil {
-			return err
-		}
-	}
+	eps, xi := b[0], b[1]
 	n := len(ts) - 1
 	for i := 0; i < n; i++ {
 		t, tn := ts[i], ts[i+1]
@@ -325,18 +325,11 @@ func (u *run) ddim(z *Buffer, ts []float64, eta float64) error {
 
 // dpmpp2m: multistep DPM-Solver++(2M) in log-SNR time on the data prediction.
 func (u *run) dpmpp2m(z *Buffer, ts []float64) error {
-	eps, err := u.buf()
+	b, err := u.state(3)
 	if err != nil {
 		return err
 	}
-	x0, err := u.buf()
-	if err != nil {
-		return err
-	}
-	prev, err := u.buf()
-	if err != nil {
-		return err
-	}
+	eps, x0, prev := b[0], b[1], b[2]
 	n := len(ts) - 1
 	hPrev := 0.0
 	for i := 0; i < n; i++ {
@@ -375,14 +368,11 @@ func (u *run) dpmpp2m(z *Buffer, ts []float64) error {
 
 // eulerMaruyama: the reverse SDE's Euler-Maruyama step; no noise on the last.
 func (u *run) eulerMaruyama(z *Buffer, ts []float64) error {
-	eps, err := u.buf()
+	b, err := u.state(2)
 	if err != nil {
 		return err
 	}
-	xi, err := u.buf()
-	if err != nil {
-		return err
-	}
+	eps, xi := b[0], b[1]
 	n := len(ts) - 1
 	for i := 0; i < n; i++ {
 		t, tn := ts[i], ts[i+1]
