@@ -99,6 +99,10 @@ func TestFitResumeIsExact(t *testing.T) {
 	if err := runFit(fitArgs(data, b, "--max-steps", "7")); err == nil || !strings.Contains(err.Error(), "--resume") {
 		t.Errorf("fit over an existing run: %v, want an error pointing at --resume", err)
 	}
+	first, err := lsgm.ReadCheckpoint(filepath.Join(b, "checkpoint.lsgmckpt"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := runFit([]string{"--out", b, "--resume", "--max-steps", "0", "-q", "--blas", "gonum"}); err != nil {
 		t.Fatal(err)
 	}
@@ -108,6 +112,9 @@ func TestFitResumeIsExact(t *testing.T) {
 	}
 	if !sameTensors(ma, mb) {
 		t.Error("resumed run's weights differ from the uninterrupted run's")
+	}
+	if sec := mb.Provenance.Metrics["train_seconds"]; !(first.Seconds > 0 && sec > first.Seconds) {
+		t.Errorf("training time %vs after resuming, %vs before: it must add up over resumes", sec, first.Seconds)
 	}
 	for _, f := range []string{"metrics.jsonl", "loss.png", "samples-epoch001.png", "samples-epoch003.png"} {
 		if _, err := os.Stat(filepath.Join(b, f)); err != nil {
