@@ -5,7 +5,7 @@ export PATH := $(PATH):/usr/local/go/bin
 WEIGHTS ?=
 FUZZTIME ?= 20s
 
-.PHONY: setup sample test vet unit wasm fuzz bench trainer fit eval site serve desktop
+.PHONY: setup sample test vet unit wasm fuzz bench trainer fit eval fd site serve desktop
 
 setup:
 	bash .ci/setup
@@ -39,6 +39,12 @@ fit: trainer
 N ?= 1000
 eval: trainer
 	OPENBLAS_NUM_THREADS=1 bin/trainer eval --weights weights/default.lsgm --n $(N)
+
+# Sample quality of the shipped weights: Fréchet distance on the features of
+# the shipped classifier (bin/trainer classifier --out weights/fmnist-classifier.lsgmc
+# retrains it), N samples per setting, per sampler and NFE.
+fd: trainer
+	OPENBLAS_NUM_THREADS=1 bin/trainer fd --classifier weights/fmnist-classifier.lsgmc --n $(N)
 
 test: setup vet unit wasm fuzz
 

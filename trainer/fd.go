@@ -412,7 +412,7 @@ func symSqrt(s *mat.SymDense) (*mat.Dense, error) {
 func runFD(args []string) error {
 	fs := flag.NewFlagSet("fd", flag.ContinueOnError)
 	path := fs.String("weights", "", "weights file (default: the shipped model)")
-	clf := fs.String("classifier", "classifier.lsgmc", "feature classifier (trainer classifier writes it)")
+	clf := fs.String("classifier", "weights/fmnist-classifier.lsgmc", "feature classifier (the shipped Fashion-MNIST one; trainer classifier trains another)")
 	dir := fs.String("data", data.DefaultDir, "folder with the t10k IDX files")
 	n := fs.Int("n", 10000, "samples per setting (and test images)")
 	runs := fs.String("runs", "dpmpp2m:5,dpmpp2m:10,dpmpp2m:20,dpmpp2m:50,rk45", "settings: sampler:NFE, comma separated (rk45 is adaptive)")

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lsgm-go/lsgm/trainer/data"
 	"github.com/lsgm-go/lsgm/trainer/lsgm"
 	"github.com/lsgm-go/lsgm/weights"
 )
@@ -277,4 +278,40 @@ func TestEvalRecord(t *testing.T) {
 	if m["train_seconds"] <= 0 {
 		t.Error("recording dropped the training metrics")
 	}
+}
+
+// trainer eval on the shipped weights reproduces the NELBO recorded in their
+// provenance: 50 test images (two batches of 25, the recorded run's first
+// two) land within 4 combined standard errors of the 500-image figure.
+func TestShippedNELBO(t *testing.T) {
+	if testing.Short() {
+		t.Skip("about 3 minutes of CPU; run without -short")
+	}
+	if _, err := os.Stat(data.DefaultDir); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("no Fashion-MNIST under CI (apt-get install dataset-fashion-mnist)")
+		}
+		t.Skip("no Fashion-MNIST: apt-get install dataset-fashion-mnist")
+	}
+	f, err := weights.Decode(weights.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := f.Provenance.Metrics
+	want, wantSE := m["test_nelbo_nats"], m["test_nelbo_se"]
+	if want == 0 || wantSE == 0 {
+		t.Fatalf("the shipped weights record no test NELBO: %v", m)
+	}
+	set, err := loadSet(data.DefaultDir, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := evaluate(f, set, evalOptions{N: 50, Batch: 25, ODEEps: 1e-5, RTol: 1e-5, ATol: 1e-5, Probe: "rademacher", Quiet: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, tol := math.Abs(res.NELBO-want), 4*math.Hypot(res.SE, wantSE); d > tol {
+		t.Errorf("NELBO of the first 50 test images %.2f ± %.2f, recorded %.2f ± %.2f: %.1f apart, more than %.1f", res.NELBO, res.SE, want, wantSE, d, tol)
+	}
+	t.Logf("first 50 test images: %.2f ± %.2f nats; recorded on 500: %.2f ± %.2f", res.NELBO, res.SE, want, wantSE)
 }
