@@ -1,6 +1,10 @@
 package main
 
 import (
+	"golang.org/x/image/font"
+	"golang.org/x/image/font/basicfont"
+	"golang.org/x/image/math/fixed"
+
 	"fmt"
 	"image"
 	"image/color"
@@ -97,7 +101,7 @@ func (a *accum) mean() record {
 // stage 1 in grey, stage 2 in blue, on a log-scaled y axis with grid lines
 // at powers of ten and their halves.
 func writeLossCurve(path string, recs []record) error {
-	const W, H, pad = 640, 360, 30
+	const W, H, pad = 640, 360, 48
 	img := image.NewNRGBA(image.Rect(0, 0, W, H))
 	for i := range img.Pix {
 		img.Pix[i] = 255
@@ -121,7 +125,7 @@ func writeLossCurve(path string, recs []record) error {
 	x := func(s int) int { return pad + int(float64(s)/float64(maxStep)*float64(W-2*pad)) }
 	grey := color.NRGBA{220, 220, 220, 255}
 	for e := math.Floor(math.Log10(lo)); e <= math.Ceil(math.Log10(hi)); e++ {
-		for _, m := range []float64{1, 2, 5} {
+		for _, m := range []float64{1, 1.5, 2, 3, 5, 7} {
 			v := m * math.Pow(10, e)
 			if v < lo || v > hi {
 				continue
@@ -129,8 +133,15 @@ func writeLossCurve(path string, recs []record) error {
 			for px := pad; px < W-pad; px++ {
 				img.Set(px, y(v), grey)
 			}
+			label(img, 2, y(v)+4, fmt.Sprintf("%g", v))
 		}
 	}
+	for _, f := range []float64{0, 0.25, 0.5, 0.75, 1} {
+		s := int(f * float64(maxStep))
+		label(img, x(s)-12, H-pad+16, fmt.Sprint(s))
+	}
+	label(img, pad+8, 16, "NELBO, nats per image (log scale); grey: VAE stage, blue: joint")
+	label(img, W/2-20, H-6, "step")
 	axis := color.NRGBA{0, 0, 0, 255}
 	for px := pad; px < W-pad; px++ {
 		img.Set(px, H-pad, axis)
@@ -186,4 +197,10 @@ func codeVersion() string {
 		}
 	}
 	return "unknown"
+}
+
+// label writes s with its baseline at (x, y) in the basic 7x13 font.
+func label(img *image.NRGBA, x, y int, s string) {
+	d := font.Drawer{Dst: img, Src: image.NewUniform(color.NRGBA{60, 60, 60, 255}), Face: basicfont.Face7x13, Dot: fixed.P(x, y)}
+	d.DrawString(s)
 }
