@@ -217,6 +217,27 @@ func TestBrowserCPUFallback(t *testing.T) {
 	}
 	sameImages(t, "cpu fallback", res.RGBA, native(t, count, nfe, seed))
 	t.Logf("wasm CPU: %.1f ms per NFE at batch %d (first request %.1f)", res.WarmMS/float64(res.NFE), count, res.MS/float64(res.NFE))
+
+	// Settings out of range are rejected with a message naming them.
+	var msgs []string
+	js := `(async () => {
+		const { Sampler } = await import('/lsgm.js');
+		const s = await Sampler.load({ weights: '/default.lsgm', backend: 'cpu' });
+		const out = [];
+		for (const o of [{ count: 0 }, { nfe: 1e9 }, { seed: -1 }, { sampler: 'magic' }, { temperature: 'hot' }]) {
+			try { await s.sample(o); out.push('accepted ' + JSON.stringify(o)); } catch (e) { out.push(e.message); }
+		}
+		s.terminate();
+		return out;
+	})()`
+	if err := chromedp.Run(ctx, chromedp.Evaluate(js, &msgs, await)); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"count 0 out of range", "NFE 1000000000 out of range", "seed -1", "unknown sampler", "temperature must be a number"} {
+		if i >= len(msgs) || !strings.Contains(msgs[i], want) {
+			t.Errorf("bad setting %d: %q, want a message containing %q", i, msgs, want)
+		}
+	}
 }
 
 // The element on a page of its own draws the grid the runtime draws, and
