@@ -80,7 +80,7 @@ func TestSampleMatchesCPU(t *testing.T) {
 			img := Images(got.RGBA, req.Count, cpu.DataShape())
 			levels := 0.0
 			for i, v := range want.Images {
-				levels = max(levels, math.Abs(float64(img[i])-math.Round(255*float64(v))/255)*255)
+				levels = max(levels, math.Abs(math.Round(255*float64(img[i]))-math.Round(255*float64(v)))) // whole grey levels
 			}
 			if levels > 1 {
 				t.Errorf("%s %s: images differ by %.0f grey levels, more than 1", tc.name, name, levels)
