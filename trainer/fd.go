@@ -419,6 +419,7 @@ func runFD(args []string) error {
 	kind := fs.String("backend", "auto", "where to sample: auto, gpu or cpu")
 	seed := fs.Uint64("seed", 1, "sampling seed")
 	blas := fs.String("blas", "auto", "matrix multiply backend for the classifier: auto, gonum, openblas")
+	quiet := fs.Bool("q", false, "no progress output")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -491,7 +492,12 @@ func runFD(args []string) error {
 		onGPU := false
 		for lo := 0; lo < *n; lo += 500 {
 			cnt := min(500, *n-lo)
-			res, err := s.Sample(runtime.Request{Sampler: cfg, Count: cnt, Seed: *seed, First: uint32(lo)}, false, nil)
+			show := func(p backend.Progress) {
+				if !*quiet {
+					fmt.Fprintf(os.Stderr, "\rtrainer fd: %s: images %d-%d of %d, step %d/%d, %.0fs   ", r, lo+1, lo+cnt, *n, p.I, p.N, time.Since(start).Seconds())
+				}
+			}
+			res, err := s.Sample(runtime.Request{Sampler: cfg, Count: cnt, Seed: *seed, First: uint32(lo)}, false, show)
 			if err != nil {
 				return fmt.Errorf("trainer fd: %s: %v", r, err)
 			}
@@ -499,6 +505,9 @@ func runFD(args []string) error {
 			nfe, onGPU = max(nfe, res.Stats.NFE), res.OnGPU
 		}
 		secs := time.Since(start).Seconds()
+		if !*quiet {
+			fmt.Fprint(os.Stderr, "\r\033[K")
+		}
 		fs, err := c.features(imgs, *n)
 		if err != nil {
 			return err
