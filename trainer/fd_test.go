@@ -96,3 +96,24 @@ func TestClassifierFile(t *testing.T) {
 		}
 	}
 }
+
+// trainer fd runs end to end on the shipped classifier; a bad setting is
+// refused by name.
+func TestFDCommand(t *testing.T) {
+	if _, err := os.Stat("/usr/share/datasets/fashion-mnist"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("no Fashion-MNIST under CI")
+		}
+		t.Skip("no Fashion-MNIST: apt-get install dataset-fashion-mnist")
+	}
+	args := []string{"--weights", fixture, "--classifier", "../weights/fmnist-classifier.lsgmc", "--n", "20", "--backend", "cpu", "-q"}
+	if err := runFD(append(args, "--runs", "ddim:2,euler:1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := runFD(append(args, "--runs", "ddim:x")); err == nil || !strings.Contains(err.Error(), "ddim:x") {
+		t.Errorf("bad --runs: %v", err)
+	}
+	if err := runFD(append(args, "--runs", "magic:3")); err == nil || !strings.Contains(err.Error(), "unknown sampler") {
+		t.Errorf("unknown sampler: %v", err)
+	}
+}
