@@ -303,11 +303,9 @@ func (u *run) ddim(z *Buffer, ts []float64, eta float64) error {
 		if err := u.report(i+1, n, tn, z, eps, t); err != nil {
 			return err
 		}
+		// x0 = (z - sigma_t eps) / m_t folded in: one update of z and eps.
 		mt, sgt := u.s.Mean(t), sde.Sigma(u.s, t)
-		ms, sgs := u.s.Mean(tn), sde.Sigma(u.s, tn)
-		r := mt * sgs / (ms * sgt)
-		c := eta * sgs * math.Sqrt(math.Max(0, 1-r*r))
-		dd := math.Sqrt(math.Max(0, sgs*sgs-c*c))
+		ms, dd, c := sampler.DDIMCoeffs(u.s, t, tn, eta)
 		terms := []term{{dd - ms*sgt/mt, eps}}
 		if eta > 0 {
 			if err := u.r.normals(xi, u.noise, u.n, i+1, uint32(rng.StreamStep)); err != nil {
@@ -341,16 +339,8 @@ func (u *run) dpmpp2m(z *Buffer, ts []float64) error {
 		if err := u.r.lincomb(x0, u.nd, 0, term{1 / mt, z}, term{-sgt / mt, eps}); err != nil {
 			return err
 		}
-		h := sde.LogSNR(u.s, tn) - sde.LogSNR(u.s, t)
-		ratio := sde.Sigma(u.s, tn) / sgt
-		k := -u.s.Mean(tn) * math.Expm1(-h)
-		if i == 0 {
-			err = u.r.lincomb(z, u.nd, ratio, term{k, x0})
-		} else {
-			r := hPrev / h
-			err = u.r.lincomb(z, u.nd, ratio, term{k * (1 + 0.5/r), x0}, term{k * (-0.5 / r), prev})
-		}
-		if err != nil {
+		ratio, k, c0, c1, h := sampler.DPMSolverPP2MCoeffs(u.s, t, tn, hPrev)
+		if err := u.r.lincomb(z, u.nd, ratio, term{k * c0, x0}, term{k * c1, prev}); err != nil {
 			return err
 		}
 		x0, prev = prev, x0
@@ -383,15 +373,15 @@ func (u *run) eulerMaruyama(z *Buffer, ts []float64) error {
 			return err
 		}
 		h := tn - t
-		g2 := u.s.G2(t)
-		terms := []term{{h * g2 / sde.Sigma(u.s, t), eps}}
-		if i < n-1 {
+		a, b, c := sampler.ReverseDiffusionCoeffs(u.s, t, tn)
+		terms := []term{{h * b, eps}}
+		if i < n-1 { // no noise on the last step
 			if err := u.r.normals(xi, u.noise, u.n, i+1, uint32(rng.StreamStep)); err != nil {
 				return err
 			}
-			terms = append(terms, term{math.Sqrt(g2 * -h), xi})
+			terms = append(terms, term{c, xi})
 		}
-		if err := u.r.lincomb(z, u.nd, 1+h*u.s.F(t), terms...); err != nil {
+		if err := u.r.lincomb(z, u.nd, 1+h*a, terms...); err != nil {
 			return err
 		}
 		u.st.Steps++

@@ -201,11 +201,7 @@ func DDIM(m Model, s sde.SDE, z []float32, ts []float64, eta float64, noise Nois
 			return st, err
 		}
 		denoise(x0, z, eps, s, t)
-		mt, sgt := s.Mean(t), sde.Sigma(s, t)
-		ms, sgs := s.Mean(tn), sde.Sigma(s, tn)
-		r := mt * sgs / (ms * sgt)
-		c := eta * sgs * math.Sqrt(math.Max(0, 1-r*r))
-		d := math.Sqrt(math.Max(0, sgs*sgs-c*c))
+		ms, d, c := DDIMCoeffs(s, t, tn, eta)
 		if eta > 0 {
 			noise.Fill(xi, i+1, rng.StreamStep)
 		}
@@ -224,6 +220,39 @@ func DDIM(m Model, s sde.SDE, z []float32, ts []float64, eta float64, noise Nois
 	return st, checkFinite(z, ts[n])
 }
 
+// DDIMCoeffs are the coefficients of a DDIM step from t to tn:
+// z_tn = ms x0 + d eps + c noise. Every backend's DDIM uses them.
+func DDIMCoeffs(s sde.SDE, t, tn, eta float64) (ms, d, c float64) {
+	mt, sgt := s.Mean(t), sde.Sigma(s, t)
+	ms, sgs := s.Mean(tn), sde.Sigma(s, tn)
+	r := mt * sgs / (ms * sgt)
+	c = eta * sgs * math.Sqrt(math.Max(0, 1-r*r))
+	d = math.Sqrt(math.Max(0, sgs*sgs-c*c))
+	return ms, d, c
+}
+
+// DPMSolverPP2MCoeffs are the coefficients of a DPM-Solver++(2M) step from t
+// to tn after a step of log-SNR length hPrev (0 for the first, first-order
+// step): z_tn = ratio z + k (c0 x0 + c1 x0_prev); h is this step's length.
+func DPMSolverPP2MCoeffs(s sde.SDE, t, tn, hPrev float64) (ratio, k, c0, c1, h float64) {
+	h = sde.LogSNR(s, tn) - sde.LogSNR(s, t)
+	ratio = sde.Sigma(s, tn) / sde.Sigma(s, t)
+	k = -s.Mean(tn) * math.Expm1(-h) // m_s (1 - e^{-h})
+	c0 = 1
+	if hPrev != 0 {
+		r := hPrev / h
+		c0, c1 = 1+0.5/r, -0.5/r
+	}
+	return ratio, k, c0, c1, h
+}
+
+// ReverseDiffusionCoeffs are the coefficients of an Euler-Maruyama step of the
+// reverse SDE from t to tn: z += h (a z + b eps) + c noise, h = tn - t.
+func ReverseDiffusionCoeffs(s sde.SDE, t, tn float64) (a, b, c float64) {
+	g2 := s.G2(t)
+	return s.F(t), g2 / sde.Sigma(s, t), math.Sqrt(g2 * (t - tn))
+}
+
 // DPMSolverPP2M is the multistep second-order DPM-Solver++ (Lu et al. 2022,
 // arXiv 2211.01095, Algorithm 2) in log-SNR time lambda = log(m/sigma) with the
 // data prediction x0: the first step is first order (DDIM), each later step uses
@@ -240,16 +269,12 @@ func DPMSolverPP2M(m Model, s sde.SDE, z []float32, ts []float64, cb Callback) (
 			return st, err
 		}
 		denoise(x0, z, eps, s, t)
-		h := sde.LogSNR(s, tn) - sde.LogSNR(s, t)
-		ratio := sde.Sigma(s, tn) / sde.Sigma(s, t)
-		k := -s.Mean(tn) * math.Expm1(-h) // m_s (1 - e^{-h})
+		ratio, k, c0, c1, h := DPMSolverPP2MCoeffs(s, t, tn, hPrev)
 		if i == 0 {
 			for j := range z {
 				z[j] = float32(ratio*float64(z[j]) + k*float64(x0[j]))
 			}
 		} else {
-			r := hPrev / h
-			c0, c1 := 1+0.5/r, -0.5/r
 			for j := range z {
 				d := c0*float64(x0[j]) + c1*float64(prev[j])
 				z[j] = float32(ratio*float64(z[j]) + k*d)
@@ -295,13 +320,9 @@ func EulerMaruyama(m Model, s sde.SDE, z []float32, ts []float64, noise Noise, c
 // reverseDiffusionStep applies one Euler-Maruyama step of the reverse SDE from t to tn.
 func reverseDiffusionStep(z, eps, xi []float32, s sde.SDE, t, tn float64, noise Noise, step int, last bool) {
 	h := tn - t
-	a := s.F(t)
-	g2 := s.G2(t)
-	b := g2 / sde.Sigma(s, t)
-	c := 0.0
+	a, b, c := ReverseDiffusionCoeffs(s, t, tn)
 	if !last {
 		noise.Fill(xi, step, rng.StreamStep)
-		c = math.Sqrt(g2 * -h)
 	}
 	for j := range z {
 		v := float64(z[j]) + h*(a*float64(z[j])+b*float64(eps[j]))
