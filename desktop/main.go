@@ -13,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 
 	"github.com/hajimehoshi/ebiten/v2"
 	"github.com/lsgm-go/lsgm/runtime/backend"
@@ -42,7 +43,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "desktop: -grid %d out of range [1, %d]\n", *side, maxSide)
 		os.Exit(2)
 	}
-	if !validKind(*kind) {
+	if !slices.Contains(backend.Kinds, *kind) {
 		fmt.Fprintf(os.Stderr, "desktop: -backend %q: want auto, gpu or cpu\n", *kind)
 		os.Exit(2)
 	}
@@ -67,13 +68,4 @@ func main() {
 		fmt.Fprintln(os.Stderr, "desktop:", v.shotErr)
 		os.Exit(1)
 	}
-}
-
-func validKind(k string) bool {
-	for _, x := range backend.Kinds {
-		if x == k {
-			return true
-		}
-	}
-	return false
 }

@@ -516,7 +516,7 @@ func (v *viewer) Draw(screen *ebiten.Image) {
 	}
 	if v.shotPath != "" && done > 0 && v.shotView == viewInterp && v.show != viewInterp && !busy {
 		v.show = viewInterp
-		go v.interpolate(v.selected)
+		v.interpolate(v.selected) // starts its own goroutine
 	}
 	ready := (done > 0 && v.grid != nil && v.show == viewGrid && v.shotView == viewGrid) || errText != ""
 	if v.show == viewInterp && v.shotView == viewInterp && len(frames) == interpFrames && !busy {

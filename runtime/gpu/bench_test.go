@@ -114,12 +114,8 @@ func BenchmarkNFE(b *testing.B) {
 	cpu := loadModel(b, "")
 	for _, n := range []int{1, 4, 16, 64} {
 		b.Run(fmt.Sprintf("gpu/batch%d", n), func(b *testing.B) {
-			d := device(b)
-			g, err := NewModel(d, cpu)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer g.Release()
+			g, _ := gpuModel(b, "")
+			d := g.D
 			score, err := g.netFor(g.score, g.pScore, n)
 			if err != nil {
 				b.Fatal(err)
@@ -171,12 +167,7 @@ func BenchmarkSample(b *testing.B) {
 	for _, n := range []int{1, 16, 64} {
 		req := runtime.Request{Sampler: cfg, Count: n, Seed: 1}
 		b.Run(fmt.Sprintf("gpu/batch%d", n), func(b *testing.B) {
-			d := device(b)
-			g, err := NewModel(d, cpu)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer g.Release()
+			g, _ := gpuModel(b, "")
 			for i := 0; i < b.N; i++ {
 				if _, err := g.Sample(req, Options{}, nil); err != nil {
 					b.Fatal(err)

@@ -3,6 +3,7 @@ package gpu
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/lsgm-go/lsgm/runtime"
@@ -20,14 +21,7 @@ var ErrUnsupported = errors.New("gpu: not supported by the GPU backend")
 var Samplers = []string{"euler", "heun", "ddim", "ddpm", "dpmpp2m", "euler_maruyama"}
 
 // Supports reports whether the GPU runs sampler name.
-func Supports(name string) bool {
-	for _, s := range Samplers {
-		if s == name {
-			return true
-		}
-	}
-	return false
-}
+func Supports(name string) bool { return slices.Contains(Samplers, name) }
 
 // MaxBatch is the most samples one submission holds; larger requests run in
 // batches (with the same noise as one batch: noise is keyed by sample index).

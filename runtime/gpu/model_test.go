@@ -34,7 +34,7 @@ func loadModel(t testing.TB, path string) *runtime.Model {
 }
 
 // gpuModel loads a weights file ("" for the shipped one) onto the test device.
-func gpuModel(t *testing.T, path string) (*Model, *runtime.Model) {
+func gpuModel(t testing.TB, path string) (*Model, *runtime.Model) {
 	t.Helper()
 	d := device(t)
 	cpu := loadModel(t, path)

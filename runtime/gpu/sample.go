@@ -135,9 +135,7 @@ func (g *Model) batch(r runtime.Request, c sampler.Config, ts []float64, o Optio
 	if err != nil {
 		return nil, err
 	}
-	if err := u.decode(z); err != nil {
-		return nil, err
-	}
+	u.decode(z)
 	reads, counts := []*Buffer{u.img}, []int{n * hw}
 	if o.Latent {
 		reads, counts = append(reads, z), append(counts, u.nd)
@@ -166,7 +164,7 @@ func finite(z []float32) error {
 }
 
 // decode records the decoder on latents z and the RGBA8 conversion into u.img.
-func (u *run) decode(z *Buffer) error {
+func (u *run) decode(z *Buffer) {
 	if u.dec == nil {
 		if z != u.preview {
 			u.r.copy(u.preview, z, u.nd)
@@ -176,7 +174,6 @@ func (u *run) decode(z *Buffer) error {
 		u.dec.record(u.r)
 	}
 	u.toRGBA.record(u.r)
-	return nil
 }
 
 // eps records one evaluation of the prior's noise prediction at (z, t) into
@@ -216,9 +213,7 @@ func (u *run) report(i, n int, t float64, z, eps *Buffer, te float64) error {
 			return err
 		}
 	}
-	if err := u.decode(u.preview); err != nil {
-		return err
-	}
+	u.decode(u.preview)
 	data, err := u.r.read([]*Buffer{u.img}, []int{u.img.len})
 	if err != nil {
 		return err
