@@ -66,9 +66,6 @@ func runEval(args []string) error {
 	if err != nil {
 		return fmt.Errorf("trainer eval: %s: %v", *path, err)
 	}
-	if f.Arch.Likelihood == "none" {
-		return fmt.Errorf("trainer eval: %s has no VAE; its NELBO needs the data-space path, not built yet", *path)
-	}
 	set, err := loadSet(*dir, "test")
 	if err != nil {
 		return fmt.Errorf("trainer eval: %v", err)
@@ -138,11 +135,19 @@ func evaluate(f *weights.File, set *data.Set, o evalOptions) (*evalResult, error
 	for n%B != 0 { // the VAE terms are batch means: batches must be whole
 		B--
 	}
-	vae, err := lsgm.NewGraph(f, lsgm.StageEval, B, false)
-	if err != nil {
-		return nil, fmt.Errorf("trainer eval: %v", err)
+	// Without a VAE the "posterior sample" is the image dequantized within
+	// its bin: no reconstruction term, and D log 128 in the entropy's place.
+	space := f.Arch.Likelihood == "none"
+	var vae *lsgm.Graph
+	z0 := make([]float32, B*weights.Numel(f.Arch.LatentShape))
+	if !space {
+		var err error
+		if vae, err = lsgm.NewGraph(f, lsgm.StageEval, B, false); err != nil {
+			return nil, fmt.Errorf("trainer eval: %v", err)
+		}
+		defer vae.Close()
+		z0 = vae.Z0
 	}
-	defer vae.Close()
 	jvp, err := lsgm.NewScoreJVP(f, B)
 	if err != nil {
 		return nil, fmt.Errorf("trainer eval: %v", err)
@@ -152,16 +157,20 @@ func evaluate(f *weights.File, set *data.Set, o evalOptions) (*evalResult, error
 	res := &evalResult{ODEEps: o.ODEEps, RTol: o.RTol, ATol: o.ATol, Probe: o.Probe, Likelihood: f.Arch.Likelihood}
 	start := time.Now()
 	idx := make([]int, B)
-	v := make([]float32, len(vae.Z0))
+	v := make([]float32, len(z0))
 	var nfe int
 	for lo := 0; lo < n; lo += B {
 		rng := rand.New(rand.NewPCG(o.Seed, uint64(lo)))
 		for i := range idx {
 			idx[i] = lo + i
 		}
-		// A bernoulli model is scored on binarized test images.
-		fillImages(vae.X, set, idx, f.Arch.Likelihood, f.Arch.Likelihood == "bernoulli", rng)
-		fillNormal(rng, vae.N0)
+		if space {
+			fillImages(z0, set, idx, f.Arch.Likelihood, false, rng)
+		} else {
+			// A bernoulli model is scored on binarized test images.
+			fillImages(vae.X, set, idx, f.Arch.Likelihood, f.Arch.Likelihood == "bernoulli", rng)
+			fillNormal(rng, vae.N0)
+		}
 		for i := range v {
 			if o.Probe == "rademacher" {
 				v[i] = float32(2*rng.IntN(2) - 1)
@@ -169,11 +178,17 @@ func evaluate(f *weights.File, set *data.Set, o evalOptions) (*evalResult, error
 				v[i] = float32(rng.NormFloat64())
 			}
 		}
-		val, err := vae.Run()
-		if err != nil {
-			return nil, fmt.Errorf("trainer eval: %v", err)
+		var recon, negH float64
+		if space {
+			negH = dequantNats(d)
+		} else {
+			val, err := vae.Run()
+			if err != nil {
+				return nil, fmt.Errorf("trainer eval: %v", err)
+			}
+			recon, negH = val.Recon, val.NegEntropy-d/2*math.Log(2*math.Pi*math.E)
 		}
-		logp, k, err := lsgm.LogLikelihood(jvp, vae.Z0, v, o.ODEEps, o.RTol, o.ATol)
+		logp, k, err := lsgm.LogLikelihood(jvp, z0, v, o.ODEEps, o.RTol, o.ATol)
 		if err != nil {
 			return nil, fmt.Errorf("trainer eval: batch at image %d: %v", lo, err)
 		}
@@ -183,10 +198,9 @@ func evaluate(f *weights.File, set *data.Set, o evalOptions) (*evalResult, error
 			ce -= lp
 		}
 		ce /= float64(B)
-		negH := val.NegEntropy - d/2*math.Log(2*math.Pi*math.E)
-		nelbo := val.Recon + negH + ce
+		nelbo := recon + negH + ce
 		res.perBatch = append(res.perBatch, nelbo)
-		res.Recon += val.Recon * float64(B)
+		res.Recon += recon * float64(B)
 		res.NegEntropy += negH * float64(B)
 		res.CrossEnt += ce * float64(B)
 		res.Images += B
@@ -221,8 +235,13 @@ func evaluate(f *weights.File, set *data.Set, o evalOptions) (*evalResult, error
 func printEval(r *evalResult) {
 	fmt.Printf("NELBO on %d test images of %s (%s)\n", r.Images, r.Dataset, r.Weights)
 	fmt.Printf("  NELBO          %9.2f ± %.2f nats/image   %.4f bits/dim\n", r.NELBO, r.SE, r.BitsPerDim)
-	fmt.Printf("  reconstruction %9.2f   (-log p(x|z0), %s)\n", r.Recon, r.Likelihood)
-	fmt.Printf("  -entropy       %9.2f   (log q(z0|x))\n", r.NegEntropy)
-	fmt.Printf("  cross entropy  %9.2f   (-log p(z0), probability-flow ODE from t=%g, RK45 rtol %g atol %g, %s probes)\n", r.CrossEnt, r.ODEEps, r.RTol, r.ATol, r.Probe)
+	if r.Likelihood == "none" {
+		fmt.Printf("  dequantization %9.2f   (D log 128: y uniform in x's bin of width 2/256)\n", r.NegEntropy)
+		fmt.Printf("  -log p(y)      %9.2f   (probability-flow ODE from t=%g, RK45 rtol %g atol %g, %s probes)\n", r.CrossEnt, r.ODEEps, r.RTol, r.ATol, r.Probe)
+	} else {
+		fmt.Printf("  reconstruction %9.2f   (-log p(x|z0), %s)\n", r.Recon, r.Likelihood)
+		fmt.Printf("  -entropy       %9.2f   (log q(z0|x))\n", r.NegEntropy)
+		fmt.Printf("  cross entropy  %9.2f   (-log p(z0), probability-flow ODE from t=%g, RK45 rtol %g atol %g, %s probes)\n", r.CrossEnt, r.ODEEps, r.RTol, r.ATol, r.Probe)
+	}
 	fmt.Printf("  %.1f NFE per batch (each a forward and backward pass), %.1fs\n", r.MeanNFE, r.Seconds)
 }

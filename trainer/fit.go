@@ -30,7 +30,7 @@ import (
 type fitOptions struct {
 	Data       string  `json:"data"`
 	Binarize   bool    `json:"binarize"`
-	Likelihood string  `json:"likelihood"`
+	Likelihood string  `json:"likelihood"` // "none": no VAE (--vae none)
 	Size       string  `json:"size"`
 	SDE        string  `json:"sde"`
 	TimeEps    float64 `json:"time_eps"`
@@ -81,6 +81,7 @@ func runFit(args []string) error {
 	fs.StringVar(&o.Data, "data", data.DefaultDir, "training images: a folder with {train,t10k}-images-idx3-ubyte[.gz] (Fashion-MNIST, MNIST), an IDX images file, or a folder of PNGs")
 	fs.BoolVar(&o.Binarize, "binarize", false, "dynamically binarize pixels (Bernoulli decoder)")
 	fs.StringVar(&o.Likelihood, "likelihood", "logistic", "decoder: logistic (256 grey levels) or bernoulli")
+	vae := fs.String("vae", "yes", "none trains a plain data-space score model with the same machinery (the baseline of LSGM's few-NFE claim)")
 	fs.StringVar(&o.Size, "size", "default", "network size: default or tiny")
 	fs.StringVar(&o.SDE, "sde", "geometric_vpsde", "forward SDE: geometric_vpsde, vpsde or subvpsde")
 	fs.Float64Var(&o.TimeEps, "time-eps", -1, "smallest diffusion time (default 0 for geometric_vpsde, 0.01 otherwise)")
@@ -110,6 +111,14 @@ func runFit(args []string) error {
 		return fmt.Errorf("trainer fit: %v", err)
 	}
 	o.Command = "trainer fit " + strings.Join(args, " ")
+	switch *vae {
+	case "yes":
+	case "none":
+		// No VAE: no stage 1, the images (dequantized) are the SGM's data.
+		o.Likelihood = "none"
+	default:
+		return fmt.Errorf("trainer fit: --vae %q: want yes or none", *vae)
+	}
 	ckPath := filepath.Join(*out, "checkpoint.lsgmckpt")
 	var ck *lsgm.Checkpoint
 	if *resume {
@@ -154,9 +163,15 @@ func runFit(args []string) error {
 }
 
 func (o *fitOptions) validate() error {
+	if o.Likelihood == "none" {
+		if o.Binarize {
+			return errors.New("trainer fit: --binarize needs a Bernoulli decoder; --vae none has no decoder")
+		}
+		o.EpochsVAE = 0 // stage 1 pretrains a VAE
+	}
 	switch {
-	case o.Likelihood != "logistic" && o.Likelihood != "bernoulli":
-		return fmt.Errorf("trainer fit: --likelihood %q: want logistic or bernoulli", o.Likelihood)
+	case o.Likelihood != "logistic" && o.Likelihood != "bernoulli" && o.Likelihood != "none":
+		return fmt.Errorf("trainer fit: --likelihood %q: want logistic or bernoulli (or --vae none)", o.Likelihood)
 	case o.Binarize && o.Likelihood != "bernoulli":
 		return errors.New("trainer fit: --binarize needs --likelihood bernoulli")
 	case o.Batch < 1 || o.Batch > 4096:
@@ -248,13 +263,22 @@ type run struct {
 
 func (r *run) newModel() error {
 	cfg := weights.DefaultConfig()
-	if r.o.Size == "tiny" {
+	switch {
+	case r.o.Size == "tiny":
 		cfg = weights.TinyConfig()
+	case r.o.Likelihood == "none":
+		cfg = weights.BaselineConfig()
 	}
 	cfg.Name = modelName(r.set.Source)
 	cfg.DataShape = r.set.Shape
 	cfg.Likelihood = r.o.Likelihood
 	cfg.SDE = weights.SDESpec{Kind: r.o.SDE}
+	if r.o.Likelihood == "none" {
+		cfg.Mix = false // the mixed score's Normal part suits a VAE's latent, not pixels
+		if len(cfg.ScoreMult) > 1 && (cfg.DataShape[1]%4 != 0 || cfg.DataShape[2]%4 != 0) {
+			cfg.ScoreMult = cfg.ScoreMult[:1]
+		}
+	}
 	cfg.Sampling.EndTime = math.Max(r.o.TimeEps, 1e-3)
 	a, err := weights.NewArch(cfg)
 	if err != nil {
@@ -450,24 +474,35 @@ func (r *run) trainStep(graph func(lsgm.Stage) (*lsgm.Graph, error), idx []int, 
 	r.step++
 	rng := rand.New(rand.NewPCG(o.Seed^0x5eed, uint64(r.step)))
 	st := lsgm.StageJoint
-	if stage1 {
+	switch {
+	case o.Likelihood == "none":
+		st = lsgm.StagePrior
+	case stage1:
 		st = lsgm.StageVAE
 	}
 	g, err := graph(st)
 	if err != nil {
 		return record{}, false, fmt.Errorf("trainer fit: %v", err)
 	}
-	fillImages(g.X, r.set, idx, r.o.Likelihood, r.o.Binarize, rng)
-	fillNormal(rng, g.N0)
 	rec := record{Stage: "vae"}
-	if stage1 {
+	switch st {
+	case lsgm.StagePrior: // the data-space model: pixels are its z0
+		rec.Stage = "sgm"
+		fillImages(g.Z0, r.set, idx, o.Likelihood, false, rng)
+		r.drawTimes(g, r.pTimes, rng)
+		fillNormal(rng, g.N1)
+	case lsgm.StageVAE:
+		fillImages(g.X, r.set, idx, o.Likelihood, o.Binarize, rng)
+		fillNormal(rng, g.N0)
 		beta := 1.0
 		if span := o.KLWarmup * float64(o.EpochsVAE*perEpoch); span > 0 {
 			beta = math.Min(1, 1e-2+float64(r.step)/span)
 		}
 		g.SetBeta(beta)
-	} else {
+	default:
 		rec.Stage = "joint"
+		fillImages(g.X, r.set, idx, o.Likelihood, o.Binarize, rng)
+		fillNormal(rng, g.N0)
 		r.drawTimes(g, r.qTimes, rng)
 		fillNormal(rng, g.N1)
 	}
@@ -488,7 +523,7 @@ func (r *run) trainStep(graph func(lsgm.Stage) (*lsgm.Graph, error), idx []int, 
 	vae, prior := split(grads)
 	var pv lsgm.Values
 	var pg *lsgm.Graph
-	if !stage1 && len(prior) == 0 { // the prior's own weighting: a second graph on the same latents
+	if st == lsgm.StageJoint && len(prior) == 0 { // the prior's own weighting: a second graph on the same latents
 		if pg, err = graph(lsgm.StagePrior); err != nil {
 			return record{}, false, fmt.Errorf("trainer fit: %v", err)
 		}
@@ -505,11 +540,21 @@ func (r *run) trainStep(graph func(lsgm.Stage) (*lsgm.Graph, error), idx []int, 
 		}
 	}
 	d := float64(weights.Numel(r.file.Arch.LatentShape))
-	rec.Recon, rec.NegEnt = v.Recon, v.NegEntropy-d/2*math.Log(2*math.Pi*math.E)
-	if stage1 {
+	if st != lsgm.StagePrior {
+		rec.Recon, rec.NegEnt = v.Recon, v.NegEntropy-d/2*math.Log(2*math.Pi*math.E)
+	}
+	switch {
+	case st == lsgm.StagePrior:
+		// -log P(x) <= -log p(y) + D log 128 for y dequantized into x's bin
+		// of width 2/256; -log p(y) is bounded by the DSM cross entropy.
+		rec.NegEnt = dequantNats(d)
+		rec.CE = v.CE + lsgm.CEConst(r.sde, o.TimeEps, g.Z0, pointMass(len(g.Z0)), g.Batch)
+		rec.NELBO = rec.NegEnt + rec.CE
+		rec.PriorLoss = v.CE
+	case stage1:
 		rec.KL = v.KL
 		rec.NELBO = v.Recon + v.KL
-	} else {
+	default:
 		mu, ls := g.Posterior()
 		rec.CE = v.CE + lsgm.CEConst(r.sde, o.TimeEps, mu, ls, g.Batch)
 		rec.NELBO = rec.Recon + rec.NegEnt + rec.CE
@@ -560,8 +605,9 @@ func (r *run) drawTimes(g *lsgm.Graph, ts *lsgm.TimeSampler, rng *rand.Rand) {
 }
 
 // fillImages writes images idx of set into dst in the likelihood's scale:
-// grey levels on the 256 bin centres of [-1, 1] (logistic), [0, 1] or a
-// fresh binarization (bernoulli with binarize).
+// grey levels on the 256 bin centres of [-1, 1] (logistic), a uniform draw
+// within those 256 bins (none: the data-space model's continuous data),
+// [0, 1] or a fresh binarization (bernoulli with binarize).
 func fillImages(dst []float32, set *data.Set, idx []int, likelihood string, binarize bool, rng *rand.Rand) {
 	d := weights.Numel(set.Shape)
 	for k, i := range idx {
@@ -570,6 +616,8 @@ func fillImages(dst []float32, set *data.Set, idx []int, likelihood string, bina
 			switch {
 			case likelihood == "logistic":
 				out[j] = float32(math.Round(float64(v)*255))*2/255 - 1
+			case likelihood == "none": // uniformly dequantized within its bin of [-1, 1]
+				out[j] = float32((math.Round(float64(v)*255)+rng.Float64())*2/256 - 1)
 			case binarize:
 				out[j] = 0
 				if rng.Float32() < v {
@@ -721,4 +769,19 @@ func countParams(f *weights.File) int {
 		n += len(t.Data)
 	}
 	return n
+}
+
+// dequantNats is D log 128: the negative entropy of uniform dequantization
+// noise over d pixels binned at width 2/256, which turns a density on [-1, 1]^d
+// into a bound on the probability of 8-bit images.
+func dequantNats(d float64) float64 { return d * math.Log(128) }
+
+// pointMass is the log sigma of a posterior without spread: the data-space
+// model's z0 is the dequantized image itself.
+func pointMass(n int) []float32 {
+	ls := make([]float32, n)
+	for i := range ls {
+		ls[i] = float32(math.Inf(-1))
+	}
+	return ls
 }

@@ -241,6 +241,8 @@ func TestFitBadInput(t *testing.T) {
 		{[]string{"--batch", "0", "--out", filepath.Join(dir, "r4")}, "--batch"},
 		{[]string{"--scheme", "magic", "--data", toyIDX(t, 16), "--out", filepath.Join(dir, "r5"), "-q"}, "magic"},
 		{[]string{"--resume", "--out", filepath.Join(dir, "r6")}, "cannot resume"},
+		{[]string{"--vae", "big", "--out", filepath.Join(dir, "r7")}, "--vae"},
+		{[]string{"--vae", "none", "--binarize", "--likelihood", "bernoulli", "--out", filepath.Join(dir, "r8")}, "--binarize"},
 	}
 	for _, c := range cases {
 		err := runFit(c.args)
@@ -314,4 +316,45 @@ func TestShippedNELBO(t *testing.T) {
 		t.Errorf("NELBO of the first 50 test images %.2f ± %.2f, recorded %.2f ± %.2f: %.1f apart, more than %.1f", res.NELBO, res.SE, want, wantSE, d, tol)
 	}
 	t.Logf("first 50 test images: %.2f ± %.2f nats; recorded on 500: %.2f ± %.2f", res.NELBO, res.SE, want, wantSE)
+}
+
+// --vae none trains the data-space baseline: a score model on dequantized
+// pixels, no stage 1, no encoder or decoder; it samples and evaluates with
+// D log 128 in the entropy's place and no reconstruction term.
+func TestFitDataSpace(t *testing.T) {
+	data := toyIDX(t, 16)
+	run := filepath.Join(t.TempDir(), "run")
+	if err := runFit(fitArgs(data, run, "--vae", "none")); err != nil {
+		t.Fatal(err)
+	}
+	model := filepath.Join(run, "model.lsgm")
+	f := readModel(t, model)
+	if f.Arch.Likelihood != "none" || f.Arch.MixLogit != "" || !weights.EqualShape(f.Arch.LatentShape, f.Arch.DataShape) {
+		t.Fatalf("arch: likelihood %q, mix %q, latent %v", f.Arch.Likelihood, f.Arch.MixLogit, f.Arch.LatentShape)
+	}
+	for _, tn := range f.Tensors {
+		if lsgm.IsVAEParam(tn.Name) {
+			t.Fatalf("a data-space model holds VAE tensor %s", tn.Name)
+		}
+	}
+	recs := parseHistory(must(os.ReadFile(filepath.Join(run, "metrics.jsonl"))))
+	if len(recs) != 2 { // 2 epochs (none of stage 1) of 2 steps, one record per 2
+		t.Fatalf("%d log records, want 2", len(recs))
+	}
+	d := 28.0 * 28
+	for _, r := range recs {
+		if r.Stage != "sgm" || r.Recon != 0 || math.Abs(r.NegEnt-d*math.Log(128)) > 1e-9 || !(r.CE > 0) || math.IsNaN(r.NELBO) {
+			t.Errorf("record %+v", r)
+		}
+	}
+	if err := runSample([]string{"--weights", model, "--out", filepath.Join(run, "s.png"), "--count", "4", "--nfe", "4", "--backend", "cpu"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := runEval([]string{"--weights", model, "--data", data, "--n", "4", "--batch", "4", "--rtol", "1e-3", "--atol", "1e-3", "-q", "--blas", "gonum", "--record"}); err != nil {
+		t.Fatal(err)
+	}
+	m := readModel(t, model).Provenance.Metrics
+	if m["test_recon_nats"] != 0 || math.Abs(m["test_neg_entropy_nats"]-d*math.Log(128)) > 1e-9 || math.IsNaN(m["test_cross_entropy_nats"]) || m["test_nfe_per_batch"] < 2 {
+		t.Errorf("eval metrics %v", m)
+	}
 }

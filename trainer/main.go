@@ -12,7 +12,7 @@ import (
 const usage = `usage: trainer <command> [flags]
 
 commands:
-  fit      train an LSGM (or, with --likelihood none, a data-space SGM) on images
+  fit      train an LSGM (or, with --vae none, a data-space SGM) on images
   eval     test-set NELBO (nats/image, bits/dim) with the prior's ODE likelihood
   export   write the current EMA weights of a training run as a weights file
   sample   draw samples from a weights file and write a PNG grid

@@ -237,3 +237,13 @@ func DefaultConfig() NetConfig {
 		Sampling: SamplingDefaults{Sampler: "dpmpp2m", NFE: 10, EndTime: 1e-3},
 	}
 }
+
+// BaselineConfig sizes the data-space score model (no VAE) that LSGM is
+// compared with: its U-Net downsamples the 28x28 images twice, so it runs
+// its widest blocks at the 7x7 of the default model's latent.
+func BaselineConfig() NetConfig {
+	c := DefaultConfig()
+	c.Name, c.Likelihood, c.Mix = "sgm-fmnist", "none", false
+	c.ScoreWidth, c.ScoreMult = 16, []int{1, 2, 4}
+	return c
+}
