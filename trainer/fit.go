@@ -78,7 +78,7 @@ var poison func(step int) bool
 func runFit(args []string) error {
 	fs := flag.NewFlagSet("fit", flag.ContinueOnError)
 	var o fitOptions
-	fs.StringVar(&o.Data, "data", data.DefaultDir, "training images: a folder with {train,t10k}-images-idx3-ubyte[.gz] (Fashion-MNIST, MNIST), an IDX images file, or a folder of PNGs")
+	fs.StringVar(&o.Data, "data", data.DefaultDir, "training images: a folder with {train,t10k}-images-idx3-ubyte[.gz] (Fashion-MNIST, MNIST), an IDX images file, a folder of PNGs, or a 2-D toy set: toy:gmm, toy:swissroll, toy:checkerboard")
 	fs.BoolVar(&o.Binarize, "binarize", false, "dynamically binarize pixels (Bernoulli decoder)")
 	fs.StringVar(&o.Likelihood, "likelihood", "logistic", "decoder: logistic (256 grey levels) or bernoulli")
 	vae := fs.String("vae", "yes", "none trains a plain data-space score model with the same machinery (the baseline of LSGM's few-NFE claim)")
@@ -205,6 +205,13 @@ func (o *fitOptions) validate() error {
 // loadSet reads split ("train" or "test") of an IDX folder, or an IDX file
 // or a PNG folder as they are.
 func loadSet(path, split string) (*data.Set, error) {
+	if name, ok := strings.CutPrefix(path, data.ToyPrefix); ok {
+		// Fixed seeds: every run and every eval sees the same points.
+		if split == "test" {
+			return data.Toy(name, 10000, 2)
+		}
+		return data.Toy(name, 50000, 1)
+	}
 	st, err := os.Stat(path)
 	if err != nil {
 		if path == data.DefaultDir {
@@ -264,12 +271,14 @@ type run struct {
 func (r *run) newModel() error {
 	cfg := weights.DefaultConfig()
 	switch {
+	case isPoints(r.set.Shape):
+		cfg = weights.ToyConfig()
 	case r.o.Size == "tiny":
 		cfg = weights.TinyConfig()
 	case r.o.Likelihood == "none":
 		cfg = weights.BaselineConfig()
 	}
-	cfg.Name = modelName(r.set.Source)
+	cfg.Name = modelName(r.set.Source, r.o.Likelihood)
 	cfg.DataShape = r.set.Shape
 	cfg.Likelihood = r.o.Likelihood
 	cfg.SDE = weights.SDESpec{Kind: r.o.SDE}
@@ -463,7 +472,7 @@ func runExport(args []string) error {
 	r.step, r.skipped, r.seconds = ck.Step, ck.Skipped, ck.Seconds
 	r.records = parseHistory(ck.History)
 	r.o.Command += fmt.Sprintf(" (exported at step %d)", ck.Step)
-	r.file.Arch.Name = modelName(r.set.Source)
+	r.file.Arch.Name = modelName(r.set.Source, r.o.Likelihood)
 	return r.exportTo(*out, 0)
 }
 
@@ -699,7 +708,10 @@ func (r *run) endOfEpoch(stage1 bool) error {
 	if err != nil {
 		return fmt.Errorf("trainer fit: %v", err)
 	}
-	const n = 64
+	n := 64
+	if isPoints(m.DataShape()) {
+		n = 2000
+	}
 	var imgs []float32
 	if stage1 { // the stage 1 prior is N(0, I)
 		z := make([]float32, n*m.LatentDim())
@@ -715,11 +727,15 @@ func (r *run) endOfEpoch(stage1 bool) error {
 	if err != nil {
 		return fmt.Errorf("trainer fit: epoch samples: %v", err)
 	}
+	path := filepath.Join(r.out, fmt.Sprintf("samples-epoch%03d.png", r.epoch))
+	if isPoints(m.DataShape()) {
+		return writeScatter(path, imgs, fmt.Sprintf("%s, epoch %d", r.set.Source, r.epoch))
+	}
 	grid, err := runtime.Grid(imgs, n, m.DataShape(), 8, 2)
 	if err != nil {
 		return err
 	}
-	return writePNG(filepath.Join(r.out, fmt.Sprintf("samples-epoch%03d.png", r.epoch)), grid)
+	return writePNG(path, grid)
 }
 
 // export writes the EMA weights with their provenance to the run folder.
@@ -755,12 +771,18 @@ func (r *run) exportTo(path string, elapsed time.Duration) error {
 
 // modelName names a model after its data: the folder of an IDX pair
 // ("lsgm-fashion-mnist"), else the file or folder.
-func modelName(source string) string {
+// modelName names a model after its data: lsgm-fashion-mnist, or
+// sgm-toy-swissroll for a data-space model of a toy set.
+func modelName(source, likelihood string) string {
 	base := filepath.Base(source)
 	if strings.Contains(base, "-idx") {
 		base = filepath.Base(filepath.Dir(source))
 	}
-	return "lsgm-" + strings.ToLower(base)
+	kind := "lsgm-"
+	if likelihood == "none" {
+		kind = "sgm-"
+	}
+	return kind + strings.ToLower(strings.ReplaceAll(base, ":", "-"))
 }
 
 func countParams(f *weights.File) int {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"image"
+	"image/png"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -357,4 +359,58 @@ func TestFitDataSpace(t *testing.T) {
 	if m["test_recon_nats"] != 0 || math.Abs(m["test_neg_entropy_nats"]-d*math.Log(128)) > 1e-9 || math.IsNaN(m["test_cross_entropy_nats"]) || m["test_nfe_per_batch"] < 2 {
 		t.Errorf("eval metrics %v", m)
 	}
+}
+
+// A 2-D toy set trains end to end (MLPs, VAE and latent SGM) and without a
+// VAE; both runs draw scatter plots each epoch, and sample and eval work on
+// the result with the toy's test points.
+func TestFitToy(t *testing.T) {
+	for _, vae := range []string{"yes", "none"} {
+		run := filepath.Join(t.TempDir(), "run")
+		if err := runFit([]string{"--data", "toy:gmm", "--vae", vae, "--out", run, "--batch", "512", "--epochs-vae", "1", "--epochs", "1", "-q", "--blas", "gonum"}); err != nil {
+			t.Fatal(err)
+		}
+		model := filepath.Join(run, "model.lsgm")
+		f := readModel(t, model)
+		if !isPoints(f.Arch.DataShape) || f.Provenance.Dataset != "toy:gmm" || f.Provenance.DatasetSHA256 == "" {
+			t.Errorf("%s: data %v from %q (sha %q)", vae, f.Arch.DataShape, f.Provenance.Dataset, f.Provenance.DatasetSHA256)
+		}
+		want := map[string]string{"yes": "lsgm-toy-gmm", "none": "sgm-toy-gmm"}[vae]
+		if f.Arch.Name != want {
+			t.Errorf("model name %q, want %q", f.Arch.Name, want)
+		}
+		for _, p := range []string{"samples-epoch001.png", "loss.png"} {
+			if _, err := os.Stat(filepath.Join(run, p)); err != nil {
+				t.Errorf("%s: %v", vae, err)
+			}
+		}
+		png := filepath.Join(run, "s.png")
+		if err := runSample([]string{"--weights", model, "--out", png, "--count", "500", "--nfe", "5", "--backend", "cpu", "-q"}); err != nil {
+			t.Fatal(err)
+		}
+		if img := decodePNG(t, png); img.Bounds().Dx() != 512 {
+			t.Errorf("toy samples drawn %v wide, want the 512-pixel scatter plot", img.Bounds())
+		}
+		if err := runEval([]string{"--weights", model, "--data", "toy:gmm", "--n", "64", "--batch", "32", "--rtol", "1e-3", "--atol", "1e-3", "-q", "--blas", "gonum", "--record"}); err != nil {
+			t.Fatal(err)
+		}
+		// Two 8-bit coordinates: a model better than uniform spends < 2 log 256.
+		if m := readModel(t, model).Provenance.Metrics; !(m["test_nelbo_nats"] > 0 && m["test_nelbo_nats"] < 2*math.Log(256)) {
+			t.Errorf("%s: toy NELBO %v nats per point, want in (0, %.2f)", vae, m["test_nelbo_nats"], 2*math.Log(256))
+		}
+	}
+}
+
+func decodePNG(t *testing.T, path string) image.Image {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
 }

@@ -13,6 +13,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
+
+	"github.com/lsgm-go/lsgm/trainer/data"
 )
 
 // meter shows a progress bar with rate, ETA and running losses.
@@ -140,7 +142,7 @@ func writeLossCurve(path string, recs []record) error {
 		s := int(f * float64(maxStep))
 		label(img, x(s)-12, H-pad+16, fmt.Sprint(s))
 	}
-	label(img, pad+8, 16, "NELBO, nats per image (log scale); grey: VAE stage, blue: joint")
+	label(img, pad+8, 16, "NELBO, nats per image (log scale); grey: VAE stage, blue: with the SGM")
 	label(img, W/2-20, H-6, "step")
 	axis := color.NRGBA{0, 0, 0, 255}
 	for px := pad; px < W-pad; px++ {
@@ -203,4 +205,47 @@ func codeVersion() string {
 func label(img *image.NRGBA, x, y int, s string) {
 	d := font.Drawer{Dst: img, Src: image.NewUniform(color.NRGBA{60, 60, 60, 255}), Face: basicfont.Face7x13, Dot: fixed.P(x, y)}
 	d.DrawString(s)
+}
+
+// isPoints tells a model of 2-D points (the toy sets) from one of images.
+func isPoints(shape []int) bool {
+	return len(shape) == 3 && shape[0] == 2 && shape[1] == 1 && shape[2] == 1
+}
+
+// writeScatter plots toy points (pairs of values in [0, 1], as the runtime
+// returns them) on the plane they came from, darker where they pile up.
+func writeScatter(path string, pts []float32, title string) error {
+	const S, pad = 512, 24
+	img := image.NewNRGBA(image.Rect(0, 0, S, S+pad))
+	for i := range img.Pix {
+		img.Pix[i] = 255
+	}
+	px := func(v float64) int { return int((v/data.ToyBox + 1) / 2 * (S - 1)) }
+	grey := color.NRGBA{225, 225, 225, 255}
+	for v := -1.0; v <= 1; v++ {
+		for i := 0; i < S; i++ {
+			img.Set(px(v), pad+i, grey)
+			img.Set(i, pad+S-1-px(v), grey)
+		}
+	}
+	hits := make([]int, S*S)
+	for i := 0; i+1 < len(pts); i += 2 {
+		x, y := px(data.FromUnit(pts[i])), S-1-px(data.FromUnit(pts[i+1]))
+		for dy := 0; dy < 2; dy++ {
+			for dx := 0; dx < 2; dx++ {
+				if xx, yy := x+dx, y+dy; xx >= 0 && xx < S && yy >= 0 && yy < S {
+					hits[yy*S+xx]++
+				}
+			}
+		}
+	}
+	for i, h := range hits {
+		if h > 0 {
+			// One point gives a mid blue; piles darken towards navy.
+			f := 0.45 * math.Pow(0.7, float64(h-1))
+			img.Set(i%S, pad+i/S, color.NRGBA{uint8(20 + 235*f), uint8(60 + 195*f), uint8(140 + 115*f), 255})
+		}
+	}
+	label(img, 6, 16, fmt.Sprintf("%s (%d points; grid lines at -1, 0, 1)", title, len(pts)/2))
+	return writePNG(path, img)
 }

@@ -90,11 +90,15 @@ func runSample(args []string) error {
 	if err != nil {
 		return fmt.Errorf("trainer sample: %v", err)
 	}
-	img, err := runtime.Grid(images, *count, m.DataShape(), *cols, 2)
-	if err != nil {
-		return err
+	if isPoints(m.DataShape()) {
+		err = writeScatter(*out, images, fmt.Sprintf("%s, %s %d NFE", m.File.Arch.Name, cfg.Name, used))
+	} else {
+		var img image.Image
+		if img, err = runtime.Grid(images, *count, m.DataShape(), *cols, 2); err == nil {
+			err = writePNG(*out, img)
+		}
 	}
-	if err := writePNG(*out, img); err != nil {
+	if err != nil {
 		return err
 	}
 	fmt.Printf("wrote %s: %d images, sampler %s, %d NFE, seed %d, %.2fs on %s\n",

@@ -9,7 +9,7 @@ import (
 // NetConfig sizes the default LSGM networks, written in the Arch vocabulary.
 type NetConfig struct {
 	Name           string
-	DataShape      []int   // [C, H, W]; H and W divisible by 2^Down
+	DataShape      []int   // [C, H, W]; H and W divisible by 2^Down; [C, 1, 1] gets MLPs
 	Likelihood     string  // "bernoulli", "logistic" or "none"
 	LatentChannels int     // channels of z0 (ignored for "none")
 	Down           int     // encoder downsamplings by 2 (latent is H/2^Down)
@@ -93,6 +93,9 @@ func NewArch(c NetConfig) (*Arch, error) {
 	}
 	C, H, W := c.DataShape[0], c.DataShape[1], c.DataShape[2]
 	a := &Arch{Name: c.Name, DataShape: c.DataShape, Likelihood: c.Likelihood, SDE: c.SDE, Sampling: c.Sampling}
+	if H == 1 && W == 1 {
+		return mlpArch(a, c)
+	}
 	if c.Likelihood == "none" {
 		a.LatentShape = c.DataShape
 	} else {
@@ -246,4 +249,79 @@ func BaselineConfig() NetConfig {
 	c.Name, c.Likelihood, c.Mix = "sgm-fmnist", "none", false
 	c.ScoreWidth, c.ScoreMult = 16, []int{1, 2, 4}
 	return c
+}
+
+// mlpArch composes MLPs for points ([C, 1, 1] data such as the 2-D toy sets):
+// encoder and decoder with two hidden layers of Width, a latent of
+// LatentChannels, and a score network of ScoreBlocks residual blocks of
+// ScoreWidth with the time embedding added inside each block.
+func mlpArch(a *Arch, c NetConfig) (*Arch, error) {
+	C := c.DataShape[0]
+	flat := func(b *builder, x string, n int) string {
+		return b.node(Node{Op: "reshape", In: []string{x}, Shape: []int{n}}, n)
+	}
+	point := func(b *builder, x string, n int) string {
+		return b.node(Node{Op: "reshape", In: []string{x}, Shape: []int{n, 1, 1}}, n)
+	}
+	lin := func(b *builder, x string, out int) string {
+		return b.node(Node{Op: "linear", In: []string{x}, Out: out}, out)
+	}
+	silu := func(b *builder, x string) string { return b.node(Node{Op: "silu", In: []string{x}}, b.ch[x]) }
+	hidden := func(b *builder, x string) string {
+		return silu(b, lin(b, silu(b, lin(b, x, c.Width)), c.Width))
+	}
+	if c.Likelihood == "none" {
+		a.LatentShape = c.DataShape
+	} else {
+		L := c.LatentChannels
+		if L < 1 {
+			return nil, fmt.Errorf("weights: no latent channels")
+		}
+		a.LatentShape = []int{L, 1, 1}
+		e := newBuilder(c.Groups, Input{"x", c.DataShape})
+		h := hidden(e, flat(e, "x", C))
+		e.output("mu", point(e, lin(e, h, L), L))
+		e.output("log_sigma", point(e, lin(e, h, L), L))
+		a.Encoder = e.g
+		d := newBuilder(c.Groups, Input{"z", a.LatentShape})
+		h = hidden(d, flat(d, "z", L))
+		switch c.Likelihood {
+		case "bernoulli":
+			d.output("logits", point(d, lin(d, h, C), C))
+		case "logistic":
+			d.output("mean", point(d, lin(d, h, C), C))
+			d.output("log_scale", point(d, lin(d, h, C), C))
+		default:
+			return nil, fmt.Errorf("weights: unknown likelihood %q", c.Likelihood)
+		}
+		a.Decoder = d.g
+	}
+	D := a.LatentShape[0]
+	s := newBuilder(c.Groups, Input{"z", a.LatentShape}, Input{"t", []int{1}})
+	te := s.node(Node{Op: "timeembed", In: []string{"t"}, Dim: c.TimeDim, Scale: 1000}, c.TimeDim)
+	te = silu(s, lin(s, te, c.ScoreWidth))
+	h := lin(s, flat(s, "z", D), c.ScoreWidth)
+	for k := 0; k < c.ScoreBlocks; k++ {
+		r := s.add(lin(s, silu(s, h), c.ScoreWidth), lin(s, te, c.ScoreWidth))
+		h = s.add(h, lin(s, silu(s, r), c.ScoreWidth))
+	}
+	s.output("eps", point(s, lin(s, silu(s, h), D), D))
+	a.Score = *s.g
+	if c.Mix {
+		a.MixLogit = "score/mix_logit"
+	}
+	if _, err := a.Params(); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// ToyConfig sizes the MLPs for the 2-D toy sets (data [2, 1, 1]).
+func ToyConfig() NetConfig {
+	return NetConfig{
+		Name: "lsgm-toy", DataShape: []int{2, 1, 1}, Likelihood: "logistic",
+		LatentChannels: 2, Width: 128, ScoreWidth: 128, ScoreMult: []int{1}, ScoreBlocks: 3,
+		TimeDim: 32, Groups: 1, SDE: SDESpec{Kind: "geometric_vpsde"}, Mix: true,
+		Sampling: SamplingDefaults{Sampler: "dpmpp2m", NFE: 10, EndTime: 1e-3},
+	}
 }
