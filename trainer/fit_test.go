@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lsgm-go/lsgm/runtime"
+	"github.com/lsgm-go/lsgm/runtime/sampler"
 	"github.com/lsgm-go/lsgm/trainer/data"
 	"github.com/lsgm-go/lsgm/trainer/lsgm"
 	"github.com/lsgm-go/lsgm/weights"
@@ -383,6 +385,24 @@ func TestFitToy(t *testing.T) {
 			if _, err := os.Stat(filepath.Join(run, p)); err != nil {
 				t.Errorf("%s: %v", vae, err)
 			}
+		}
+		// The samples keep both coordinates (not the viewers' grey RGBA).
+		m, err := runtime.New(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pts, _, _, err := sampleOn("auto", m, runtime.Request{Sampler: sampler.Config{Name: "euler", NFE: 4}, Count: 50}, func(int, int, float64) {})
+		if err != nil {
+			t.Fatal(err)
+		}
+		diag := 0
+		for i := 0; i < len(pts); i += 2 {
+			if pts[i] == pts[i+1] && pts[i] > 0 && pts[i] < 1 { // clamped corners aside
+				diag++
+			}
+		}
+		if len(pts) != 100 || diag > 5 {
+			t.Errorf("%s: %d sampled values, %d of 50 points on the diagonal", vae, len(pts), diag)
 		}
 		png := filepath.Join(run, "s.png")
 		if err := runSample([]string{"--weights", model, "--out", png, "--count", "500", "--nfe", "5", "--backend", "cpu", "-q"}); err != nil {

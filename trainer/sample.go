@@ -109,6 +109,22 @@ func runSample(args []string) error {
 // sampleOn runs req on the backend asked for and returns the images, the NFE
 // and where they ran; auto says on stderr why it uses the CPU, if it does.
 func sampleOn(kind string, m *runtime.Model, req runtime.Request, show func(i, n int, t float64)) ([]float32, int, string, error) {
+	if !isPoints(m.DataShape()) {
+		return sampleImages(kind, m, req, show)
+	}
+	// Points need their float coordinates, not the viewers' RGBA bytes, and
+	// a toy MLP gains nothing from a GPU.
+	if kind == "gpu" {
+		return nil, 0, "", fmt.Errorf("%s models 2-D points: it samples on the CPU (--backend cpu or auto)", m.File.Arch.Name)
+	}
+	res, err := m.Sample(req, func(s sampler.Step) { show(s.I, s.N, s.T) })
+	if err != nil {
+		return nil, 0, "", err
+	}
+	return res.Images, res.Stats.NFE, "the CPU", nil
+}
+
+func sampleImages(kind string, m *runtime.Model, req runtime.Request, show func(i, n int, t float64)) ([]float32, int, string, error) {
 	s, err := backend.Open(m, kind)
 	if err != nil {
 		return nil, 0, "", err

@@ -28,6 +28,9 @@ type Sampler struct {
 // Open prepares m on the backend asked for: "gpu" fails without a GPU,
 // "auto" falls back to the CPU and says why in Note, "cpu" never tries.
 func Open(m *runtime.Model, kind string) (*Sampler, error) {
+	if sh := m.DataShape(); len(sh) != 3 || sh[0] != 1 && sh[0] != 3 {
+		return nil, fmt.Errorf("backend: %s makes %v data, not grey or RGB images; only images are shown here (trainer sample plots 2-D points)", m.File.Arch.Name, sh)
+	}
 	s := &Sampler{CPU: m}
 	switch kind {
 	case "cpu":

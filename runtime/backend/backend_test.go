@@ -7,6 +7,7 @@ import (
 
 	"github.com/lsgm-go/lsgm/runtime"
 	"github.com/lsgm-go/lsgm/runtime/sampler"
+	"github.com/lsgm-go/lsgm/weights"
 )
 
 func model(t *testing.T) *runtime.Model {
@@ -49,6 +50,19 @@ func TestCPU(t *testing.T) {
 	}
 	if _, err := Open(m, "tpu"); err == nil || !strings.Contains(err.Error(), `"tpu"`) {
 		t.Errorf("kind tpu: %v", err)
+	}
+	// A model of 2-D points is not for the image viewers.
+	a, err := weights.NewArch(weights.ToyConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := weights.Random(a, 1)
+	pm, err := runtime.New(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(pm, "cpu"); err == nil || !strings.Contains(err.Error(), "[2 1 1]") {
+		t.Errorf("a points model: %v, want an error naming its shape", err)
 	}
 }
 
