@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -42,6 +43,7 @@ func runEval(args []string) error {
 	seed := fs.Uint64("seed", 0, "seed of the posterior samples and probes")
 	blas := fs.String("blas", "auto", "matrix multiply backend: auto, gonum, openblas")
 	quiet := fs.Bool("q", false, "no progress output")
+	binarize := fs.String("binarize", "auto", "score a bernoulli model on binarized test images: yes, no, or auto (as it was trained: its provenance command has --binarize)")
 	record := fs.Bool("record", false, "write the results into the weights file's provenance (metrics test_nelbo_nats, test_nelbo_se, ...)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -66,6 +68,19 @@ func runEval(args []string) error {
 	if err != nil {
 		return fmt.Errorf("trainer eval: %s: %v", *path, err)
 	}
+	var bin bool
+	switch *binarize {
+	case "yes":
+		bin = true
+	case "no":
+	case "auto":
+		bin = slices.Contains(strings.Fields(f.Provenance.Command), "--binarize")
+	default:
+		return fmt.Errorf("trainer eval: --binarize %q: want yes, no or auto", *binarize)
+	}
+	if bin && f.Arch.Likelihood != "bernoulli" {
+		return fmt.Errorf("trainer eval: --binarize yes needs a bernoulli model; %s is %s", *path, f.Arch.Likelihood)
+	}
 	set, err := loadSet(*dir, "test")
 	if err != nil {
 		return fmt.Errorf("trainer eval: %v", err)
@@ -73,7 +88,7 @@ func runEval(args []string) error {
 	if !weights.EqualShape(set.Shape, f.Arch.DataShape) {
 		return fmt.Errorf("trainer eval: test images are %v, the model's are %v", set.Shape, f.Arch.DataShape)
 	}
-	res, err := evaluate(f, set, evalOptions{N: *n, Batch: *batch, ODEEps: *odeEps, RTol: *rtol, ATol: *atol, Probe: *probe, Seed: *seed, Quiet: *quiet})
+	res, err := evaluate(f, set, evalOptions{N: *n, Batch: *batch, ODEEps: *odeEps, RTol: *rtol, ATol: *atol, Probe: *probe, Seed: *seed, Quiet: *quiet, Binarize: bin})
 	if err != nil {
 		return err
 	}
@@ -81,6 +96,9 @@ func runEval(args []string) error {
 	printEval(res)
 	if *record {
 		cmd := fmt.Sprintf("trainer eval --n %d --batch %d --ode-eps %g --rtol %g --atol %g --probe %s --seed %d", res.Images, *batch, *odeEps, *rtol, *atol, *probe, *seed)
+		if f.Arch.Likelihood == "bernoulli" {
+			cmd += map[bool]string{true: " --binarize yes", false: " --binarize no"}[bin]
+		}
 		if err := recordEval(*path, f, res, cmd); err != nil {
 			return err
 		}
@@ -124,6 +142,7 @@ type evalOptions struct {
 	Probe              string
 	Seed               uint64
 	Quiet              bool
+	Binarize           bool // a bernoulli model's test images are binarized (as trained)
 }
 
 // evaluate estimates the NELBO of the first N images: one posterior sample
@@ -167,8 +186,7 @@ func evaluate(f *weights.File, set *data.Set, o evalOptions) (*evalResult, error
 		if space {
 			fillImages(z0, set, idx, f.Arch.Likelihood, false, rng)
 		} else {
-			// A bernoulli model is scored on binarized test images.
-			fillImages(vae.X, set, idx, f.Arch.Likelihood, f.Arch.Likelihood == "bernoulli", rng)
+			fillImages(vae.X, set, idx, f.Arch.Likelihood, o.Binarize, rng)
 			fillNormal(rng, vae.N0)
 		}
 		for i := range v {

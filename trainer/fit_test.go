@@ -434,3 +434,42 @@ func decodePNG(t *testing.T, path string) image.Image {
 	}
 	return img
 }
+
+// eval scores a bernoulli model on the data it was trained on: grey levels
+// unless its command had --binarize (auto), or as told; a logistic model
+// cannot be binarized and a bad setting is named.
+func TestEvalBinarize(t *testing.T) {
+	data := toyIDX(t, 16)
+	run := filepath.Join(t.TempDir(), "run")
+	if err := runFit(fitArgs(data, run, "--likelihood", "bernoulli", "--max-steps", "2")); err != nil {
+		t.Fatal(err)
+	}
+	model := filepath.Join(run, "model.lsgm")
+	recon := func(mode string) float64 {
+		if err := runEval([]string{"--weights", model, "--data", data, "--n", "4", "--batch", "4", "--rtol", "1e-2", "--atol", "1e-2", "-q", "--blas", "gonum", "--record", "--binarize", mode}); err != nil {
+			t.Fatal(err)
+		}
+		f := readModel(t, model)
+		if want := "--binarize " + map[string]string{"auto": "no", "no": "no", "yes": "yes"}[mode]; !strings.Contains(f.Provenance.Notes, want) {
+			t.Errorf("--binarize %s: notes %q lack %q", mode, f.Provenance.Notes, want)
+		}
+		return f.Provenance.Metrics["test_recon_nats"]
+	}
+	auto, no, yes := recon("auto"), recon("no"), recon("yes")
+	if auto != no || yes == no {
+		t.Errorf("recon auto %v, no %v, yes %v: auto must score the grey levels it was trained on", auto, no, yes)
+	}
+	for mode, want := range map[string]string{"maybe": "--binarize", "yes": "bernoulli"} {
+		w := model
+		if mode == "yes" {
+			other := filepath.Join(t.TempDir(), "run")
+			if err := runFit(fitArgs(data, other, "--max-steps", "1")); err != nil {
+				t.Fatal(err)
+			}
+			w = filepath.Join(other, "model.lsgm")
+		}
+		if err := runEval([]string{"--weights", w, "--data", data, "--n", "4", "-q", "--binarize", mode}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("--binarize %s: %v, want an error naming %q", mode, err, want)
+		}
+	}
+}
