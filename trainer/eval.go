@@ -158,8 +158,10 @@ func evaluate(f *weights.File, set *data.Set, o evalOptions) (*evalResult, error
 	// its bin: no reconstruction term, and D log 128 in the entropy's place.
 	space := f.Arch.Likelihood == "none"
 	var vae *lsgm.Graph
-	z0 := make([]float32, B*weights.Numel(f.Arch.LatentShape))
-	if !space {
+	var z0 []float32
+	if space {
+		z0 = make([]float32, B*weights.Numel(f.Arch.LatentShape))
+	} else {
 		var err error
 		if vae, err = lsgm.NewGraph(f, lsgm.StageEval, B, false); err != nil {
 			return nil, fmt.Errorf("trainer eval: %v", err)

@@ -284,8 +284,10 @@ func (r *run) newModel() error {
 	cfg.SDE = weights.SDESpec{Kind: r.o.SDE}
 	if r.o.Likelihood == "none" {
 		cfg.Mix = false // the mixed score's Normal part suits a VAE's latent, not pixels
-		if len(cfg.ScoreMult) > 1 && (cfg.DataShape[1]%4 != 0 || cfg.DataShape[2]%4 != 0) {
-			cfg.ScoreMult = cfg.ScoreMult[:1]
+		// Each U-Net level below the first halves the image: keep the
+		// levels its size allows.
+		for n := len(cfg.ScoreMult); n > 1 && (cfg.DataShape[1]%(1<<(n-1)) != 0 || cfg.DataShape[2]%(1<<(n-1)) != 0); n-- {
+			cfg.ScoreMult = cfg.ScoreMult[:n-1]
 		}
 	}
 	cfg.Sampling.EndTime = math.Max(r.o.TimeEps, 1e-3)
@@ -552,15 +554,15 @@ func (r *run) trainStep(graph func(lsgm.Stage) (*lsgm.Graph, error), idx []int, 
 	if st != lsgm.StagePrior {
 		rec.Recon, rec.NegEnt = v.Recon, v.NegEntropy-d/2*math.Log(2*math.Pi*math.E)
 	}
-	switch {
-	case st == lsgm.StagePrior:
+	switch st {
+	case lsgm.StagePrior:
 		// -log P(x) <= -log p(y) + D log 128 for y dequantized into x's bin
 		// of width 2/256; -log p(y) is bounded by the DSM cross entropy.
 		rec.NegEnt = dequantNats(d)
 		rec.CE = v.CE + lsgm.CEConst(r.sde, o.TimeEps, g.Z0, pointMass(len(g.Z0)), g.Batch)
 		rec.NELBO = rec.NegEnt + rec.CE
 		rec.PriorLoss = v.CE
-	case stage1:
+	case lsgm.StageVAE:
 		rec.KL = v.KL
 		rec.NELBO = v.Recon + v.KL
 	default:

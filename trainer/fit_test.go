@@ -64,6 +64,17 @@ func fitArgs(data, out string, extra ...string) []string {
 		"--epochs", "2", "--ckpt-every", "3", "--log-every", "2", "--warmup", "5", "-q", "--blas", "gonum"}, extra...)
 }
 
+// fitModel trains a tiny run (fitArgs plus extra) on data in a fresh folder
+// and returns its exported model's path.
+func fitModel(t *testing.T, data string, extra ...string) string {
+	t.Helper()
+	run := filepath.Join(t.TempDir(), "run")
+	if err := runFit(fitArgs(data, run, extra...)); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(run, "model.lsgm")
+}
+
 func readModel(t *testing.T, path string) *weights.File {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -260,11 +271,7 @@ func TestFitBadInput(t *testing.T) {
 // replacing an earlier record, and the file still loads.
 func TestEvalRecord(t *testing.T) {
 	data := toyIDX(t, 16)
-	run := filepath.Join(t.TempDir(), "run")
-	if err := runFit(fitArgs(data, run, "--max-steps", "4")); err != nil {
-		t.Fatal(err)
-	}
-	model := filepath.Join(run, "model.lsgm")
+	model := fitModel(t, data, "--max-steps", "4")
 	for i := 0; i < 2; i++ {
 		if err := runEval([]string{"--weights", model, "--data", data, "--n", "8", "--batch", "4", "--rtol", "1e-3", "--atol", "1e-3", "-q", "--blas", "gonum", "--record"}); err != nil {
 			t.Fatal(err)
@@ -327,11 +334,8 @@ func TestShippedNELBO(t *testing.T) {
 // D log 128 in the entropy's place and no reconstruction term.
 func TestFitDataSpace(t *testing.T) {
 	data := toyIDX(t, 16)
-	run := filepath.Join(t.TempDir(), "run")
-	if err := runFit(fitArgs(data, run, "--vae", "none")); err != nil {
-		t.Fatal(err)
-	}
-	model := filepath.Join(run, "model.lsgm")
+	model := fitModel(t, data, "--vae", "none")
+	run := filepath.Dir(model)
 	f := readModel(t, model)
 	if f.Arch.Likelihood != "none" || f.Arch.MixLogit != "" || !weights.EqualShape(f.Arch.LatentShape, f.Arch.DataShape) {
 		t.Fatalf("arch: likelihood %q, mix %q, latent %v", f.Arch.Likelihood, f.Arch.MixLogit, f.Arch.LatentShape)
@@ -440,11 +444,7 @@ func decodePNG(t *testing.T, path string) image.Image {
 // cannot be binarized and a bad setting is named.
 func TestEvalBinarize(t *testing.T) {
 	data := toyIDX(t, 16)
-	run := filepath.Join(t.TempDir(), "run")
-	if err := runFit(fitArgs(data, run, "--likelihood", "bernoulli", "--max-steps", "2")); err != nil {
-		t.Fatal(err)
-	}
-	model := filepath.Join(run, "model.lsgm")
+	model := fitModel(t, data, "--likelihood", "bernoulli", "--max-steps", "2")
 	recon := func(mode string) float64 {
 		if err := runEval([]string{"--weights", model, "--data", data, "--n", "4", "--batch", "4", "--rtol", "1e-2", "--atol", "1e-2", "-q", "--blas", "gonum", "--record", "--binarize", mode}); err != nil {
 			t.Fatal(err)
@@ -462,11 +462,7 @@ func TestEvalBinarize(t *testing.T) {
 	for mode, want := range map[string]string{"maybe": "--binarize", "yes": "bernoulli"} {
 		w := model
 		if mode == "yes" {
-			other := filepath.Join(t.TempDir(), "run")
-			if err := runFit(fitArgs(data, other, "--max-steps", "1")); err != nil {
-				t.Fatal(err)
-			}
-			w = filepath.Join(other, "model.lsgm")
+			w = fitModel(t, data, "--max-steps", "1")
 		}
 		if err := runEval([]string{"--weights", w, "--data", data, "--n", "4", "-q", "--binarize", mode}); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("--binarize %s: %v, want an error naming %q", mode, err, want)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,15 +14,7 @@ func TestSampleWritesGrid(t *testing.T) {
 	if err := runSample([]string{"--weights", fixture, "--out", out, "--count", "6", "--cols", "3", "--nfe", "4", "-q"}); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := decodePNG(t, out)
 	// 3 columns x 2 rows of 28x28 with 2-pixel gaps.
 	if b := img.Bounds(); b.Dx() != 3*30+2 || b.Dy() != 2*30+2 {
 		t.Errorf("grid is %v", b)

@@ -176,8 +176,14 @@ func NewArch(c NetConfig) (*Arch, error) {
 		h = s.res(h, c.ScoreWidth*c.ScoreMult[l], te)
 	}
 	s.output("eps", s.conv(s.normAct(h), a.LatentShape[0], 3, 1))
-	a.Score = *s.g
-	if c.Mix {
+	return a.finish(s.g, c.Mix)
+}
+
+// finish installs the score network and the mixing logit, and checks the
+// whole architecture.
+func (a *Arch) finish(score *Graph, mix bool) (*Arch, error) {
+	a.Score = *score
+	if mix {
 		a.MixLogit = "score/mix_logit"
 	}
 	if _, err := a.Params(); err != nil {
@@ -306,14 +312,7 @@ func mlpArch(a *Arch, c NetConfig) (*Arch, error) {
 		h = s.add(h, lin(s, silu(s, r), c.ScoreWidth))
 	}
 	s.output("eps", point(s, lin(s, silu(s, h), D), D))
-	a.Score = *s.g
-	if c.Mix {
-		a.MixLogit = "score/mix_logit"
-	}
-	if _, err := a.Params(); err != nil {
-		return nil, err
-	}
-	return a, nil
+	return a.finish(s.g, c.Mix)
 }
 
 // ToyConfig sizes the MLPs for the 2-D toy sets (data [2, 1, 1]).
