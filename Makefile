@@ -27,9 +27,10 @@ serve: site
 desktop: setup
 	go run ./desktop $(WEIGHTS)
 
-# The trainer with OpenBLAS linked (bin/trainer).
+# The trainer with OpenBLAS linked (bin/trainer), stamped with the git
+# revision it was built from (recorded in the weights it writes).
 trainer: setup
-	go build -tags openblas -o bin/trainer ./trainer
+	go build -tags openblas -ldflags "-X main.version=$$(git describe --always --dirty 2>/dev/null)" -o bin/trainer ./trainer
 
 # Train the default model as shipped (resume with: bin/trainer fit --out runs/fmnist --resume).
 fit: trainer

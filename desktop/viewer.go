@@ -111,6 +111,18 @@ func (v *viewer) fail(err error) {
 	v.mu.Unlock()
 }
 
+// loadFailed reports a model that could not be opened; the header says so,
+// and which model (if any) is still shown.
+func (v *viewer) loadFailed(src string, err error) {
+	v.mu.Lock()
+	v.status = "could not load " + src
+	if v.s != nil {
+		v.status += "; still showing " + v.source
+	}
+	v.mu.Unlock()
+	v.fail(fmt.Errorf("%s: %v", src, err))
+}
+
 // load replaces the model (keeping the old one when the new one is bad) and
 // samples a first grid.
 func (v *viewer) load(data []byte, src string) {
@@ -123,12 +135,12 @@ func (v *viewer) load(data []byte, src string) {
 	v.mu.Unlock()
 	m, err := runtime.Load(data)
 	if err != nil {
-		v.fail(fmt.Errorf("%s: %v", src, err))
+		v.loadFailed(src, err)
 		return
 	}
 	s, err := backend.Open(m, v.kind)
 	if err != nil {
-		v.fail(err)
+		v.loadFailed(src, err)
 		return
 	}
 	v.mu.Lock()
@@ -500,8 +512,12 @@ func (v *viewer) Draw(screen *ebiten.Image) {
 		}
 	}
 
-	panel := fmt.Sprintf("MODEL  %s\nON     %s\n\nsampler      %s\nNFE          %d\ntemperature  %.2f\nseed         %d\ngrid         %d x %d\nselected     image %d",
-		src, strings.Join(wrap(name, 40), "\n       "), set.Sampler.Name, set.Sampler.NFE, set.Temperature, set.Seed, set.Side, set.Side, v.selected+1)
+	sampName, nfe := set.Sampler.Name, fmt.Sprint(set.Sampler.NFE)
+	if src == "" {
+		src, name, sampName, nfe = "none loaded", "-", "-", "-"
+	}
+	panel := fmt.Sprintf("MODEL  %s\nON     %s\n\nsampler      %s\nNFE          %s\ntemperature  %.2f\nseed         %d\ngrid         %d x %d\nselected     image %d",
+		src, strings.Join(wrap(name, 40), "\n       "), sampName, nfe, set.Temperature, set.Seed, set.Side, set.Side, v.selected+1)
 	if v.help {
 		panel += "\n\nKEYS\nTab / Shift+Tab  sampler\nUp / Down        NFE (Shift: 5)\nLeft / Right     temperature\n[ / ]            seed - / +\nR                random seed\nG / Shift+G      grid size\nEnter, Space     generate\nD                replay the denoising\nclick            select an image\nI                interpolate it (seed -> seed+1)\nEsc              back to the grid\nS                save the grid (PNG)\nShift+S, X       save the selected image\nH                hide these keys\n\nDrop a .lsgm file on the window to open it."
 	}
@@ -524,6 +540,9 @@ func (v *viewer) Draw(screen *ebiten.Image) {
 	}
 	if v.shotPath != "" && !v.shotDone && ready && !busy {
 		v.shotErr = screenshot(screen, v.shotPath)
+		if v.shotErr == nil && errText != "" { // the picture shows the error; the exit status says it
+			v.shotErr = fmt.Errorf("%s (saved %s, which shows the error)", errText, v.shotPath)
+		}
 		v.shotDone = true
 	}
 }

@@ -45,6 +45,29 @@ func GridRGBA(rgba []byte, n, h, w, cols, pad int) (*image.NRGBA, error) {
 	return out, nil
 }
 
+// Scale enlarges img k times with square pixels (nearest neighbour), as a
+// grid of small images is best looked at.
+func Scale(img *image.NRGBA, k int) *image.NRGBA {
+	if k <= 1 {
+		return img
+	}
+	b := img.Bounds()
+	out := image.NewNRGBA(image.Rect(0, 0, b.Dx()*k, b.Dy()*k))
+	for y := 0; y < b.Dy(); y++ {
+		row := out.Pix[y*k*out.Stride:][:out.Stride]
+		for x := 0; x < b.Dx(); x++ {
+			px := img.Pix[y*img.Stride+4*x:][:4]
+			for i := 0; i < k; i++ {
+				copy(row[4*(x*k+i):], px)
+			}
+		}
+		for i := 1; i < k; i++ {
+			copy(out.Pix[(y*k+i)*out.Stride:][:out.Stride], row)
+		}
+	}
+	return out
+}
+
 // to8 rounds a [0, 1] value to a byte, clamping outside the range.
 func to8(v float32) uint8 {
 	return uint8(math.Round(255 * math.Min(1, math.Max(0, float64(v)))))

@@ -218,6 +218,22 @@ type Request struct {
 	// standard normals (scaled by the prior's std and Temperature like the
 	// seed's). Latent interpolation passes blends of InitialNoise here.
 	Noise []float32
+	// Stop, when closed, cancels the run: the sampler returns ErrCancelled
+	// before its next network evaluation. nil never stops.
+	Stop <-chan struct{}
+}
+
+// ErrCancelled is returned by a run whose Request.Stop was closed.
+var ErrCancelled = errors.New("runtime: sampling cancelled")
+
+// Stopped reports whether stop has been closed.
+func Stopped(stop <-chan struct{}) bool {
+	select {
+	case <-stop:
+		return true
+	default:
+		return false
+	}
 }
 
 // Result holds the images ([Count, C, H, W], values in [0, 1]) and the cost.
@@ -275,7 +291,11 @@ func (m *Model) Sample(r Request, progress sampler.Callback) (*Result, error) {
 	} else {
 		sampler.Prior(z, m.SDE, noise, r.Temperature)
 	}
-	st, err := sampler.Run(r.Sampler, m.Prior(), m.SDE, z, d, noise, progress)
+	prior := m.Prior()
+	if r.Stop != nil {
+		prior = stoppable{prior, r.Stop}
+	}
+	st, err := sampler.Run(r.Sampler, prior, m.SDE, z, d, noise, progress)
 	if err != nil {
 		return nil, err
 	}
@@ -284,6 +304,19 @@ func (m *Model) Sample(r Request, progress sampler.Callback) (*Result, error) {
 		return nil, err
 	}
 	return &Result{Images: img, Latent: z, Stats: st}, nil
+}
+
+// stoppable refuses to evaluate once stop is closed, which ends any sampler.
+type stoppable struct {
+	sampler.Model
+	stop <-chan struct{}
+}
+
+func (s stoppable) Eps(dst, z []float32, t float64) error {
+	if Stopped(s.stop) {
+		return ErrCancelled
+	}
+	return s.Model.Eps(dst, z, t)
 }
 
 // Plans returns the compiled networks, for other backends to run: the encoder

@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -84,7 +85,15 @@ func runFit(args []string) error {
 	vae := fs.String("vae", "yes", "none trains a plain data-space score model with the same machinery (the baseline of LSGM's few-NFE claim)")
 	fs.StringVar(&o.Size, "size", "default", "network size: default or tiny")
 	fs.StringVar(&o.SDE, "sde", "geometric_vpsde", "forward SDE: geometric_vpsde, vpsde or subvpsde")
-	fs.Float64Var(&o.TimeEps, "time-eps", -1, "smallest diffusion time (default 0 for geometric_vpsde, 0.01 otherwise)")
+	o.TimeEps = -1 // unset: the SDE's default, filled in by validate
+	fs.Func("time-eps", "smallest diffusion time (default 0 for geometric_vpsde, 0.01 otherwise)", func(v string) error {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(f >= 0 && f < 1) {
+			return fmt.Errorf("%q: want a number in [0, 1)", v)
+		}
+		o.TimeEps = f
+		return nil
+	})
 	fs.StringVar(&o.Scheme, "scheme", "ll_iw", "prior's weighting and time sampling: "+strings.Join(lsgm.Schemes, ", "))
 	fs.IntVar(&o.Batch, "batch", 64, "batch size")
 	fs.IntVar(&o.EpochsVAE, "epochs-vae", 2, "stage 1 epochs (VAE with a N(0, I) prior)")
@@ -148,15 +157,16 @@ func runFit(args []string) error {
 	if err := o.validate(); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(*out, 0o755); err != nil {
-		return fmt.Errorf("trainer fit: %v", err)
-	}
+	// The data first: a bad --data must not leave an empty run folder.
 	set, err := loadSet(o.Data, "train")
 	if err != nil {
 		return fmt.Errorf("trainer fit: %v", err)
 	}
 	if set.N < o.Batch {
 		return fmt.Errorf("trainer fit: %s has %d images, fewer than one batch of %d", set.Source, set.N, o.Batch)
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return fmt.Errorf("trainer fit: %v", err)
 	}
 	r := &run{o: o, set: set, out: *out, quiet: *quiet}
 	return r.train(ck)
@@ -372,8 +382,12 @@ func (r *run) train(ck *lsgm.Checkpoint) error {
 	if o.MaxSteps > 0 && o.MaxSteps < total {
 		total = o.MaxSteps
 	}
-	fmt.Fprintf(os.Stderr, "trainer fit: %s, %d images %v, %s likelihood, %s, %d parameters, BLAS %s, %d steps of %d\n",
-		r.set.Source, r.set.N, r.set.Shape, o.Likelihood, o.SDE, countParams(r.file), nn.BLAS(), total, o.Batch)
+	kind := o.Likelihood + " likelihood"
+	if o.Likelihood == "none" {
+		kind = "data-space score model (no VAE)"
+	}
+	fmt.Fprintf(os.Stderr, "trainer fit: %s, %d images %v, %s, %s, %d parameters, BLAS %s, %d steps of %d\n",
+		r.set.Source, r.set.N, r.set.Shape, kind, o.SDE, countParams(r.file), nn.BLAS(), total, o.Batch)
 
 	graphs := map[lsgm.Stage]*lsgm.Graph{}
 	graph := func(s lsgm.Stage) (*lsgm.Graph, error) {
@@ -403,6 +417,9 @@ func (r *run) train(ck *lsgm.Checkpoint) error {
 		for r.pos+o.Batch <= r.set.N && r.step < total {
 			select {
 			case <-stop:
+				if !r.quiet {
+					fmt.Fprintln(os.Stderr) // off the progress bar's line
+				}
 				if err := r.checkpoint(); err != nil {
 					return err
 				}
@@ -475,7 +492,7 @@ func runExport(args []string) error {
 	r.records = parseHistory(ck.History)
 	r.o.Command += fmt.Sprintf(" (exported at step %d)", ck.Step)
 	r.file.Arch.Name = modelName(r.set.Source, r.o.Likelihood)
-	return r.exportTo(*out, 0)
+	return r.exportTo(*out, 0, "trainer export")
 }
 
 // trainStep runs one batch; it skips (and counts) a non-finite step, and
@@ -742,10 +759,12 @@ func (r *run) endOfEpoch(stage1 bool) error {
 
 // export writes the EMA weights with their provenance to the run folder.
 func (r *run) export(elapsed time.Duration) error {
-	return r.exportTo(filepath.Join(r.out, "model.lsgm"), elapsed)
+	return r.exportTo(filepath.Join(r.out, "model.lsgm"), elapsed, "trainer fit")
 }
 
-func (r *run) exportTo(path string, elapsed time.Duration) error {
+// exportTo writes the EMA weights to path; errors start with cmd, the
+// command that asked.
+func (r *run) exportTo(path string, elapsed time.Duration, cmd string) error {
 	f := r.emaFile()
 	f.Provenance = weights.Provenance{
 		Dataset:       r.set.Source,
@@ -762,10 +781,10 @@ func (r *run) exportTo(path string, elapsed time.Duration) error {
 	}
 	b, err := weights.Encode(f)
 	if err != nil {
-		return fmt.Errorf("trainer fit: %v", err)
+		return fmt.Errorf("%s: %v", cmd, err)
 	}
 	if err := lsgm.WriteFileAtomic(path, b); err != nil {
-		return fmt.Errorf("trainer fit: writing %s: %v", path, err)
+		return fmt.Errorf("%s: writing %s: %v", cmd, path, err)
 	}
 	fmt.Printf("wrote %s (%d bytes) after %d steps\n", path, len(b), r.step)
 	return nil

@@ -265,6 +265,26 @@ func TestFitBadInput(t *testing.T) {
 			t.Errorf("fit %v: %v, want an error naming %q", c.args, err, c.want)
 		}
 	}
+	// A bad --data leaves no run folder behind.
+	if _, err := os.Stat(filepath.Join(dir, "r1")); !os.IsNotExist(err) {
+		t.Errorf("a bad --data left %s/r1 behind (%v)", dir, err)
+	}
+	if err := runFit([]string{"--time-eps", "x", "--out", filepath.Join(dir, "r9")}); err == nil || !strings.Contains(err.Error(), "time-eps") {
+		t.Errorf("--time-eps x: %v", err)
+	}
+	// export names itself in its errors, and info on a checkpoint points to it.
+	run := filepath.Join(dir, "run")
+	if err := runFit(fitArgs(toyIDX(t, 16), run, "--max-steps", "2")); err != nil {
+		t.Fatal(err)
+	}
+	err := runExport([]string{"--run", run, "--out", filepath.Join(dir, "nonexistent", "x.lsgm")})
+	if err == nil || !strings.HasPrefix(err.Error(), "trainer export: writing") {
+		t.Errorf("export into a missing folder: %v", err)
+	}
+	err = runInfo([]string{filepath.Join(run, "checkpoint.lsgmckpt")})
+	if err == nil || !strings.Contains(err.Error(), "trainer export --run") {
+		t.Errorf("info on a checkpoint: %v", err)
+	}
 }
 
 // eval --record writes the test metrics into the weights file's provenance,

@@ -180,8 +180,17 @@ func abs(a int) int {
 	return a
 }
 
-// codeVersion is the VCS revision the binary was built from, if known.
+// version is stamped by `make trainer` (-ldflags -X main.version=...: git
+// describe of the tree it was built from).
+var version string
+
+// codeVersion is the source version the binary was built from: the stamp,
+// else the VCS revision or module version Go recorded, else a note saying
+// how to get one.
 func codeVersion() string {
+	if version != "" {
+		return version
+	}
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		rev, dirty := "", ""
 		for _, s := range bi.Settings {
@@ -197,8 +206,11 @@ func codeVersion() string {
 		if rev != "" {
 			return rev[:min(12, len(rev))] + dirty
 		}
+		if v := bi.Main.Version; v != "" && v != "(devel)" {
+			return v
+		}
 	}
-	return "unknown"
+	return "unstamped (build with `make trainer` to record the git revision)"
 }
 
 // label writes s with its baseline at (x, y) in the basic 7x13 font.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image"
 	"image/png"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -28,9 +29,10 @@ func runSample(args []string) error {
 	name := fs.String("sampler", "", "sampler: "+strings.Join(sampler.Names, ", ")+" (default: the model's)")
 	nfe := fs.Int("nfe", 0, "network evaluations (default: the model's; rk45 is adaptive)")
 	count := fs.Int("count", 64, "images")
-	cols := fs.Int("cols", 0, "grid columns (default: square)")
+	cols := fs.Int("cols", 0, "grid columns (default: square; at most --count)")
+	scale := fs.Int("scale", 2, "pixels a model pixel in the PNG grid, 1 to 16")
 	seed := fs.Uint64("seed", 0, "random seed")
-	temp := fs.Float64("temp", 1, "temperature of the initial noise")
+	temp := fs.Float64("temp", 1, "temperature of the initial noise, in (0, 10]")
 	schedule := fs.String("schedule", "", "time steps: uniform, logsnr or edm (default logsnr)")
 	eta := fs.Float64("eta", 0, "ddim noise, 0 to 1")
 	snr := fs.Float64("snr", 0, "pc corrector signal-to-noise ratio (default 0.16)")
@@ -45,6 +47,16 @@ func runSample(args []string) error {
 	}
 	if !slices.Contains(backend.Kinds, *kind) {
 		return fmt.Errorf("trainer sample: --backend %q: want gpu, cpu or auto", *kind)
+	}
+	switch {
+	case *count < 1 || *count > runtime.MaxCount:
+		return fmt.Errorf("trainer sample: --count %d out of range [1, %d]", *count, runtime.MaxCount)
+	case *cols < 0 || *cols > *count:
+		return fmt.Errorf("trainer sample: --cols %d out of range [0, --count %d] (0: square)", *cols, *count)
+	case *scale < 1 || *scale > 16:
+		return fmt.Errorf("trainer sample: --scale %d out of range [1, 16]", *scale)
+	case !(*temp > 0 && *temp <= 10):
+		return fmt.Errorf("trainer sample: --temp %v out of range (0, 10]", *temp)
 	}
 	data := weights.Default()
 	if *path != "" {
@@ -94,7 +106,9 @@ func runSample(args []string) error {
 		err = writeScatter(*out, images, fmt.Sprintf("%s, %s %d NFE", m.File.Arch.Name, cfg.Name, used))
 	} else {
 		var img image.Image
-		if img, err = runtime.Grid(images, *count, m.DataShape(), *cols, 2); err == nil {
+		var grid *image.NRGBA
+		if grid, err = runtime.Grid(images, *count, m.DataShape(), *cols, 2); err == nil {
+			img = runtime.Scale(grid, *scale)
 			err = writePNG(*out, img)
 		}
 	}
@@ -161,16 +175,32 @@ func writePNG(path string, img image.Image) error {
 }
 
 func runInfo(args []string) error {
-	if len(args) != 1 {
-		return errors.New("usage: trainer info FILE")
+	fs := flag.NewFlagSet("info", flag.ContinueOnError)
+	path := fs.String("weights", "", "weights file (or give it as the argument)")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: trainer info [--weights] FILE")
+		fs.PrintDefaults()
 	}
-	data, err := os.ReadFile(args[0])
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	switch {
+	case *path == "" && fs.NArg() == 1:
+		*path = fs.Arg(0)
+	case *path != "" && fs.NArg() == 0:
+	default:
+		return errors.New("usage: trainer info [--weights] FILE (one weights file)")
+	}
+	data, err := os.ReadFile(*path)
 	if err != nil {
 		return fmt.Errorf("trainer info: %v", err)
 	}
+	if lsgm.IsCheckpoint(data) {
+		return fmt.Errorf("trainer info: %s is a training checkpoint, not a weights file; `trainer export --run %s --out model.lsgm` writes its EMA weights as one", *path, filepath.Dir(*path))
+	}
 	f, err := weights.Decode(data)
 	if err != nil {
-		return fmt.Errorf("trainer info: %s: %v", args[0], err)
+		return fmt.Errorf("trainer info: %s: %v", *path, err)
 	}
 	a := f.Arch
 	n, half := 0, 0
@@ -180,17 +210,35 @@ func runInfo(args []string) error {
 			half++
 		}
 	}
-	fmt.Printf("%s: %s, %d bytes\n", filepath.Base(args[0]), a.Name, len(data))
-	fmt.Printf("  data %v, latent %v, likelihood %s, sde %s %v, mixed score %v\n", a.DataShape, a.LatentShape, a.Likelihood, a.SDE.Kind, a.SDE.Params, a.MixLogit != "")
+	sdeText := a.SDE.Kind
+	if len(a.SDE.Params) > 0 {
+		var kv []string
+		for _, k := range slices.Sorted(maps.Keys(a.SDE.Params)) {
+			kv = append(kv, fmt.Sprintf("%s=%g", k, a.SDE.Params[k]))
+		}
+		sdeText += " (" + strings.Join(kv, ", ") + ")"
+	} else {
+		sdeText += " (default parameters)"
+	}
+	kind := "likelihood " + a.Likelihood
+	if a.Likelihood == "none" {
+		kind = "no VAE (a data-space score model)"
+	}
+	fmt.Printf("%s: %s, %d bytes\n", filepath.Base(*path), a.Name, len(data))
+	fmt.Printf("  data %v, latent %v, %s, sde %s, mixed score %v\n", a.DataShape, a.LatentShape, kind, sdeText, a.MixLogit != "")
 	fmt.Printf("  %d tensors (%d in f16), %d parameters\n", len(f.Tensors), half, n)
 	fmt.Printf("  default sampler %s, %d NFE, end time %g\n", a.Sampling.Sampler, a.Sampling.NFE, a.Sampling.EndTime)
 	p := f.Provenance
-	fmt.Printf("  provenance: dataset %s, steps %d, code %s, created %s\n  command: %s\n", p.Dataset, p.Steps, p.CodeVersion, p.Created, p.Command)
-	for k, v := range p.Metrics {
-		fmt.Printf("  %s = %g\n", k, v)
+	code := p.CodeVersion
+	if code == "" || code == "unknown" {
+		code = "not recorded"
+	}
+	fmt.Printf("  provenance: dataset %s, steps %d, code %s, created %s\n  command: %s\n", p.Dataset, p.Steps, code, p.Created, p.Command)
+	for _, k := range slices.Sorted(maps.Keys(p.Metrics)) {
+		fmt.Printf("  %s = %g\n", k, p.Metrics[k])
 	}
 	if p.Notes != "" {
-		fmt.Printf("  notes: %s\n", p.Notes)
+		fmt.Printf("  notes: %s\n", strings.ReplaceAll(p.Notes, "\n", "\n         "))
 	}
 	return nil
 }

@@ -6,6 +6,7 @@
 //
 //	lsgmGo.load(bytes: Uint8Array, backend: "auto"|"gpu"|"cpu") -> Promise<info>
 //	lsgmGo.sample(opts, onProgress) -> Promise<result>
+//	lsgmGo.cancel()   // the running sample rejects with "lsgm: cancelled"
 //
 // The page talks to the worker through the ES module web/lsgm.js; see there
 // for the public API. GPU work blocks its goroutine on the browser's promises,
@@ -19,6 +20,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall/js"
 	"time"
 
@@ -28,11 +30,17 @@ import (
 	"github.com/lsgm-go/lsgm/runtime/sampler"
 )
 
-// state is the loaded model; the worker sends one call at a time.
+// state is the loaded model; the worker sends one call at a time, except
+// cancel, which arrives while a sample runs (see yield).
 var state struct {
 	s        *backend.Sampler
-	fallback string // why the CPU runs where the GPU was wanted
+	fallback string        // why the CPU runs where the GPU was wanted
+	stop     chan struct{} // closed by cancel; nil between runs
 }
+
+// previewEvery spaces the CPU path's live previews: each costs a decoder
+// pass, and a few a second make a smooth enough view.
+const previewEvery = 250 * time.Millisecond
 
 func main() {
 	api := js.Global().Get("Object").New()
@@ -58,6 +66,13 @@ func main() {
 			progress = args[1]
 		}
 		return promise(func() (any, error) { return sample(opts, progress) })
+	}))
+	api.Set("cancel", js.FuncOf(func(js.Value, []js.Value) any {
+		if state.stop != nil {
+			close(state.stop)
+			state.stop = nil
+		}
+		return nil
 	}))
 	js.Global().Set("lsgmGo", api)
 	select {}
@@ -96,6 +111,9 @@ func load(data []byte, kind string) (any, error) {
 	if !slices.Contains(backend.Kinds, kind) {
 		return nil, fmt.Errorf("lsgm: backend %q: want auto, gpu or cpu", kind)
 	}
+	if state.stop != nil {
+		return nil, errors.New("lsgm: cannot load weights while a sample runs (cancel it first)")
+	}
 	m, err := runtime.Load(data)
 	if err != nil {
 		return nil, err
@@ -108,19 +126,27 @@ func load(data []byte, kind string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.PreviewEvery = previewEvery
 	state.s, state.fallback = s, ""
 	name := "cpu"
 	if s.GPU != nil {
 		name = "webgpu"
 	} else if kind != "cpu" {
-		state.fallback = "WebGPU is not available: " + s.Note + " in WebAssembly"
+		state.fallback = "Sampling on the CPU in WebAssembly: " + s.Why + "."
 	}
 	a := &m.File.Arch
 	p := m.File.Provenance
+	params := 0
+	for _, t := range m.File.Tensors {
+		params += len(t.Data)
+	}
 	return map[string]any{
 		"backend":     name,
 		"fallback":    state.fallback,
+		"adapter":     s.Name(),
 		"name":        a.Name,
+		"bytes":       len(data),
+		"parameters":  params,
 		"shape":       []any{a.DataShape[0], a.DataShape[1], a.DataShape[2]},
 		"samplers":    strs(sampler.Names),
 		"gpuSamplers": strs(gpu.Samplers),
@@ -139,51 +165,73 @@ func strs(s []string) []any {
 	return out
 }
 
-// options reads a sample request from a JS object, with the model's defaults.
+// options reads a sample request from a JS object, with the model's
+// defaults. Each message names the setting and the value as given.
 func options(o js.Value) (runtime.Request, bool, error) {
 	d := state.s.CPU.File.Arch.Sampling
 	req := runtime.Request{Sampler: sampler.Config{Name: d.Sampler, NFE: d.NFE, EndTime: d.EndTime}, Count: 16, Temperature: 1}
-	num := func(key string, dst *float64) error {
+	// num reads a number in [lo, hi] (above lo when open), whole if asked.
+	num := func(key, label string, dst *float64, lo, hi float64, open, whole bool) error {
 		v := o.Get(key)
 		if v.IsUndefined() || v.IsNull() {
 			return nil
 		}
-		if v.Type() != js.TypeNumber || math.IsNaN(v.Float()) {
-			return fmt.Errorf("lsgm: %s must be a number, got %s", key, v.Type())
+		if v.Type() != js.TypeNumber {
+			return fmt.Errorf("lsgm: %s must be a number, got %s %s", label, v.Type(), jsText(v))
 		}
-		*dst = v.Float()
+		f := v.Float()
+		if math.IsNaN(f) {
+			return fmt.Errorf("lsgm: %s must be a number, got NaN", label)
+		}
+		if whole && f != math.Trunc(f) {
+			return fmt.Errorf("lsgm: %s %s must be a whole number", label, jsText(v))
+		}
+		if f < lo || open && f == lo || f > hi {
+			l := "["
+			if open {
+				l = "("
+			}
+			return fmt.Errorf("lsgm: %s %s out of range %s%v, %v]", label, jsText(v), l, lo, hi)
+		}
+		*dst = f
 		return nil
 	}
 	count, nfe, temp := float64(req.Count), float64(req.Sampler.NFE), req.Temperature
-	for key, dst := range map[string]*float64{"count": &count, "nfe": &nfe, "temperature": &temp} {
-		if err := num(key, dst); err != nil {
-			return req, false, err
+	if err := num("count", "count", &count, 1, runtime.MaxCount, false, true); err != nil {
+		return req, false, err
+	}
+	if err := num("nfe", "NFE", &nfe, 1, sampler.MaxNFE, false, true); err != nil {
+		return req, false, err
+	}
+	if err := num("temperature", "temperature", &temp, 0, 10, true, false); err != nil {
+		return req, false, err
+	}
+	req.Count, req.Temperature, req.Sampler.NFE = int(count), temp, int(nfe)
+	if v := o.Get("sampler"); !v.IsUndefined() && !v.IsNull() {
+		if v.Type() != js.TypeString || !slices.Contains(sampler.Names, v.String()) {
+			return req, false, fmt.Errorf("lsgm: unknown sampler %s (want one of %s)", jsText(v), strings.Join(sampler.Names, ", "))
 		}
-	}
-	if count != math.Trunc(count) || nfe != math.Trunc(nfe) {
-		return req, false, errors.New("lsgm: count and nfe must be whole numbers")
-	}
-	req.Count, req.Temperature = int(min(max(count, -1), 1e9)), temp
-	req.Sampler.NFE = int(min(max(nfe, -1), 1e9))
-	if v := o.Get("sampler"); v.Type() == js.TypeString && v.String() != "" {
 		if v.String() != d.Sampler {
 			req.Sampler.EndTime = 0 // the model's end time belongs to its own sampler
 		}
 		req.Sampler.Name = v.String()
 	}
 	switch v := o.Get("seed"); v.Type() {
+	case js.TypeUndefined, js.TypeNull:
 	case js.TypeNumber:
 		f := v.Float()
-		if f < 0 || f != math.Trunc(f) || f > 1<<53 {
+		if f < 0 || f != math.Trunc(f) || f > 1<<53 || math.IsNaN(f) {
 			return req, false, fmt.Errorf("lsgm: seed %v must be a whole number in [0, 2^53] (or a decimal string up to 2^64-1)", f)
 		}
 		req.Seed = uint64(f)
 	case js.TypeString:
 		s, err := strconv.ParseUint(v.String(), 10, 64)
 		if err != nil {
-			return req, false, fmt.Errorf("lsgm: seed %q is not a 64-bit unsigned integer", v.String())
+			return req, false, fmt.Errorf("lsgm: seed %q is not a whole number in [0, 2^64-1]", v.String())
 		}
 		req.Seed = s
+	default:
+		return req, false, fmt.Errorf("lsgm: seed must be a number or a decimal string, got %s", v.Type())
 	}
 	preview := true
 	if v := o.Get("preview"); v.Type() == js.TypeBoolean {
@@ -192,30 +240,74 @@ func options(o js.Value) (runtime.Request, bool, error) {
 	return req, preview, nil
 }
 
+// jsText shows a JS value as a message quotes it: strings quoted, others as
+// JavaScript prints them.
+func jsText(v js.Value) string {
+	if v.Type() == js.TypeString {
+		return strconv.Quote(v.String())
+	}
+	return js.Global().Get("String").Invoke(v).String()
+}
+
+// yield lets the worker's event loop run (a cancel message, the page's
+// progress messages) between CPU steps: Go's wasm build is one thread, and
+// it returns to JavaScript only when every goroutine is blocked.
+func yield() {
+	ch := make(chan struct{})
+	var f js.Func
+	f = js.FuncOf(func(js.Value, []js.Value) any {
+		f.Release()
+		close(ch)
+		return nil
+	})
+	js.Global().Call("setTimeout", f, 0)
+	<-ch
+}
+
 func sample(o js.Value, progress js.Value) (any, error) {
 	if state.s == nil {
 		return nil, errors.New("lsgm: no model loaded (call load first)")
+	}
+	if state.stop != nil {
+		return nil, errors.New("lsgm: a sample is already running on this sampler (cancel it, or wait)")
 	}
 	req, preview, err := options(o)
 	if err != nil {
 		return nil, err
 	}
 	shape := state.s.CPU.DataShape()
+	stop := make(chan struct{})
+	state.stop, req.Stop = stop, stop
+	defer func() {
+		if state.stop == stop {
+			state.stop = nil
+		}
+	}()
 	start := time.Now()
 	last := start
+	// The GPU path returns to the event loop at each step's wait anyway;
+	// an extra yield there broke its uniform uploads in Chromium (a
+	// writeBuffer "too large"), so only the CPU path yields.
+	cpu := state.s.GPU == nil || !gpu.Supports(req.Sampler.Defaults(state.s.CPU.SDE).Name)
 	var cb func(backend.Progress)
 	if !progress.IsUndefined() {
 		cb = func(p backend.Progress) {
 			now := time.Now()
-			v := map[string]any{"step": p.I, "steps": p.N, "t": p.T, "ms": float64(now.Sub(last).Microseconds()) / 1e3}
-			last = now
+			v := map[string]any{"step": p.I, "steps": p.N, "t": p.T, "done": p.Done, "ms": float64(now.Sub(last).Microseconds()) / 1e3}
 			if p.Preview != nil {
 				v["preview"] = bytesJS(p.Preview)
 			}
 			progress.Invoke(v)
+			if cpu {
+				yield()
+			}
+			last = time.Now() // a step's time, not the page's
 		}
 	}
 	res, err := state.s.Sample(req, preview, cb)
+	if errors.Is(err, runtime.ErrCancelled) {
+		return nil, errors.New("lsgm: cancelled")
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -223,7 +315,7 @@ func sample(o js.Value, progress js.Value) (any, error) {
 	if res.OnGPU {
 		name = "webgpu"
 	} else if res.Note != "" {
-		note = res.Note + " in WebAssembly"
+		note = res.Note + " in WebAssembly."
 	}
 	return map[string]any{
 		"rgba":     bytesJS(res.RGBA),

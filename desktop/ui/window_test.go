@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,6 +44,17 @@ func TestSlerp(t *testing.T) {
 // -screenshot, returning the saved screen. Under CI=true a missing xvfb-run
 // fails the test; elsewhere it skips.
 func runViewer(t *testing.T, args ...string) (image.Image, string) {
+	t.Helper()
+	img, log, err := runViewerErr(t, args...)
+	if err != nil {
+		t.Fatalf("the viewer failed: %v\n%s", err, log)
+	}
+	return img, log
+}
+
+// runViewerErr is runViewer that also returns how the viewer exited.
+func runViewerErr(t *testing.T, args ...string) (image.Image, string, error) {
+	t.Helper()
 	xvfb, err := exec.LookPath("xvfb-run")
 	if err != nil {
 		if os.Getenv("CI") == "true" {
@@ -62,9 +74,7 @@ func runViewer(t *testing.T, args ...string) (image.Image, string) {
 	cmd.Dir = dir
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("the viewer failed: %v\n%s", err, out.String())
-	}
+	runErr := cmd.Run()
 	f, err := os.Open(shot)
 	if err != nil {
 		t.Fatalf("no screenshot: %v\n%s", err, out.String())
@@ -78,7 +88,7 @@ func runViewer(t *testing.T, args ...string) (image.Image, string) {
 		data, _ := os.ReadFile(shot)
 		os.WriteFile(path, data, 0o644)
 	}
-	return img, out.String()
+	return img, out.String(), runErr
 }
 
 // The window shows the grid the runtime draws for the same seed: every pixel
@@ -122,11 +132,15 @@ func TestWindowGrid(t *testing.T) {
 	t.Logf("window grid: %d images at zoom %d, within %d level(s) of the runtime; grey levels %d..%d", side*side, sc, worst, lo, hi)
 }
 
-// A bad weights file shows its error in the window; the viewer does not crash.
+// A bad weights file shows its error in the window, and -screenshot exits
+// non-zero with the error on the terminal; the viewer does not crash.
 func TestWindowBadWeights(t *testing.T) {
 	bad := filepath.Join(t.TempDir(), "bad.lsgm")
 	os.WriteFile(bad, []byte("<html>404 not found</html>"), 0o644)
-	img, log := runViewer(t, bad)
+	img, log, err := runViewerErr(t, bad)
+	if err == nil || !strings.Contains(log, "bad.lsgm") || !strings.Contains(log, "not an LSGM weights file") {
+		t.Errorf("-screenshot on bad weights: exit %v, output %q; want a failure naming the file and the problem", err, log)
+	}
 	red := 0
 	for y := WinH - 80; y < WinH; y++ {
 		for x := GridX; x < WinW-GridX; x++ {

@@ -7,6 +7,7 @@ package backend
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/lsgm-go/lsgm/runtime"
 	"github.com/lsgm-go/lsgm/runtime/gpu"
@@ -20,13 +21,24 @@ var Kinds = []string{"auto", "gpu", "cpu"}
 type Sampler struct {
 	CPU *runtime.Model
 	GPU *gpu.Model // nil on the CPU
-	// Note says why the CPU runs where the GPU was wanted ("" otherwise).
-	Note string
-	dev  *gpu.Device
+	// Why says why the CPU runs where "auto" or "gpu" could have meant the
+	// GPU ("" otherwise): a clause such as "this browser offers no WebGPU
+	// adapter". Note is the same as a sentence for a log line.
+	Why, Note string
+	// PreviewEvery spaces the CPU's decoded previews at least this far
+	// apart (0: every step), and when set, also by three times the last
+	// decode's own time, so previews never take more than a quarter of a
+	// run: each costs a decoder pass, as much as several steps of the prior
+	// on a small latent, and a view needs only a few a second.
+	PreviewEvery time.Duration
+	dev          *gpu.Device
 }
 
-// Open prepares m on the backend asked for: "gpu" fails without a GPU,
-// "auto" falls back to the CPU and says why in Note, "cpu" never tries.
+// Open prepares m on the backend asked for: "gpu" takes any WebGPU adapter
+// (software renderers too) and fails without one; "auto" takes a hardware
+// adapter only, since a software one (lavapipe, SwiftShader) is slower here
+// than the CPU path, and otherwise runs on the CPU and says why in Why and
+// Note; "cpu" never tries.
 func Open(m *runtime.Model, kind string) (*Sampler, error) {
 	if sh := m.DataShape(); len(sh) != 3 || sh[0] != 1 && sh[0] != 3 {
 		return nil, fmt.Errorf("backend: %s makes %v data, not grey or RGB images; only images are shown here (trainer sample plots 2-D points)", m.File.Arch.Name, sh)
@@ -40,6 +52,12 @@ func Open(m *runtime.Model, kind string) (*Sampler, error) {
 		return nil, fmt.Errorf("backend: %q: want %s", kind, strings.Join(Kinds, ", "))
 	}
 	d, err := gpu.Open(gpu.OpenOptions{})
+	if err == nil && kind == "auto" && d.Software() {
+		s.Why = fmt.Sprintf("the only WebGPU adapter, %s, is a software renderer, slower than the CPU path (ask for the GPU backend to use it anyway)", d.Name())
+		d.Close()
+		s.Note = s.Why + "; sampling on the CPU"
+		return s, nil
+	}
 	if err == nil {
 		if s.GPU, err = gpu.NewModel(d, m); err != nil {
 			d.Close()
@@ -51,7 +69,8 @@ func Open(m *runtime.Model, kind string) (*Sampler, error) {
 		if kind == "gpu" {
 			return nil, err
 		}
-		s.Note = fmt.Sprintf("no GPU (%v); sampling on the CPU", err)
+		s.Why = strings.TrimPrefix(err.Error(), "gpu: ")
+		s.Note = s.Why + "; sampling on the CPU"
 	}
 	return s, nil
 }
@@ -73,12 +92,23 @@ func (s *Sampler) Name() string {
 	return "CPU"
 }
 
-// Progress is a step of a run: step I of N at time T, and with previews the
-// decoded prediction of the final images (RGBA8, like Result.RGBA).
+// Progress is a step of a run: step I of N at time T (N = 0 for an adaptive
+// solver such as rk45, whose step count is not known ahead), Done the share
+// of the run behind it (I/N, or for an adaptive solver the share of the time
+// from 1 to its end time covered), and with previews the decoded prediction
+// of the final images (RGBA8, like Result.RGBA).
 type Progress struct {
 	I, N    int
-	T       float64
+	T, Done float64
 	Preview []byte
+}
+
+// done is Progress.Done for step i of n at time t of a run ending at end.
+func done(i, n int, t, end float64) float64 {
+	if n > 0 {
+		return float64(i) / float64(n)
+	}
+	return min(max((1-t)/(1-end), 0), 1)
 }
 
 // Result holds count RGBA8 images, one after another, row-major.
@@ -95,11 +125,12 @@ type Result struct {
 // (on the CPU that costs a decoder pass a step). progress may be nil.
 func (s *Sampler) Sample(r runtime.Request, previews bool, progress func(Progress)) (*Result, error) {
 	m := s.CPU
-	name := r.Sampler.Defaults(m.SDE).Name
+	cfg := r.Sampler.Defaults(m.SDE)
+	name, end := cfg.Name, cfg.EndTime
 	if s.GPU != nil && gpu.Supports(name) {
 		var cb func(gpu.Progress)
 		if progress != nil {
-			cb = func(p gpu.Progress) { progress(Progress{p.I, p.N, p.T, p.Preview}) }
+			cb = func(p gpu.Progress) { progress(Progress{p.I, p.N, p.T, done(p.I, p.N, p.T, end), p.Preview}) }
 		}
 		res, err := s.GPU.Sample(r, gpu.Options{Preview: previews && progress != nil}, cb)
 		if err != nil {
@@ -109,11 +140,18 @@ func (s *Sampler) Sample(r runtime.Request, previews bool, progress func(Progres
 	}
 	var cb sampler.Callback
 	if progress != nil {
+		var last time.Time
+		var wait time.Duration
 		cb = func(st sampler.Step) {
-			p := Progress{I: st.I, N: st.N, T: st.T}
-			if previews && st.Denoised != nil {
+			p := Progress{I: st.I, N: st.N, T: st.T, Done: done(st.I, st.N, st.T, end)}
+			if previews && st.Denoised != nil && (last.IsZero() || time.Since(last) >= wait) {
+				t0 := time.Now()
 				if img, err := m.Decode(st.Denoised, r.Count); err == nil {
 					p.Preview = runtime.RGBA8(img, r.Count, m.DataShape())
+				}
+				last = time.Now()
+				if wait = s.PreviewEvery; wait > 0 {
+					wait = max(wait, 3*last.Sub(t0))
 				}
 			}
 			progress(p)

@@ -39,6 +39,9 @@ type Device struct {
 	queue   *wgpu.Queue
 	info    wgpu.AdapterInfo
 	limits  wgpu.Limits
+	// software: the adapter renders on the CPU (lavapipe, llvmpipe,
+	// SwiftShader, WARP), slower here than the runtime's own CPU path.
+	software bool
 
 	mu      sync.Mutex
 	kernels map[string]*kernel
@@ -59,18 +62,18 @@ func Open(o OpenOptions) (*Device, error) {
 	if inst == nil { // the js binding's answer where navigator.gpu is missing
 		return nil, fmt.Errorf("%w: this browser does not offer WebGPU (navigator.gpu is missing)", ErrNoAdapter)
 	}
-	ad, err := inst.RequestAdapter(&wgpu.RequestAdapterOptions{
+	opts := &wgpu.RequestAdapterOptions{
 		PowerPreference:      wgpu.PowerPreferenceHighPerformance,
 		ForceFallbackAdapter: o.Fallback,
-	})
-	if err != nil || ad == nil {
-		inst.Release()
-		if err == nil {
-			err = errors.New("none offered")
-		}
-		return nil, fmt.Errorf("%w: %v", ErrNoAdapter, err)
 	}
-	d := &Device{inst: inst, adapter: ad, info: ad.GetInfo(), kernels: map[string]*kernel{}}
+	ad, err := inst.RequestAdapter(opts)
+	if err != nil || ad == nil {
+		// The bindings' own texts ("no WebGPU adapter avaliable") add nothing.
+		inst.Release()
+		return nil, fmt.Errorf("%w was offered%s", ErrNoAdapter, noAdapterHint)
+	}
+	d := &Device{inst: inst, adapter: ad, kernels: map[string]*kernel{}}
+	d.info, d.software = adapterInfo(ad, opts)
 	dev, err := requestDevice(ad, d)
 	if err != nil {
 		ad.Release()
@@ -120,6 +123,13 @@ func (d *Device) Name() string {
 	parts = append(parts, adapterKind(d.info)...)
 	return strings.Join(parts, ", ")
 }
+
+// Software says whether the adapter is a software renderer: natively one
+// whose type is CPU (Mesa's lavapipe), in a browser a fallback adapter
+// (Chromium's SwiftShader). Such adapters run every kernel on the CPU's cores
+// through an emulation layer and are slower than the plain CPU path, so
+// callers choosing automatically should not pick them.
+func (d *Device) Software() bool { return d.software }
 
 // Close releases the device; buffers and models made on it must not be used after.
 func (d *Device) Close() {

@@ -3,6 +3,7 @@
 package gpu
 
 import (
+	"os"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -14,6 +15,15 @@ import (
 // it), so loss is detected through the errors of later calls instead.
 func requestDevice(ad *wgpu.Adapter, d *Device) (*wgpu.Device, error) {
 	return ad.RequestDevice(&wgpu.DeviceDescriptor{Label: "lsgm"})
+}
+
+// noAdapterHint follows "no WebGPU adapter was offered" natively.
+const noAdapterHint = " (is a Vulkan driver and loader installed? on Debian: mesa-vulkan-drivers libvulkan1, or the GPU vendor's driver)"
+
+// adapterInfo reads the adapter's description; a CPU-type adapter is software.
+func adapterInfo(ad *wgpu.Adapter, _ *wgpu.RequestAdapterOptions) (wgpu.AdapterInfo, bool) {
+	i := ad.GetInfo()
+	return i, i.AdapterType == wgpu.AdapterTypeCPU
 }
 
 // adapterKind names the adapter type (cpu, discrete GPU) and the native API.
@@ -72,4 +82,14 @@ func poll(d *Device, done *bool) {
 }
 
 // quiet keeps wgpu-native's warnings (no window system, no config) off stderr.
-func quiet() { wgpu.SetLogLevel(wgpu.LogLevelError) }
+// Without a session (no XDG_RUNTIME_DIR, no WAYLAND_DISPLAY, as on a server
+// or in CI) Vulkan drivers probing for Wayland make libwayland print "error:
+// XDG_RUNTIME_DIR is invalid or not set" a few times; the probe cannot
+// succeed there, so an absolute WAYLAND_DISPLAY that names nothing lets it
+// fail silently. A desktop session, which sets either, is left alone.
+func quiet() {
+	wgpu.SetLogLevel(wgpu.LogLevelError)
+	if os.Getenv("XDG_RUNTIME_DIR") == "" && os.Getenv("WAYLAND_DISPLAY") == "" {
+		os.Setenv("WAYLAND_DISPLAY", "/nonexistent/lsgm-no-wayland-session")
+	}
+}

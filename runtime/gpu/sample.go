@@ -25,6 +25,7 @@ type run struct {
 	st       sampler.Stats
 	cb       func(Progress)
 	previews bool
+	stop     <-chan struct{} // Request.Stop
 	bufs     []*Buffer
 	preview  *Buffer // the denoised latents of a step, for a live view
 	img      *Buffer // packed RGBA8 of the decoded images
@@ -65,7 +66,7 @@ func (u *run) release() {
 // batch samples one batch of r.Count <= MaxBatch images.
 func (g *Model) batch(r runtime.Request, c sampler.Config, ts []float64, o Options, cb func(Progress)) (*Result, error) {
 	n, d := r.Count, g.CPU.LatentDim()
-	u := &run{g: g, s: g.CPU.SDE, n: n, d: d, nd: n * d, noise: noise{r.Seed, r.First, d}, cb: cb, previews: o.Preview}
+	u := &run{g: g, s: g.CPU.SDE, n: n, d: d, nd: n * d, noise: noise{r.Seed, r.First, d}, cb: cb, previews: o.Preview, stop: r.Stop}
 	var err error
 	if u.score, err = g.netFor(g.score, g.pScore, n); err != nil {
 		return nil, err
@@ -179,6 +180,9 @@ func (u *run) decode(z *Buffer) {
 // eps records one evaluation of the prior's noise prediction at (z, t) into
 // dst: the network, then LSGM's mixed score when the model has one.
 func (u *run) eps(dst, z *Buffer, t float64) error {
+	if runtime.Stopped(u.stop) {
+		return runtime.ErrCancelled
+	}
 	u.st.NFE++
 	u.r.copy(u.score.in["z"], z, u.nd)
 	if err := u.r.fill(u.score.in["t"], u.n, t); err != nil {

@@ -17,6 +17,9 @@ import (
 // checkpointMagic starts every checkpoint; a weights file is not one.
 const checkpointMagic = "LSGMCKPT"
 
+// IsCheckpoint says whether data starts like a checkpoint file.
+func IsCheckpoint(data []byte) bool { return bytes.HasPrefix(data, []byte(checkpointMagic)) }
+
 // CheckpointVersion is bumped whenever the layout changes.
 const CheckpointVersion = 1
 

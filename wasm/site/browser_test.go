@@ -3,12 +3,16 @@ package main
 import (
 	"context"
 	"fmt"
+	"html"
+	"maps"
 	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +22,14 @@ import (
 	"github.com/lsgm-go/lsgm/runtime/sampler"
 	"github.com/lsgm-go/lsgm/weights"
 )
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
+}
 
 // chromium returns the browser to drive. Under CI=true a missing browser
 // fails the test (CI installs Debian's chromium); elsewhere it skips.
@@ -37,14 +49,26 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
+// built is the site folder, built once for the package's tests.
+var built struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
 // site builds the site once into a temporary folder and serves it on
 // 127.0.0.1 (a secure context, as WebGPU needs), with test-only pages and
 // bad weights files beside it.
 func site(t *testing.T) *httptest.Server {
-	dir := t.TempDir()
-	if _, err := build(dir); err != nil {
-		t.Fatal(err)
+	built.once.Do(func() {
+		if built.dir, built.err = os.MkdirTemp("", "lsgm-site-"); built.err == nil {
+			_, built.err = build(built.dir)
+		}
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
 	}
+	dir := built.dir
 	mux := http.NewServeMux()
 	mux.Handle("/", handler(dir))
 	mux.HandleFunc("/test/blank.html", func(w http.ResponseWriter, r *http.Request) {
@@ -56,20 +80,33 @@ func site(t *testing.T) *httptest.Server {
 	mux.HandleFunc("/test/truncated.lsgm", func(w http.ResponseWriter, r *http.Request) {
 		w.Write(weights.Default()[:5000])
 	})
-	// A page of its own that embeds the element with the README's snippet,
-	// pointing back at the site folder.
-	mux.HandleFunc("/test/embed.html", func(w http.ResponseWriter, r *http.Request) {
-		src := r.URL.Query().Get("src")
-		if src == "" {
-			src = "../default.lsgm"
-		}
-		fmt.Fprintf(w, `<!doctype html><title>embed</title>
-<script type="module" src="../lsgm-element.js"></script>
-<lsgm-sampler id="s" src="%s" count="4" sampler="dpmpp2m" nfe="6" seed="7" scale="1" cols="2"></lsgm-sampler>`, src)
-	})
+	mux.HandleFunc("/test/embed.html", embedPage("../lsgm-element.js"))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// embedPage serves a page of its own that embeds the element with the
+// README's snippet, loading the element's module from module. Query
+// parameters set the element's attributes (src, nfe, count, backend); the
+// defaults draw 4 images at 6 NFE, seed 7.
+func embedPage(module string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		attr := map[string]string{"count": "4", "sampler": "dpmpp2m", "nfe": "6", "seed": "7", "scale": "1", "cols": "2"}
+		if r.URL.Query().Get("src") == "" && module == "../lsgm-element.js" {
+			attr["src"] = "../default.lsgm"
+		}
+		for k, v := range r.URL.Query() {
+			attr[k] = v[0]
+		}
+		var b strings.Builder
+		for _, k := range slices.Sorted(maps.Keys(attr)) {
+			fmt.Fprintf(&b, " %s=\"%s\"", k, html.EscapeString(attr[k]))
+		}
+		fmt.Fprintf(w, `<!doctype html><title>embed</title>
+<script type="module" src="%s"></script>
+<lsgm-sampler id="s"%s></lsgm-sampler>`, module, b.String())
+	}
 }
 
 // browser starts headless chromium, with WebGPU (SwiftShader) or without.
@@ -175,10 +212,18 @@ func TestBrowserWebGPU(t *testing.T) {
 	sameImages(t, "webgpu", res.RGBA, native(t, count, nfe, seed))
 	t.Logf("WebGPU in the page: %.1f ms per NFE at batch %d (first request %.1f)", res.WarmMS/float64(res.NFE), count, res.MS/float64(res.NFE))
 
+	// auto does not take SwiftShader (a fallback adapter, slower than the
+	// CPU path): it samples on the CPU and names the adapter it passed over.
+	auto := sampleInPage(t, ctx, srv.URL, "auto", 2, 3, seed)
+	if auto.Backend != "cpu" || !strings.Contains(auto.Note, "software renderer") || !strings.Contains(strings.ToLower(auto.Note), "swiftshader") {
+		t.Errorf("auto on SwiftShader: backend %q, note %q; want the CPU and a note naming the software adapter", auto.Backend, auto.Note)
+	}
+	sameImages(t, "auto (cpu)", auto.RGBA, native(t, 2, 3, seed))
+
 	// Time to first grid on the demo page, from navigation to the gallery.
 	start := time.Now()
 	var done string
-	err := chromedp.Run(ctx, chromedp.Navigate(srv.URL+"/?count=4&nfe=4"),
+	err := chromedp.Run(ctx, chromedp.Navigate(srv.URL+"/?count=4&nfe=4&backend=gpu"),
 		chromedp.WaitVisible(`#gallery canvas`, chromedp.ByQuery),
 		chromedp.AttributeValue(`body`, "data-done", &done, nil, chromedp.ByQuery))
 	if err != nil {
@@ -212,8 +257,8 @@ func TestBrowserCPUFallback(t *testing.T) {
 	ctx := browser(t, false)
 	const count, nfe, seed = 3, 4, 9
 	res := sampleInPage(t, ctx, srv.URL, "auto", count, nfe, seed)
-	if res.Backend != "cpu" || !strings.Contains(res.Note, "WebGPU is not available") {
-		t.Fatalf("backend %q, note %q: want the CPU and a note saying WebGPU is missing", res.Backend, res.Note)
+	if res.Backend != "cpu" || strings.Count(res.Note, "no WebGPU adapter") != 1 || !strings.Contains(res.Note, "on the CPU") || strings.Contains(res.Note, "avaliable") {
+		t.Fatalf("backend %q, note %q: want the CPU and a note saying once that WebGPU is missing", res.Backend, res.Note)
 	}
 	sameImages(t, "cpu fallback", res.RGBA, native(t, count, nfe, seed))
 	t.Logf("wasm CPU: %.1f ms per NFE at batch %d (first request %.1f)", res.WarmMS/float64(res.NFE), count, res.MS/float64(res.NFE))
@@ -224,7 +269,8 @@ func TestBrowserCPUFallback(t *testing.T) {
 		const { Sampler } = await import('/lsgm.js');
 		const s = await Sampler.load({ weights: '/default.lsgm', backend: 'cpu' });
 		const out = [];
-		for (const o of [{ count: 0 }, { nfe: 1e9 }, { seed: -1 }, { sampler: 'magic' }, { temperature: 'hot' }]) {
+		for (const o of [{ count: 0 }, { nfe: 1e9 }, { seed: -1 }, { sampler: 'magic' }, { temperature: 'hot' },
+		                 { nfe: -5 }, { count: NaN }, { temperature: 0 }, { nfe: 2.5 }, { seed: 'abc' }]) {
 			try { await s.sample(o); out.push('accepted ' + JSON.stringify(o)); } catch (e) { out.push(e.message); }
 		}
 		s.terminate();
@@ -233,7 +279,8 @@ func TestBrowserCPUFallback(t *testing.T) {
 	if err := chromedp.Run(ctx, chromedp.Evaluate(js, &msgs, await)); err != nil {
 		t.Fatal(err)
 	}
-	for i, want := range []string{"count 0 out of range", "NFE 1000000000 out of range", "seed -1", "unknown sampler", "temperature must be a number"} {
+	for i, want := range []string{"count 0 out of range", "NFE 1000000000 out of range", "seed -1", `unknown sampler "magic"`, `temperature must be a number, got string "hot"`,
+		"NFE -5 out of range [1, 10000]", "count must be a number, got NaN", "temperature 0 out of range (0, 10]", "NFE 2.5 must be a whole number", `seed "abc"`} {
 		if i >= len(msgs) || !strings.Contains(msgs[i], want) {
 			t.Errorf("bad setting %d: %q, want a message containing %q", i, msgs, want)
 		}
@@ -275,6 +322,161 @@ func TestBrowserElement(t *testing.T) {
 		}
 		if !strings.Contains(msg, tc.want) {
 			t.Errorf("%s: the element shows %q, want it to mention %q", tc.src, msg, tc.want)
+		}
+	}
+}
+
+// A page on one origin embeds the element from a site on another with the
+// README's snippet (module by absolute URL, weights beside it): the worker
+// starts from a Blob, fetches lsgm.wasm and the weights with CORS, and draws
+// the native runtime's images.
+func TestBrowserCrossOrigin(t *testing.T) {
+	srv := site(t)
+	other := httptest.NewServer(embedPage(srv.URL + "/lsgm-element.js"))
+	t.Cleanup(other.Close)
+	if other.URL == srv.URL {
+		t.Fatal("the two servers share an origin")
+	}
+	ctx := browser(t, false)
+	var status string
+	err := chromedp.Run(ctx, chromedp.Navigate(other.URL+"/?backend=cpu"),
+		chromedp.Poll(`(() => { const s = document.getElementById('s'); return s && s.status && (s.status.textContent.includes('images') || s.status.classList.contains('error')) && s.status.textContent; })()`,
+			&status, chromedp.WithPollingTimeout(3*time.Minute)))
+	if err != nil {
+		t.Fatalf("cross-origin element: %v", err)
+	}
+	if !strings.Contains(status, "4 images") {
+		t.Fatalf("cross-origin element: %q", status)
+	}
+	var px []int
+	if err := chromedp.Run(ctx, chromedp.Evaluate(`Array.from(document.getElementById('s').canvas.getContext('2d').getImageData(2, 2, 28, 28).data)`, &px)); err != nil {
+		t.Fatal(err)
+	}
+	sameImages(t, "cross-origin element", px, native(t, 4, 6, 7)[:28*28*4])
+}
+
+// rk45 (no step count ahead) reports progress by time, with previews; a run
+// can be cancelled through the API and on the page, and the model stays
+// loaded; bad settings in the URL and in attributes are named, not replaced.
+func TestBrowserProgressCancelAndSettings(t *testing.T) {
+	srv := site(t)
+	ctx := browser(t, false)
+	var out struct {
+		Done      []float64 `json:"done"`
+		Steps     []int     `json:"steps"`
+		Previews  int       `json:"previews"`
+		NFE       int       `json:"nfe"`
+		Cancelled string    `json:"cancelled"`
+		CancelMS  float64   `json:"cancelMS"`
+		After     int       `json:"after"`
+	}
+	js := `(async () => {
+		const { Sampler } = await import('/lsgm.js');
+		const s = await Sampler.load({ weights: '/default.lsgm', backend: 'cpu' });
+		const out = { done: [], steps: [], previews: 0 };
+		const r = await s.sample({ count: 1, sampler: 'rk45', seed: 3 }, (p) => {
+			out.done.push(p.done); out.steps.push(p.steps); if (p.preview) out.previews++;
+		});
+		out.nfe = r.nfe;
+		let n = 0, t0 = 0;
+		try {
+			await s.sample({ count: 16, nfe: 400, seed: 1, preview: false }, () => { if (++n === 2) { t0 = performance.now(); s.cancel(); } });
+			out.cancelled = 'finished';
+		} catch (e) { out.cancelled = e.message; out.cancelMS = performance.now() - t0; }
+		const again = await s.sample({ count: 1, nfe: 2, seed: 1 });
+		out.after = again.count;
+		s.terminate();
+		return out;
+	})()`
+	if err := chromedp.Run(ctx, chromedp.Navigate(srv.URL+"/test/blank.html"), chromedp.Evaluate(js, &out, await)); err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Done) < 2 || out.Previews < 1 {
+		t.Fatalf("rk45: %d progress reports, %d previews", len(out.Done), out.Previews)
+	}
+	for i, d := range out.Done {
+		if out.Steps[i] != 0 || !(d > 0 && d <= 1) || i > 0 && d < out.Done[i-1] {
+			t.Fatalf("rk45 progress: done %v, steps %v; want finite, rising, steps 0", out.Done, out.Steps)
+		}
+	}
+	if last := out.Done[len(out.Done)-1]; last != 1 {
+		t.Errorf("rk45 progress ends at %v", last)
+	}
+	t.Logf("rk45: %d NFE, %d reports, %d previews", out.NFE, len(out.Done), out.Previews)
+	if out.Cancelled != "lsgm: cancelled" || out.After != 1 {
+		t.Errorf("cancel: %q, then a sample of %d image(s)", out.Cancelled, out.After)
+	}
+	t.Logf("cancel took effect %.0f ms after the call", out.CancelMS)
+
+	// The demo page: rk45 fills the progress bar and the timing table.
+	var prog float64
+	var rows int
+	err := chromedp.Run(ctx, chromedp.Navigate(srv.URL+"/?sampler=rk45&count=1&backend=cpu"),
+		chromedp.WaitVisible(`#gallery canvas`, chromedp.ByQuery),
+		chromedp.Evaluate(`document.getElementById('progress').value`, &prog),
+		chromedp.Evaluate(`document.querySelectorAll('#timing tbody tr').length`, &rows))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if prog != 1 || rows < 2 {
+		t.Errorf("demo page with rk45: progress %v, %d timing rows", prog, rows)
+	}
+	// Cancel on the page, and the CPU path's first grid is a small one.
+	var cancelled, count string
+	err = chromedp.Run(ctx, chromedp.Navigate(srv.URL+"/?nfe=2000&backend=cpu"),
+		chromedp.Poll(`document.querySelectorAll('#timing tbody tr').length > 0`, nil),
+		chromedp.Click(`#cancel`, chromedp.ByQuery),
+		chromedp.WaitVisible(`body[data-cancelled]`, chromedp.ByQuery),
+		chromedp.Text(`#status`, &cancelled, chromedp.ByQuery),
+		chromedp.Value(`#count`, &count, chromedp.ByQuery))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(cancelled, "Cancelled") || count != "9" {
+		t.Errorf("after Cancel the status says %q; count box %q (want the CPU's small first grid, 9)", cancelled, count)
+	}
+	// A default page on the CPU path: time to its first grid.
+	start := time.Now()
+	if err := chromedp.Run(ctx, chromedp.Navigate(srv.URL+"/?backend=cpu"), chromedp.WaitVisible(`#gallery canvas`, chromedp.ByQuery)); err != nil {
+		t.Fatal(err)
+	}
+	var status string
+	chromedp.Run(ctx, chromedp.Text(`#status`, &status, chromedp.ByQuery))
+	t.Logf("default page on the CPU path: first grid %.1f s after navigation: %s", time.Since(start).Seconds(), status)
+
+	// Bad settings in the URL are named and nothing runs.
+	var msg string
+	var gallery int
+	err = chromedp.Run(ctx, chromedp.Navigate(srv.URL+"/?sampler=nope&seed=abc&backend=banana&nfe=abc&temperature=0"),
+		chromedp.Poll(`(() => { const e = document.getElementById('error'); return !e.hidden && e.textContent; })()`, &msg),
+		chromedp.Sleep(500*time.Millisecond),
+		chromedp.Evaluate(`document.querySelectorAll('#gallery canvas').length`, &gallery))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"?sampler=nope", "?seed=abc", "?backend=banana", "?nfe=abc", "?temperature=0"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("bad URL settings: %q does not name %s", msg, want)
+		}
+	}
+	if gallery != 0 {
+		t.Errorf("bad URL settings: %d grids drawn anyway", gallery)
+	}
+	// The element names the attribute and the value as written.
+	for _, tc := range []struct{ query, want string }{
+		{"nfe=-5", "NFE -5 out of range"},
+		{"count=abc", `count="abc" is not a number`},
+		{"temperature=0", "temperature 0 out of range"},
+		{"seed=x1", `seed="x1"`},
+	} {
+		var msg string
+		err := chromedp.Run(ctx, chromedp.Navigate(srv.URL+"/test/embed.html?backend=cpu&"+tc.query),
+			chromedp.Poll(`(() => { const s = document.getElementById('s'); return s && s.status && s.status.classList.contains('error') && s.status.textContent; })()`, &msg, chromedp.WithPollingTimeout(2*time.Minute)))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.query, err)
+		}
+		if !strings.Contains(msg, tc.want) {
+			t.Errorf("element %s: %q, want it to say %q", tc.query, msg, tc.want)
 		}
 	}
 }

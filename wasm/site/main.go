@@ -6,7 +6,9 @@
 // The folder works on any static host: every URL in it is relative, the
 // worker falls back to compiling lsgm.wasm from bytes where a host serves it
 // with the wrong MIME type, and each file has a gzipped twin (.gz) for hosts
-// that serve precompressed files; serve does, with the right types.
+// that serve precompressed files; serve does, with the right types, and only
+// while a twin still holds its original's bytes. serve also sends the CORS
+// headers that let pages on other origins embed the element from it.
 package main
 
 import (
@@ -15,6 +17,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"io/fs"
 	"mime"
 	"net"
@@ -24,6 +27,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/lsgm-go/lsgm/wasm/web"
@@ -161,12 +165,89 @@ var contentTypes = map[string]string{
 	".html": "text/html; charset=utf-8",
 	".css":  "text/css; charset=utf-8",
 	".lsgm": "application/octet-stream",
+	".svg":  "image/svg+xml",
 }
 
-// handler serves dir, sending a file's .gz twin to clients that accept gzip.
+// twins remembers which .gz twins were checked against their originals,
+// keyed by both files' sizes and modification times: a file edited or
+// replaced after the build gets a new key, and is sent as it is.
+type twins struct {
+	mu sync.Mutex
+	ok map[string]bool
+}
+
+// matches says whether p.gz holds exactly p's bytes, gzipped.
+func (tw *twins) matches(files http.FileSystem, p string) bool {
+	orig, err1 := stat(files, p)
+	gz, err2 := stat(files, p+".gz")
+	if err1 != nil || err2 != nil || orig.IsDir() {
+		return false
+	}
+	key := fmt.Sprintf("%s|%d|%d|%d|%d", p, orig.Size(), orig.ModTime().UnixNano(), gz.Size(), gz.ModTime().UnixNano())
+	tw.mu.Lock()
+	ok, seen := tw.ok[key]
+	tw.mu.Unlock()
+	if seen {
+		return ok
+	}
+	ok = sameContent(files, p)
+	tw.mu.Lock()
+	tw.ok[key] = ok
+	tw.mu.Unlock()
+	return ok
+}
+
+func stat(files http.FileSystem, p string) (fs.FileInfo, error) {
+	f, err := files.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return f.Stat()
+}
+
+// sameContent compares p with p.gz decompressed.
+func sameContent(files http.FileSystem, p string) bool {
+	read := func(name string, gz bool) ([]byte, error) {
+		f, err := files.Open(name)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		var r io.Reader = f
+		if gz {
+			z, err := gzip.NewReader(f)
+			if err != nil {
+				return nil, err
+			}
+			r = z
+		}
+		return io.ReadAll(r)
+	}
+	a, err := read(p, false)
+	if err != nil {
+		return false
+	}
+	b, err := read(p+".gz", true)
+	return err == nil && bytes.Equal(a, b)
+}
+
+// handler serves dir, sending a file's .gz twin to clients that accept gzip
+// when the twin matches the file. Every response allows cross-origin use: a
+// page elsewhere may import the element's module, and its worker (started
+// from the page's origin) fetches lsgm.wasm and the weights from here.
 func handler(dir string) http.Handler {
 	files := http.Dir(dir)
+	tw := &twins{ok: map[string]bool{}}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		w.Header().Set("Cross-Origin-Resource-Policy", "cross-origin")
+		if r.Method == http.MethodOptions {
+			w.Header().Set("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
+			w.Header().Set("Access-Control-Allow-Headers", "Range")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
 		p := r.URL.Path
 		if strings.HasSuffix(p, "/") {
 			p += "index.html"
@@ -183,12 +264,9 @@ func handler(dir string) http.Handler {
 		w.Header().Set("Cache-Control", "no-cache")
 		w.Header().Set("Vary", "Accept-Encoding")
 		name := p
-		if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
-			if f, err := files.Open(p + ".gz"); err == nil {
-				f.Close()
-				name = p + ".gz"
-				w.Header().Set("Content-Encoding", "gzip")
-			}
+		if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") && tw.matches(files, p) {
+			name = p + ".gz"
+			w.Header().Set("Content-Encoding", "gzip")
 		}
 		f, err := files.Open(name)
 		if err != nil {

@@ -3,89 +3,182 @@ import { Sampler } from './lsgm.js';
 
 const $ = (id) => document.getElementById(id);
 let sampler = null;
+let running = false;
 
-function showError(err) {
-  $('error').hidden = false;
-  $('error').textContent = String(err.message || err);
+// The first grid on the CPU path is small, so it appears within seconds; a
+// GPU draws the larger one as fast. A count in the URL or the box wins.
+const firstCount = { webgpu: 36, cpu: 9 };
+
+function showError(msg) {
+  $('error').hidden = !msg;
+  $('error').textContent = msg;
 }
 
-async function load() {
+const mb = (n) => (n / 1e6).toFixed(1) + ' MB';
+const mparams = (n) => (n / 1e6).toFixed(2) + 'M parameters';
+
+// load starts a sampler on the chosen backend; run says whether to draw a
+// grid once it is ready (the first load does; changing the backend does not).
+async function load(run) {
   $('generate').disabled = true;
-  $('error').hidden = true;
+  showError('');
   $('status').textContent = 'Loading the sampler…';
   if (sampler) sampler.terminate();
   sampler = null;
+  running = false;
+  setRunning(false);
+  $('generate').disabled = true;
+  let s;
   try {
-    sampler = await Sampler.load({ weights: 'default.lsgm', backend: $('backend').value });
+    s = await Sampler.load({ weights: 'default.lsgm', backend: $('backend').value });
   } catch (err) {
     $('status').textContent = 'The sampler could not start.';
-    showError(err);
+    showError(String(err.message || err));
     return;
   }
+  sampler = s;
   const sel = $('sampler');
-  const keep = sel.value;
+  const keep = sel.value || sel.dataset.want;
   sel.innerHTML = '';
-  for (const name of sampler.samplers.filter((n) => n !== 'ald')) {
+  for (const name of s.samplers.filter((n) => n !== 'ald')) {
     const o = document.createElement('option');
-    o.value = o.textContent = name + (sampler.backend === 'webgpu' && !sampler.gpuSamplers.includes(name) ? ' (CPU)' : '');
+    o.textContent = name + (s.backend === 'webgpu' && !s.gpuSamplers.includes(name) ? ' (CPU)' : '');
     o.value = name;
     sel.append(o);
   }
-  sel.value = keep || sel.dataset.want || sampler.sampler;
-  if (!sel.value) sel.value = sampler.sampler;
-  $('status').textContent = sampler.backend === 'webgpu'
-    ? `Ready: sampling on your GPU through WebGPU. Model ${sampler.name}, trained ${sampler.steps} steps on ${sampler.dataset}.`
-    : `Ready: sampling on the CPU in WebAssembly. ${sampler.note || ''}`;
+  sel.value = keep && s.samplers.includes(keep) ? keep : s.sampler;
+  if (!$('count').dataset.set) $('count').value = firstCount[s.backend];
+  const model = `Model ${s.name} (${mparams(s.parameters)}, ${mb(s.bytes)})`;
+  $('status').textContent = s.backend === 'webgpu'
+    ? `Ready: sampling on your GPU through WebGPU (${s.adapter}). ${model}.`
+    : `Ready: ${s.note || 'sampling on the CPU in WebAssembly.'} ${model}.`;
   $('generate').disabled = false;
-  generate();
+  if (run) generate();
+}
+
+function setRunning(on) {
+  running = on;
+  $('generate').disabled = on;
+  $('cancel').hidden = !on;
+  $('cancel').disabled = !on;
 }
 
 async function generate() {
-  if (!sampler) return;
-  $('generate').disabled = true;
-  $('error').hidden = true;
+  if (!sampler || running) return;
+  showError('');
   const opts = {
     sampler: $('sampler').value, nfe: Number($('nfe').value), temperature: Number($('temperature').value),
-    seed: Number($('seed').value), count: Number($('count').value), preview: true,
+    seed: $('seed').value.trim(), count: Number($('count').value), preview: true,
   };
+  const bad = checkForm(opts);
+  if (bad) {
+    showError(bad);
+    return;
+  }
+  setRunning(true);
+  const s = sampler;
   const body = $('timing').querySelector('tbody');
   body.innerHTML = '';
   $('progress').value = 0;
-  const shape = { count: opts.count, width: sampler.shape[2], height: sampler.shape[1] };
+  const shape = { count: opts.count, width: s.shape[2], height: s.shape[1] };
   const t0 = performance.now();
   try {
-    const r = await sampler.sample(opts, (p) => {
-      $('progress').value = p.step / p.steps;
-      body.insertAdjacentHTML('beforeend', `<tr><td>${p.step}/${p.steps}</td><td>${p.t.toFixed(4)}</td><td>${p.ms.toFixed(1)}</td></tr>`);
-      if (p.preview) sampler.draw($('live'), shape, { rgba: p.preview, scale: 2 });
+    const r = await s.sample(opts, (p) => {
+      $('progress').value = p.done;
+      const step = p.steps ? `${p.step}/${p.steps}` : `${p.step}`;
+      body.insertAdjacentHTML('beforeend', `<tr><td>${step}</td><td>${p.t.toFixed(4)}</td><td>${p.ms.toFixed(1)}</td></tr>`);
+      if (p.preview) s.draw($('live'), shape, { rgba: p.preview, scale: 2 });
     });
     const total = performance.now() - t0;
-    sampler.draw($('live'), r, { scale: 2 });
+    s.draw($('live'), r, { scale: 2 });
     $('progress').value = 1;
     $('status').textContent = `${r.count} images, ${r.sampler} at ${r.nfe} NFE, seed ${r.seed}: ${total.toFixed(0)} ms on ${r.backend === 'webgpu' ? 'the GPU (WebGPU)' : 'the CPU (WebAssembly)'}, ${(r.ms / r.nfe).toFixed(1)} ms per NFE.` + (r.fallback ? ' ' + r.fallback : '');
     const fig = document.createElement('figure');
     const c = document.createElement('canvas');
-    sampler.draw(c, r, { scale: 2 });
+    s.draw(c, r, { scale: 2 });
     fig.append(c);
-    fig.insertAdjacentHTML('beforeend', `<figcaption>${r.sampler}, ${r.nfe} NFE, T=${opts.temperature}, seed ${r.seed}</figcaption>`);
+    const cap = document.createElement('figcaption');
+    cap.textContent = `${r.sampler}, ${r.nfe} NFE, T=${opts.temperature}, seed ${r.seed}`;
+    fig.append(cap);
     $('gallery').prepend(fig);
     document.body.dataset.done = String(Number(document.body.dataset.done || 0) + 1);
   } catch (err) {
-    showError(err);
+    if (err.message === 'lsgm: cancelled') {
+      $('status').textContent = `Cancelled after ${((performance.now() - t0) / 1000).toFixed(1)} s.`;
+      document.body.dataset.cancelled = String(Number(document.body.dataset.cancelled || 0) + 1);
+    } else {
+      showError(String(err.message || err));
+    }
   } finally {
-    $('generate').disabled = false;
+    if (s === sampler) setRunning(false);
   }
 }
 
-// Settings can come in the URL (?sampler=heun&nfe=20&seed=3&count=16&temperature=0.9&backend=cpu),
-// so a grid can be shared as a link.
-const params = new URLSearchParams(location.search);
-for (const key of ['nfe', 'temperature', 'seed', 'count', 'backend']) {
-  if (params.has(key)) $(key).value = params.get(key);
+// checkForm names the first setting in the boxes that cannot be sent as it
+// is; the sampler checks the ranges and says which one is out.
+function checkForm(o) {
+  for (const [id, label] of [['nfe', 'NFE'], ['temperature', 'Temperature'], ['count', 'Count']]) {
+    if ($(id).value.trim() === '') return `${label} is empty.`;
+  }
+  if (!/^\d+$/.test(o.seed)) return `Seed "${o.seed}" is not a whole number of at least 0.`;
+  return '';
 }
-if (params.has('sampler')) $('sampler').dataset.want = params.get('sampler');
+
+// Settings can come in the URL (?sampler=heun&nfe=20&seed=3&count=16&temperature=0.9&backend=cpu),
+// so a grid can be shared as a link. A value that is not valid is named in
+// an error and not used: the page waits for Generate instead of drawing a
+// grid with settings nobody asked for.
+function readURL() {
+  const params = new URLSearchParams(location.search);
+  const bad = [];
+  const whole = (v) => /^\d+$/.test(v);
+  const checks = {
+    nfe: [(v) => whole(v) && +v >= 1 && +v <= 10000, 'a whole number from 1 to 10000'],
+    count: [(v) => whole(v) && +v >= 1 && +v <= 4096, 'a whole number from 1 to 4096'],
+    seed: [whole, 'a whole number of at least 0'],
+    temperature: [(v) => v.trim() !== '' && +v > 0 && +v <= 10, 'a number in (0, 10]'],
+    backend: [(v) => ['auto', 'gpu', 'cpu'].includes(v), 'auto, gpu or cpu'],
+  };
+  for (const [key, [ok, want]] of Object.entries(checks)) {
+    if (!params.has(key)) continue;
+    const v = params.get(key);
+    if (!ok(v)) {
+      bad.push(`?${key}=${v} (want ${want})`);
+      continue;
+    }
+    $(key).value = v;
+    if (key === 'count') $('count').dataset.set = '1';
+  }
+  if (params.has('sampler')) $('sampler').dataset.want = params.get('sampler');
+  for (const key of params.keys()) {
+    if (!(key in checks) && key !== 'sampler') bad.push(`?${key} (not a setting: sampler, nfe, temperature, seed, count, backend)`);
+  }
+  return bad;
+}
+
+// The sampler name can only be checked against the model, once it is loaded.
+function checkSampler() {
+  const want = $('sampler').dataset.want;
+  if (want && sampler && !sampler.samplers.includes(want)) {
+    return [`?sampler=${want} (want one of ${sampler.samplers.join(', ')})`];
+  }
+  return [];
+}
 
 $('generate').onclick = generate;
+$('cancel').onclick = () => sampler && sampler.cancel();
 $('reseed').onclick = () => { $('seed').value = Math.floor(Math.random() * 1e9); generate(); };
-$('backend').onchange = load;
-load();
+$('backend').onchange = () => load(false);
+$('count').oninput = () => { $('count').dataset.set = '1'; };
+
+(async () => {
+  const bad = readURL();
+  await load(false);
+  bad.push(...checkSampler());
+  if (bad.length) {
+    showError(`Settings in the URL that were not used: ${bad.join('; ')}. Fix them in the boxes and press Generate.`);
+    if (sampler) $('status').textContent += ' Waiting for Generate.';
+    return;
+  }
+  generate();
+})();

@@ -7,8 +7,13 @@
 // Attributes: src (weights URL; default: default.lsgm beside this script),
 // count, sampler, nfe, seed, temperature, backend (auto, gpu, cpu), scale
 // (pixels a pixel, default 3), cols. It shows the grid with a live denoising
-// view, a Generate button, progress and the backend, and any error in plain
-// words. Events: lsgm-ready, lsgm-done (detail: the result), lsgm-error.
+// view, a Generate button (Cancel while it runs), progress and the backend,
+// and any error in plain words, naming the attribute and its value.
+// Events: lsgm-ready, lsgm-done (detail: the result), lsgm-error.
+//
+// The script may come from another host than the page's: that host must
+// send Access-Control-Allow-Origin for lsgm-element.js, lsgm.js,
+// lsgm-worker.js, wasm_exec.js, lsgm.wasm and the weights (see the README).
 import { Sampler } from './lsgm.js';
 
 const here = new URL('.', import.meta.url);
@@ -39,16 +44,21 @@ class LSGMSampler extends HTMLElement {
     this.button = root.querySelector('button');
     this.bar = root.querySelector('progress');
     this.status = root.querySelector('.status');
-    this.button.onclick = () => this.generate();
+    this.button.onclick = () => (this.#busy ? this.cancel() : this.generate());
   }
 
   connectedCallback() { this.#load(); }
   disconnectedCallback() { if (this.#sampler) this.#sampler.terminate(); this.#sampler = null; }
   attributeChangedCallback(name, old, val) { if (old !== null && old !== val && this.isConnected) this.#load(); }
 
+  // #num reads a numeric attribute; a value that is not a number is an
+  // error naming the attribute and the value as written.
   #num(name, def) {
     const v = this.getAttribute(name);
-    return v === null || v === '' ? def : Number(v);
+    if (v === null || v.trim() === '') return def;
+    const n = Number(v);
+    if (!Number.isFinite(n)) throw new Error(`lsgm-sampler: ${name}="${v}" is not a number`);
+    return n;
   }
 
   #error(err) {
@@ -79,26 +89,34 @@ class LSGMSampler extends HTMLElement {
 
   get sampler() { return this.#sampler; }
 
+  // cancel stops a running generate; the grid keeps its last preview.
+  cancel() { if (this.#sampler) this.#sampler.cancel(); }
+
   // generate samples with the element's attributes and draws the grid.
   async generate() {
     const s = this.#sampler;
     if (!s || this.#busy) return null;
     this.#busy = true;
-    this.button.disabled = true;
+    this.button.textContent = 'Cancel';
     this.status.className = 'status';
-    const opts = {
-      count: this.#num('count', 16), nfe: this.#num('nfe', undefined),
-      sampler: this.getAttribute('sampler') || undefined,
-      temperature: this.#num('temperature', 1), preview: true,
-    };
-    const seed = this.getAttribute('seed');
-    opts.seed = seed === null ? Math.floor(Math.random() * 2 ** 32) : (/^\d+$/.test(seed) && seed.length > 15 ? seed : Number(seed));
-    const view = { cols: this.#num('cols', 0), scale: this.#num('scale', 3) };
     const t0 = performance.now();
     try {
+      const opts = {
+        count: this.#num('count', 16), nfe: this.#num('nfe', undefined),
+        sampler: this.getAttribute('sampler') || undefined,
+        temperature: this.#num('temperature', 1), preview: true,
+      };
+      const seed = this.getAttribute('seed');
+      if (seed === null || seed.trim() === '') opts.seed = Math.floor(Math.random() * 2 ** 32);
+      else if (/^\d+$/.test(seed.trim())) opts.seed = seed.trim().length > 15 ? seed.trim() : Number(seed);
+      else throw new Error(`lsgm-sampler: seed="${seed}" is not a whole number in [0, 2^64-1]`);
+      const view = { cols: this.#num('cols', 0), scale: this.#num('scale', 3) };
+      if (!Number.isInteger(view.cols) || view.cols < 0) throw new Error(`lsgm-sampler: cols="${this.getAttribute('cols')}" must be a whole number >= 0`);
+      if (!(view.scale > 0 && view.scale <= 32)) throw new Error(`lsgm-sampler: scale="${this.getAttribute('scale')}" out of range (0, 32]`);
       const r = await s.sample(opts, (p) => {
-        this.bar.value = p.step / p.steps;
-        this.status.textContent = `step ${p.step}/${p.steps} · ${p.ms.toFixed(0)} ms/step · ${s.backend}`;
+        this.bar.value = p.done;
+        const step = p.steps ? `step ${p.step}/${p.steps}` : `step ${p.step}, t=${p.t.toFixed(3)}`;
+        this.status.textContent = `${step} · ${p.ms.toFixed(0)} ms/step · ${s.backend}`;
         if (p.preview) s.draw(this.canvas, { count: opts.count, width: s.shape[2], height: s.shape[1] }, { ...view, rgba: p.preview });
       });
       s.draw(this.canvas, r, view);
@@ -107,10 +125,15 @@ class LSGMSampler extends HTMLElement {
       this.dispatchEvent(new CustomEvent('lsgm-done', { detail: r }));
       return r;
     } catch (err) {
-      this.#error(err);
+      if (err.message === 'lsgm: cancelled') {
+        this.status.textContent = `cancelled after ${((performance.now() - t0) / 1000).toFixed(1)} s`;
+      } else {
+        this.#error(err);
+      }
       return null;
     } finally {
       this.#busy = false;
+      this.button.textContent = 'Generate';
       this.button.disabled = false;
     }
   }

@@ -1,17 +1,25 @@
 // The sampler's Web Worker: it runs the Go WebAssembly build (lsgm.wasm) off
 // the page's main thread, so sampling never freezes the page. lsgm.js starts
 // it and speaks to it with {id, op, args} messages; replies carry the same id.
-importScripts('wasm_exec.js');
+// Started from a Blob for a page on another origin, it finds its files at
+// self.lsgmBase (set by lsgm.js) instead of its own location.
+const base = self.lsgmBase || self.location.href;
+importScripts(new URL('wasm_exec.js', base).href);
 
 const ready = (async () => {
   const go = new Go();
-  const url = new URL('lsgm.wasm', self.location.href);
+  const url = new URL('lsgm.wasm', base);
   let result;
   try {
     result = await WebAssembly.instantiateStreaming(fetch(url), go.importObject);
   } catch (err) {
     // A host that serves .wasm without application/wasm: compile from bytes.
-    const resp = await fetch(url);
+    let resp;
+    try {
+      resp = await fetch(url);
+    } catch (err) {
+      throw new Error(`lsgm: could not fetch ${url} (${err.message}); a host other than the page's must send Access-Control-Allow-Origin`);
+    }
     if (!resp.ok) throw new Error(`lsgm: ${url}: HTTP ${resp.status}`);
     result = await WebAssembly.instantiate(await resp.arrayBuffer(), go.importObject);
   }
@@ -35,6 +43,10 @@ async function weightsBytes(args) {
 
 self.onmessage = async (e) => {
   const { id, op, args } = e.data;
+  if (op === 'cancel') { // no reply: the running sample rejects
+    ready.then((api) => api.cancel(), () => {});
+    return;
+  }
   try {
     const api = await ready;
     if (self.lsgmExited) throw new Error('lsgm: the WebAssembly module has stopped; reload the page');

@@ -9,28 +9,45 @@
 //   const img = s.imageData(r, 0);              // one image as ImageData
 //
 // The Go WebAssembly sampler runs in a Web Worker, on the visitor's GPU
-// through WebGPU when the browser offers it and on the CPU otherwise. Every
-// URL is relative to this module, so the folder can live anywhere.
+// through WebGPU when the browser offers a hardware adapter and on the CPU
+// otherwise. Every URL is relative to this module, so the folder can live
+// anywhere, on the page's own host or on another one (which must then send
+// Access-Control-Allow-Origin; see the README).
 
 const here = new URL('.', import.meta.url);
 
-export class Sampler {
-  #worker; #next = 1; #pending = new Map(); #dead = null;
+// startWorker runs lsgm-worker.js. Browsers start a worker only from the
+// page's own origin, so for a module loaded from another host the worker
+// starts from a same-origin Blob whose one line imports the real script by
+// its absolute URL and tells it where its files are.
+function startWorker() {
+  const url = new URL('lsgm-worker.js', here);
+  if (url.origin === location.origin) return { worker: new Worker(url), revoke() {} };
+  const boot = `self.lsgmBase = ${JSON.stringify(url.href)};\nimportScripts(${JSON.stringify(url.href)});\n`;
+  const blob = URL.createObjectURL(new Blob([boot], { type: 'text/javascript' }));
+  return { worker: new Worker(blob), revoke: () => URL.revokeObjectURL(blob) };
+}
 
-  constructor(worker) {
+export class Sampler {
+  #worker; #next = 1; #pending = new Map(); #dead = null; #sampling = 0;
+
+  constructor({ worker, revoke }) {
     this.#worker = worker;
-    worker.onmessage = (e) => this.#reply(e.data);
-    worker.onerror = (e) => this.#fail(new Error(`lsgm: the sampler's worker failed: ${e.message || 'could not start (is lsgm.wasm served?)'}`));
+    worker.onmessage = (e) => { revoke(); this.#reply(e.data); };
+    worker.onerror = (e) => this.#fail(new Error(`lsgm: the sampler's worker failed: ${e.message || `could not start (are lsgm-worker.js, wasm_exec.js and lsgm.wasm served beside lsgm.js at ${here.href}${new URL(here).origin !== location.origin ? ', with Access-Control-Allow-Origin' : ''}?)`}`));
     worker.onmessageerror = () => this.#fail(new Error('lsgm: a message from the worker could not be read'));
   }
 
   // load starts a worker and loads weights: a URL (relative to the page) or
   // the file's bytes (ArrayBuffer or Uint8Array). backend is 'auto' (WebGPU
-  // where available, else the CPU), 'gpu' or 'cpu'. The sampler's info
-  // fields (shape, samplers, default sampler and NFE, dataset) become
-  // properties; backend says what runs, note why the CPU runs if it does.
+  // on a hardware adapter, else the CPU: a software adapter such as
+  // SwiftShader is slower than the CPU path), 'gpu' (any WebGPU adapter) or
+  // 'cpu'. The sampler's info fields (name, bytes, parameters, shape,
+  // samplers, default sampler and NFE, dataset, adapter) become properties;
+  // backend says what runs, note why the CPU runs if it does.
   static async load({ weights = new URL('default.lsgm', here).href, backend = 'auto' } = {}) {
-    const s = new Sampler(new Worker(new URL('lsgm-worker.js', here)));
+    if (!['auto', 'gpu', 'cpu'].includes(backend)) throw new TypeError(`lsgm: backend ${JSON.stringify(backend)}: want auto, gpu or cpu`);
+    const s = new Sampler(startWorker());
     const args = { backend };
     if (typeof weights === 'string' || weights instanceof URL) {
       args.url = new URL(weights, document.baseURI).href;
@@ -51,13 +68,30 @@ export class Sampler {
   }
 
   // sample draws count images. Options: count (default 16), sampler, nfe,
-  // seed (number, or decimal string for 64 bits), temperature (default 1),
-  // preview (default true: each progress report carries the decoded
-  // prediction, for a live view). onProgress gets {step, steps, t, ms,
-  // preview}. The result holds rgba (count images of width x height, RGBA
-  // bytes, one after another), count, width, height, nfe, ms, backend.
-  sample(options = {}, onProgress) {
-    return this.#call('sample', options, onProgress);
+  // seed (number, or decimal string for 64 bits), temperature in (0, 10]
+  // (default 1), preview (default true: progress reports carry the decoded
+  // prediction, for a live view; on the CPU a few a second), signal (an
+  // AbortSignal that cancels, like cancel()). onProgress gets {step, steps,
+  // done, t, ms, preview}: steps is 0 for an adaptive sampler (rk45), and
+  // done (0 to 1) is the share of the run behind it either way. The result
+  // holds rgba (count images of width x height, RGBA bytes, one after
+  // another), count, width, height, nfe, ms, backend. One sample runs at a
+  // time on a sampler.
+  sample({ signal, ...options } = {}, onProgress) {
+    if (signal?.aborted) return Promise.reject(new Error('lsgm: cancelled'));
+    const onAbort = () => this.cancel();
+    signal?.addEventListener('abort', onAbort);
+    this.#sampling++;
+    return this.#call('sample', options, onProgress).finally(() => {
+      this.#sampling--;
+      signal?.removeEventListener('abort', onAbort);
+    });
+  }
+
+  // cancel stops the running sample, whose promise rejects with
+  // "lsgm: cancelled" after the step in progress; the model stays loaded.
+  cancel() {
+    if (this.#sampling && !this.#dead) this.#worker.postMessage({ id: 0, op: 'cancel' });
   }
 
   // imageData returns image i of a result (or a progress preview) as ImageData.

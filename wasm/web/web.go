@@ -5,5 +5,5 @@ package web
 
 import "embed"
 
-//go:embed *.html *.js *.css
+//go:embed *.html *.js *.css *.svg
 var Files embed.FS
