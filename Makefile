@@ -5,7 +5,7 @@ export PATH := $(PATH):/usr/local/go/bin
 WEIGHTS ?=
 FUZZTIME ?= 20s
 
-.PHONY: setup sample test vet unit wasm fuzz bench trainer fit eval fd site serve desktop
+.PHONY: setup sample test vet unit metrics wasm fuzz bench trainer fit eval fd site serve desktop
 
 setup:
 	bash .ci/setup
@@ -47,15 +47,22 @@ eval: trainer
 fd: trainer
 	OPENBLAS_NUM_THREADS=1 bin/trainer fd --classifier weights/fmnist-classifier.lsgmc --n $(N)
 
-test: setup vet unit wasm fuzz
+test: setup vet unit wasm fuzz metrics
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	go vet ./...
 
+# Every package gets an explicit timeout with room for a busy 2-core machine
+# (the suite takes a few minutes alone there).
 unit:
-	go test -count=1 ./...
-	go test -count=1 -tags openblas ./trainer/nn
+	go test -count=1 -timeout 25m ./...
+	go test -count=1 -timeout 10m -tags openblas ./trainer/nn
+
+# Checks that reproduce metrics recorded in the shipped weights (minutes of
+# CPU each), apart from the unit suite and with their own budget.
+metrics:
+	LSGM_METRICS=1 go test -count=1 -timeout 40m -run 'TestShipped' -v ./trainer
 
 # The packages that must run in a browser build for GOOS=js.
 wasm:

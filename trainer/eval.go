@@ -19,14 +19,15 @@ import (
 // evalResult is the test-set NELBO and its parts, in nats per image.
 type evalResult struct {
 	Images                       int
-	NELBO, SE                    float64 // mean over batches and its standard error
+	NELBO, SE                    float64 // mean over images and its standard error (NaN for one image)
 	Recon, NegEntropy, CrossEnt  float64
 	BitsPerDim                   float64
 	MeanNFE                      float64
 	Seconds                      float64
 	ODEEps, RTol, ATol           float64
 	Probe                        string
-	perBatch                     []float64
+	perImage                     []float64 // each image's NELBO estimate
+	batches                      int
 	Likelihood, Dataset, Weights string
 }
 
@@ -114,8 +115,12 @@ func recordEval(path string, f *weights.File, r *evalResult, cmd string) error {
 	if p.Metrics == nil {
 		p.Metrics = map[string]float64{}
 	}
+	delete(p.Metrics, "test_nelbo_se") // an earlier record's; none for one image
+	if !math.IsNaN(r.SE) {
+		p.Metrics["test_nelbo_se"] = r.SE
+	}
 	for k, v := range map[string]float64{
-		"test_nelbo_nats": r.NELBO, "test_nelbo_se": r.SE, "test_bits_per_dim": r.BitsPerDim,
+		"test_nelbo_nats": r.NELBO, "test_bits_per_dim": r.BitsPerDim,
 		"test_recon_nats": r.Recon, "test_neg_entropy_nats": r.NegEntropy, "test_cross_entropy_nats": r.CrossEnt,
 		"test_images": float64(r.Images), "test_nfe_per_batch": r.MeanNFE,
 	} {
@@ -199,6 +204,7 @@ func evaluate(f *weights.File, set *data.Set, o evalOptions) (*evalResult, error
 			}
 		}
 		var recon, negH float64
+		var rs, hs []float64 // per image
 		if space {
 			negH = dequantNats(d)
 		} else {
@@ -207,6 +213,9 @@ func evaluate(f *weights.File, set *data.Set, o evalOptions) (*evalResult, error
 				return nil, fmt.Errorf("trainer eval: %v", err)
 			}
 			recon, negH = val.Recon, val.NegEntropy-d/2*math.Log(2*math.Pi*math.E)
+			if rs, hs, err = vae.PerImage(); err != nil {
+				return nil, fmt.Errorf("trainer eval: %v", err)
+			}
 		}
 		logp, k, err := lsgm.LogLikelihood(jvp, z0, v, o.ODEEps, o.RTol, o.ATol)
 		if err != nil {
@@ -214,12 +223,17 @@ func evaluate(f *weights.File, set *data.Set, o evalOptions) (*evalResult, error
 		}
 		nfe += k
 		var ce float64
-		for _, lp := range logp {
+		for i, lp := range logp {
 			ce -= lp
+			img := negH - lp
+			if !space {
+				img = rs[i] + hs[i] - d/2*math.Log(2*math.Pi*math.E) - lp
+			}
+			res.perImage = append(res.perImage, img)
 		}
 		ce /= float64(B)
 		nelbo := recon + negH + ce
-		res.perBatch = append(res.perBatch, nelbo)
+		res.batches++
 		res.Recon += recon * float64(B)
 		res.NegEntropy += negH * float64(B)
 		res.CrossEnt += ce * float64(B)
@@ -235,26 +249,42 @@ func evaluate(f *weights.File, set *data.Set, o evalOptions) (*evalResult, error
 	k := 1 / float64(res.Images)
 	res.Recon, res.NegEntropy, res.CrossEnt = res.Recon*k, res.NegEntropy*k, res.CrossEnt*k
 	res.NELBO = res.Recon + res.NegEntropy + res.CrossEnt
-	if nb := len(res.perBatch); nb > 1 {
-		var mean, ss float64
-		for _, x := range res.perBatch {
-			mean += x
-		}
-		mean /= float64(nb)
-		for _, x := range res.perBatch {
-			ss += (x - mean) * (x - mean)
-		}
-		res.SE = math.Sqrt(ss / float64(nb-1) / float64(nb))
-	}
+	_, res.SE = meanSE(res.perImage)
 	res.BitsPerDim = res.NELBO / (float64(weights.Numel(f.Arch.DataShape)) * math.Ln2)
-	res.MeanNFE = float64(nfe) / float64(len(res.perBatch))
+	res.MeanNFE = float64(nfe) / float64(res.batches)
 	res.Seconds = time.Since(start).Seconds()
 	return res, nil
 }
 
+// meanSE returns the mean of xs and its standard error, sd / sqrt(n) with
+// the n-1 sample variance; NaN for fewer than two values.
+func meanSE(xs []float64) (mean, se float64) {
+	n := float64(len(xs))
+	for _, x := range xs {
+		mean += x / n
+	}
+	if len(xs) < 2 {
+		return mean, math.NaN()
+	}
+	var ss float64
+	for _, x := range xs {
+		ss += (x - mean) * (x - mean)
+	}
+	return mean, math.Sqrt(ss / (n - 1) / n)
+}
+
+// pm formats a value with its standard error and n: "1730.52 ± 3.41 (SE, n = 500)",
+// or "n/a" for the error where one value gives no spread.
+func pm(v, se float64, n int) string {
+	if math.IsNaN(se) {
+		return fmt.Sprintf("%.2f ± n/a (one image: no spread to estimate)", v)
+	}
+	return fmt.Sprintf("%.2f ± %.2f (SE over images, n = %d)", v, se, n)
+}
+
 func printEval(r *evalResult) {
 	fmt.Printf("NELBO on %d test images of %s (%s)\n", r.Images, r.Dataset, r.Weights)
-	fmt.Printf("  NELBO          %9.2f ± %.2f nats/image   %.4f bits/dim\n", r.NELBO, r.SE, r.BitsPerDim)
+	fmt.Printf("  NELBO          %s nats/image   %.4f bits/dim\n", pm(r.NELBO, r.SE, r.Images), r.BitsPerDim)
 	if r.Likelihood == "none" {
 		fmt.Printf("  dequantization %9.2f   (D log 128: y uniform in x's bin of width 2/256)\n", r.NegEntropy)
 		fmt.Printf("  -log p(y)      %9.2f   (probability-flow ODE from t=%g, RK45 rtol %g atol %g, %s probes)\n", r.CrossEnt, r.ODEEps, r.RTol, r.ATol, r.Probe)

@@ -57,6 +57,7 @@ type Graph struct {
 	recon, negH, kl, ce, cost *G.Node
 	z0, mu, logSigma          *G.Node
 	beta                      *G.Node
+	nll                       *G.Node // StageEval: -log p(x|z0) per pixel, for per-image values
 }
 
 // SetBeta sets StageVAE's KL coefficient.
@@ -145,6 +146,7 @@ func NewGraph(f *weights.File, s Stage, B int, priorGrad bool) (*Graph, error) {
 		costs = append(costs, gr.recon)
 		if s == StageEval {
 			costs = append(costs, gr.negH)
+			gr.nll = nll
 		}
 		if s == StageVAE {
 			// KL(q || N(0, I)) = sum 0.5 (mu^2 + sigma^2 - 1) - log sigma
@@ -195,7 +197,7 @@ func NewGraph(f *weights.File, s Stage, B int, priorGrad bool) (*Graph, error) {
 	}
 	cost := gr.cost
 	// Read every reported value through a tap (see nn.Tap).
-	for _, n := range []**G.Node{&gr.recon, &gr.negH, &gr.kl, &gr.ce, &gr.cost, &gr.z0, &gr.mu, &gr.logSigma} {
+	for _, n := range []**G.Node{&gr.recon, &gr.negH, &gr.kl, &gr.ce, &gr.cost, &gr.z0, &gr.mu, &gr.logSigma, &gr.nll} {
 		if *n != nil {
 			if *n, err = nn.Tap(*n); err != nil {
 				return nil, err
@@ -260,6 +262,29 @@ func (gr *Graph) Grad(name string) ([]float32, error) {
 // Posterior returns the encoder's mu and log sigma after Run (StageJoint, StageVAE).
 func (gr *Graph) Posterior() (mu, logSigma []float32) {
 	return gr.mu.Value().Data().([]float32), gr.logSigma.Value().Data().([]float32)
+}
+
+// PerImage returns StageEval's terms per image after Run: the
+// reconstruction -log p(x|z0) and -sum log sigma (the negative entropy
+// without its -D/2 log(2 pi e)), whose batch means are Values' Recon and
+// NegEntropy. Standard errors need them: batch means hide the spread.
+func (gr *Graph) PerImage() (recon, negH []float64, err error) {
+	if gr.nll == nil {
+		return nil, nil, fmt.Errorf("lsgm: per-image terms exist in the eval stage only, not stage %d", gr.Stage)
+	}
+	B := gr.Batch
+	nll := gr.nll.Value().Data().([]float32)
+	ls := gr.logSigma.Value().Data().([]float32)
+	recon, negH = make([]float64, B), make([]float64, B)
+	for i := 0; i < B; i++ {
+		for _, v := range nll[i*len(nll)/B : (i+1)*len(nll)/B] {
+			recon[i] += float64(v)
+		}
+		for _, v := range ls[i*len(ls)/B : (i+1)*len(ls)/B] {
+			negH[i] -= float64(v)
+		}
+	}
+	return recon, negH, nil
 }
 
 // Close releases the tape machine.
