@@ -64,9 +64,12 @@ unit:
 metrics:
 	LSGM_METRICS=1 go test -count=1 -timeout 40m -run 'TestShipped' -v ./trainer
 
-# The packages that must run in a browser build for GOOS=js.
+# The packages that must run in a browser build for GOOS=js, and the op
+# suite on the browser build's CPU kernels, run in Node (Debian's nodejs,
+# which .ci/setup installs).
 wasm:
 	GOOS=js GOARCH=wasm go build ./weights/... ./runtime/... ./wasm
+	GOOS=js GOARCH=wasm go test -count=1 -timeout 10m -exec "$$(go env GOROOT)/lib/wasm/go_js_wasm_exec" -run 'TestCPU' ./runtime/optest
 
 # A short run of the weights decoder fuzzer (seed corpus in the test).
 fuzz:

@@ -43,6 +43,14 @@ func main() {
 		fmt.Fprintf(os.Stderr, "desktop: -grid %d out of range [1, %d]\n", *side, maxSide)
 		os.Exit(2)
 	}
+	if !(*temp > 0 && *temp <= 10) {
+		fmt.Fprintf(os.Stderr, "desktop: -temp %v out of range (0, 10]\n", *temp)
+		os.Exit(2)
+	}
+	if *nfe < 0 || *nfe > sampler.MaxNFE {
+		fmt.Fprintf(os.Stderr, "desktop: -nfe %d out of range [1, %d] (0: the model's)\n", *nfe, sampler.MaxNFE)
+		os.Exit(2)
+	}
 	if !slices.Contains(backend.Kinds, *kind) {
 		fmt.Fprintf(os.Stderr, "desktop: -backend %q: want auto, gpu or cpu\n", *kind)
 		os.Exit(2)

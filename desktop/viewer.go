@@ -175,8 +175,12 @@ func (v *viewer) generate() {
 		req := runtime.Request{Sampler: set.Sampler, Count: n, Seed: set.Seed, Temperature: set.Temperature}
 		res, err := s.Sample(req, true, func(p backend.Progress) {
 			v.mu.Lock()
-			v.progress = float64(p.I) / float64(max(p.N, 1))
-			v.status = fmt.Sprintf("step %d/%d  t=%.3f  %.1f s", p.I, p.N, p.T, time.Since(start).Seconds())
+			v.progress = p.Done
+			of := fmt.Sprintf("/%d", p.N)
+			if p.N == 0 { // an adaptive solver: no count ahead
+				of = ""
+			}
+			v.status = fmt.Sprintf("step %d%s  t=%.3f  %.1f s", p.I, of, p.T, time.Since(start).Seconds())
 			if p.Preview != nil {
 				v.pending, v.count = p.Preview, n
 				v.steps = append(v.steps, p.Preview)
@@ -232,7 +236,7 @@ func (v *viewer) interpolate(i int) {
 		noise := ui.InterpNoise(func(seed uint64, i uint32) []float32 { return m.InitialNoise(seed, i, 1) }, set.Seed, set.Seed+1, uint32(i), interpFrames)
 		res, err := s.Sample(runtime.Request{Sampler: cfg, Count: interpFrames, Temperature: set.Temperature, Noise: noise}, false, func(p backend.Progress) {
 			v.mu.Lock()
-			v.progress = float64(p.I) / float64(max(p.N, 1))
+			v.progress = p.Done
 			v.mu.Unlock()
 		})
 		if err != nil {

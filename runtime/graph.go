@@ -94,10 +94,13 @@ func (p *Plan) perSample() int {
 }
 
 // exec holds the buffers to run a program on batches of up to n samples.
+// Convolutions and linear layers run through Kernels (im2col and a matrix
+// multiply); ops.go's loops are the reference they are tested against.
 type exec struct {
 	p    *Plan
 	n    int
 	bufs [][]float32
+	k    Kernels
 }
 
 func (p *Plan) newExec(n int) (*exec, error) {
@@ -132,9 +135,9 @@ func (e *exec) run(n int, inputs map[string][]float32) (map[string][]float32, er
 		sh := s.InShape[0]
 		switch nd.Op {
 		case "linear":
-			Linear(y, x, s.W, s.B, n, sh[0], nd.Out)
+			e.k.Linear(y, x, s.W, s.B, n, sh[0], nd.Out)
 		case "conv2d":
-			Conv2D(y, x, s.W, s.B, n, sh[0], sh[1], sh[2], nd.Out, nd.Kernel, nd.Stride, nd.Pad)
+			e.k.Conv2D(y, x, s.W, s.B, n, sh[0], sh[1], sh[2], nd.Out, nd.Kernel, nd.Stride, nd.Pad)
 		case "groupnorm":
 			GroupNorm(y, x, s.W, s.B, n, sh[0], weights.Numel(sh)/sh[0], nd.Groups, float32(nd.Eps))
 		case "upsample":

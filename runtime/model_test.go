@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"fmt"
 	"math"
 	"os"
 	"strings"
@@ -170,8 +171,8 @@ func BenchmarkScoreNFE(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, n := range []int{1, 16} {
-		b.Run(map[int]string{1: "batch1", 16: "batch16"}[n], func(b *testing.B) {
+	for _, n := range []int{1, 16, 64} {
+		b.Run(fmt.Sprintf("batch%d", n), func(b *testing.B) {
 			z := make([]float32, n*m.LatentDim())
 			dst := make([]float32, len(z))
 			for i := 0; i < b.N; i++ {

@@ -109,3 +109,29 @@ func (CPU) RGBA(x []float32, n, c, hw int, signed bool) ([]byte, error) {
 	}
 	return img.Pix, nil
 }
+
+// CPUFast is the CPU path the runtime samples with (runtime.Kernels: im2col
+// and a matrix multiply; gonum's natively, a register-tiled loop in the
+// browser build), for the ops it speeds up; the rest are the reference's.
+type CPUFast struct {
+	CPU
+	k runtime.Kernels
+}
+
+func (*CPUFast) Name() string { return "cpu fast (gemm)" }
+
+func (c *CPUFast) Linear(y, x, w, b []float32, n, in, out int, act bool) error {
+	c.k.Linear(y, x, w, b, n, in, out)
+	if act {
+		silu(y)
+	}
+	return nil
+}
+
+func (c *CPUFast) Conv2D(y, x, w, b []float32, n, ch, h, wd, o, k, stride, pad int, act bool) error {
+	c.k.Conv2D(y, x, w, b, n, ch, h, wd, o, k, stride, pad)
+	if act {
+		silu(y)
+	}
+	return nil
+}

@@ -1,0 +1,115 @@
+package runtime
+
+// Kernels runs the heavy ops of a network on the CPU fast: convolutions as
+// im2col and one matrix multiply over the whole batch, linear layers as one
+// matrix multiply. The multiply is gemm: gonum's (assembly kernels, all
+// cores) natively, a register-tiled Go loop in the browser build (gemm_js.go),
+// where Go's WebAssembly has no SIMD and gonum's generic code is slow.
+// Conv2D and Linear in ops.go stay the reference these are tested against
+// (runtime/optest's CPUFast backend). A Kernels holds scratch space; it is
+// not safe for concurrent use.
+type Kernels struct {
+	col, out []float32
+}
+
+func grow(b *[]float32, n int) []float32 {
+	if cap(*b) < n {
+		*b = make([]float32, n)
+	}
+	return (*b)[:n]
+}
+
+// Linear computes what runtime.Linear does: y[i, o] = b[o] + sum_k x[i, k] w[o, k].
+func (kn *Kernels) Linear(y, x, w, b []float32, n, in, out int) {
+	gemm(true, n, out, in, x, in, w, in, y, out)
+	for i := 0; i < n; i++ {
+		row := y[i*out : (i+1)*out]
+		for o, v := range b[:out] {
+			row[o] += v
+		}
+	}
+}
+
+// Conv2D computes what runtime.Conv2D does, for x [n, c, h, w], weights
+// [o, c, k, k], bias [o] -> y [n, o, ho, wo]: the patches of every sample
+// go into one matrix col [c k k, n ho wo] (a 1x1 convolution of one sample
+// uses x as it is), out [o, n ho wo] = w col, and out is scattered into y
+// with the bias added.
+func (kn *Kernels) Conv2D(y, x, w, b []float32, n, c, h, wd, o, k, stride, pad int) {
+	ho, wo := ConvOut(h, k, stride, pad), ConvOut(wd, k, stride, pad)
+	hw, K := ho*wo, c*k*k
+	N := n * hw
+	if k == 1 && stride == 1 && pad == 0 && n == 1 {
+		gemm(false, o, hw, c, w, c, x, hw, y, hw)
+		for oc := 0; oc < o; oc++ {
+			addConst(y[oc*hw:(oc+1)*hw], b[oc])
+		}
+		return
+	}
+	col := grow(&kn.col, K*N)
+	im2col(col, x, n, c, h, wd, k, stride, pad, ho, wo)
+	var out []float32
+	if n == 1 {
+		out = y[:o*hw] // [o, hw] is y's own layout for one sample
+	} else {
+		out = grow(&kn.out, o*N)
+	}
+	gemm(false, o, N, K, w, K, col, N, out, N)
+	if n == 1 {
+		for oc := 0; oc < o; oc++ {
+			addConst(y[oc*hw:(oc+1)*hw], b[oc])
+		}
+		return
+	}
+	for i := 0; i < n; i++ {
+		for oc := 0; oc < o; oc++ {
+			dst := y[(i*o+oc)*hw : (i*o+oc+1)*hw]
+			src := out[oc*N+i*hw : oc*N+(i+1)*hw]
+			bv := b[oc]
+			for p, v := range src {
+				dst[p] = v + bv
+			}
+		}
+	}
+}
+
+func addConst(x []float32, v float32) {
+	for i := range x {
+		x[i] += v
+	}
+}
+
+// im2col writes col[(ic k + ky) k + kx, i ho wo + oy wo + ox] =
+// x[i, ic, oy s + ky - pad, ox s + kx - pad], zero outside the image.
+func im2col(col, x []float32, n, c, h, wd, k, stride, pad, ho, wo int) {
+	N := n * ho * wo
+	for ic := 0; ic < c; ic++ {
+		for ky := 0; ky < k; ky++ {
+			for kx := 0; kx < k; kx++ {
+				row := col[((ic*k+ky)*k+kx)*N:][:N]
+				lo, hi := validRange(wo, wd, kx, stride, pad)
+				for i := 0; i < n; i++ {
+					xc := x[(i*c+ic)*h*wd:][:h*wd]
+					for oy := 0; oy < ho; oy++ {
+						dst := row[(i*ho+oy)*wo:][:wo]
+						iy := oy*stride + ky - pad
+						if iy < 0 || iy >= h {
+							clear(dst)
+							continue
+						}
+						src := xc[iy*wd:][:wd]
+						clear(dst[:lo])
+						clear(dst[hi:])
+						if stride == 1 {
+							copy(dst[lo:hi], src[lo+kx-pad:])
+							continue
+						}
+						for ox := lo; ox < hi; ox++ {
+							dst[ox] = src[ox*stride+kx-pad]
+						}
+					}
+				}
+			}
+		}
+	}
+}
