@@ -25,11 +25,12 @@ type Sampler struct {
 	// GPU ("" otherwise): a clause such as "this browser offers no WebGPU
 	// adapter". Note is the same as a sentence for a log line.
 	Why, Note string
-	// PreviewEvery spaces the CPU's decoded previews at least this far
-	// apart (0: every step), and when set, also by three times the last
+	// PreviewEvery spaces decoded previews at least this far apart (0:
+	// every step); on the CPU, when set, also by three times the last
 	// decode's own time, so previews never take more than a quarter of a
-	// run: each costs a decoder pass, as much as several steps of the prior
-	// on a small latent, and a view needs only a few a second.
+	// run: each costs a decoder pass (on the GPU also a readback), as much
+	// as several steps of the prior on a small latent, and a view needs only
+	// a few a second.
 	PreviewEvery time.Duration
 	dev          *gpu.Device
 }
@@ -132,7 +133,7 @@ func (s *Sampler) Sample(r runtime.Request, previews bool, progress func(Progres
 		if progress != nil {
 			cb = func(p gpu.Progress) { progress(Progress{p.I, p.N, p.T, done(p.I, p.N, p.T, end), p.Preview}) }
 		}
-		res, err := s.GPU.Sample(r, gpu.Options{Preview: previews && progress != nil}, cb)
+		res, err := s.GPU.Sample(r, gpu.Options{Preview: previews && progress != nil, PreviewEvery: s.PreviewEvery}, cb)
 		if err != nil {
 			return nil, err
 		}

@@ -123,6 +123,20 @@ func TestAuto(t *testing.T) {
 	if !errors.Is(err, runtime.ErrCancelled) || steps != 2 {
 		t.Errorf("GPU run stopped after step 2: %d steps, %v", steps, err)
 	}
+	// PreviewEvery thins the GPU's previews too; the images stay the same.
+	req := runtime.Request{Sampler: sampler.Config{Name: "euler", NFE: 5}, Count: 2, Seed: 1}
+	every, _ := s.Sample(req, true, nil)
+	s.PreviewEvery = time.Hour
+	previews, steps := 0, 0
+	thin, err := s.Sample(req, true, func(p Progress) {
+		steps++
+		if p.Preview != nil {
+			previews++
+		}
+	})
+	if err != nil || previews != 1 || steps != 5 || string(thin.RGBA) != string(every.RGBA) {
+		t.Errorf("GPU, PreviewEvery an hour: %d previews in %d steps (want the first only), same images %v, %v", previews, steps, err == nil && string(thin.RGBA) == string(every.RGBA), err)
+	}
 }
 
 // Progress reports the share done: by steps for a fixed-step sampler, by

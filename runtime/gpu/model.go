@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/lsgm-go/lsgm/runtime"
 	"github.com/lsgm-go/lsgm/runtime/sampler"
@@ -115,6 +116,10 @@ type Progress struct {
 type Options struct {
 	Latent  bool // also read back the final latents
 	Preview bool // give the progress callback a decoded preview each step
+	// PreviewEvery spaces previews at least this far apart (0: every step);
+	// a step between them is submitted without the decoder and readback,
+	// which at batch 36 cost as much as the step itself.
+	PreviewEvery time.Duration
 }
 
 // Sample runs a request on the GPU. progress may be nil; with it, each step

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/lsgm-go/lsgm/runtime"
 	"github.com/lsgm-go/lsgm/runtime/rng"
@@ -25,6 +26,8 @@ type run struct {
 	st       sampler.Stats
 	cb       func(Progress)
 	previews bool
+	every    time.Duration   // Options.PreviewEvery
+	last     time.Time       // when the last preview was read back
 	stop     <-chan struct{} // Request.Stop
 	bufs     []*Buffer
 	preview  *Buffer // the denoised latents of a step, for a live view
@@ -66,7 +69,7 @@ func (u *run) release() {
 // batch samples one batch of r.Count <= MaxBatch images.
 func (g *Model) batch(r runtime.Request, c sampler.Config, ts []float64, o Options, cb func(Progress)) (*Result, error) {
 	n, d := r.Count, g.CPU.LatentDim()
-	u := &run{g: g, s: g.CPU.SDE, n: n, d: d, nd: n * d, noise: noise{r.Seed, r.First, d}, cb: cb, previews: o.Preview, stop: r.Stop}
+	u := &run{g: g, s: g.CPU.SDE, n: n, d: d, nd: n * d, noise: noise{r.Seed, r.First, d}, cb: cb, previews: o.Preview, every: o.PreviewEvery, stop: r.Stop}
 	var err error
 	if u.score, err = g.netFor(g.score, g.pScore, n); err != nil {
 		return nil, err
@@ -203,7 +206,7 @@ func (u *run) report(i, n int, t float64, z, eps *Buffer, te float64) error {
 	if u.cb == nil {
 		return nil
 	}
-	if !u.previews {
+	if !u.previews || !u.last.IsZero() && time.Since(u.last) < u.every {
 		if err := u.r.submit(); err != nil {
 			return err
 		}
@@ -222,6 +225,7 @@ func (u *run) report(i, n int, t float64, z, eps *Buffer, te float64) error {
 	if err != nil {
 		return err
 	}
+	u.last = time.Now()
 	u.cb(Progress{I: i, N: n, T: t, Preview: data[0]})
 	return nil
 }
