@@ -86,7 +86,7 @@ func runFit(args []string) error {
 	fs.StringVar(&o.Size, "size", "default", "network size: default or tiny")
 	fs.StringVar(&o.SDE, "sde", "geometric_vpsde", "forward SDE: geometric_vpsde, vpsde or subvpsde")
 	o.TimeEps = -1 // unset: the SDE's default, filled in by validate
-	fs.Func("time-eps", "smallest diffusion time (default 0 for geometric_vpsde, 0.01 otherwise)", func(v string) error {
+	fs.Func("time-eps", "smallest diffusion `time` (default 0 for geometric_vpsde, 0.01 otherwise)", func(v string) error {
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil || !(f >= 0 && f < 1) {
 			return fmt.Errorf("%q: want a number in [0, 1)", v)
@@ -225,9 +225,12 @@ func loadSet(path, split string) (*data.Set, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		if path == data.DefaultDir {
-			return nil, fmt.Errorf("%v (install Debian's dataset-fashion-mnist, or pass --data)", err)
+			return nil, fmt.Errorf("the dataset: %v (install Debian's dataset-fashion-mnist, or pass --data)", err)
 		}
-		return nil, err
+		if os.IsNotExist(err) {
+			return nil, fmt.Errorf("--data %s: no such file or folder (want IDX files, a folder of them or of PNGs, or toy:NAME)", path)
+		}
+		return nil, fmt.Errorf("--data %s: %v", path, err)
 	}
 	if !st.IsDir() {
 		return data.LoadIDX(path, "")
