@@ -13,7 +13,7 @@ setup:
 # Sample a grid with the native runtime (GPU where there is one) from the shipped default weights
 # (or WEIGHTS=file).
 sample: setup
-	go run ./trainer sample $(if $(WEIGHTS),--weights $(WEIGHTS)) --out samples.png --count 64
+	go run -tags openblas ./trainer sample $(if $(WEIGHTS),--weights $(WEIGHTS)) --out samples.png --count 64
 
 # The static demo site in site/ (lsgm.wasm, pages, weights, .gz twins), and
 # Go's own server for it on http://127.0.0.1:8080/.
@@ -24,8 +24,10 @@ serve: site
 	go run ./wasm/site serve -dir site -addr 127.0.0.1:8080
 
 # The offline desktop viewer (Ebiten): the embedded weights, or WEIGHTS=file.
+# -tags openblas: the CPU path's matrix multiply is OpenBLAS's (as for
+# make sample and bin/trainer); without it, gonum's.
 desktop: setup
-	go run ./desktop $(WEIGHTS)
+	go run -tags openblas ./desktop $(WEIGHTS)
 
 # The trainer with OpenBLAS linked (bin/trainer), stamped with the git
 # revision it was built from (recorded in the weights it writes).
@@ -57,7 +59,7 @@ vet:
 # (the suite takes a few minutes alone there).
 unit:
 	go test -count=1 -timeout 25m ./...
-	go test -count=1 -timeout 10m -tags openblas ./trainer/nn
+	go test -count=1 -timeout 10m -tags openblas ./trainer/nn ./runtime/optest
 
 # Checks that reproduce metrics recorded in the shipped weights (minutes of
 # CPU each), apart from the unit suite and with their own budget.

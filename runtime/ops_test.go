@@ -186,3 +186,15 @@ func BenchmarkConv2D(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkGemmPeak is the multiply itself on a large square problem (512),
+// the peak the convolutions' GFLOP/s are read against.
+func BenchmarkGemmPeak(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 1))
+	const n = 512
+	x, w, y := randn(r, n*n), randn(r, n*n), make([]float32, n*n)
+	for i := 0; i < b.N; i++ {
+		gemm(false, n, n, n, w, n, x, n, y, n)
+	}
+	b.ReportMetric(2*n*n*n*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
