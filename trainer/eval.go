@@ -126,11 +126,15 @@ func recordEval(path string, f *weights.File, r *evalResult, cmd string) error {
 	} {
 		p.Metrics[k] = v
 	}
-	note := fmt.Sprintf("test metrics: %s on %s", cmd, r.Dataset)
-	if i := strings.Index(p.Notes, "test metrics: "); i >= 0 {
-		p.Notes = strings.TrimSpace(p.Notes[:i])
+	// Replace an earlier record's line; every other note stays.
+	var keep []string
+	for _, line := range strings.Split(p.Notes, "\n") {
+		if !strings.HasPrefix(line, "test metrics: ") {
+			keep = append(keep, line)
+		}
 	}
-	p.Notes = strings.TrimSpace(p.Notes + "\n" + note)
+	keep = append(keep, fmt.Sprintf("test metrics: %s on %s", cmd, r.Dataset))
+	p.Notes = strings.TrimSpace(strings.Join(keep, "\n"))
 	out, err := weights.Encode(f)
 	if err != nil {
 		return fmt.Errorf("trainer eval: %v", err)

@@ -296,8 +296,20 @@ func TestEvalRecord(t *testing.T) {
 		if err := runEval([]string{"--weights", model, "--data", data, "--n", "8", "--batch", "4", "--rtol", "1e-3", "--atol", "1e-3", "-q", "--blas", "gonum", "--record"}); err != nil {
 			t.Fatal(err)
 		}
+		if i == 0 { // a note added after the first record must survive the second
+			f := readModel(t, model)
+			f.Provenance.Notes += "\nlater note: kept"
+			b, err := weights.Encode(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.WriteFile(model, b, 0o644)
+		}
 	}
 	f := readModel(t, model)
+	if notes := f.Provenance.Notes; strings.Count(notes, "test metrics: ") != 1 || !strings.Contains(notes, "later note: kept") {
+		t.Errorf("notes after two records: %q; want one test-metrics line and the later note", notes)
+	}
 	// The standard error comes from per-image values, whose mean is the NELBO.
 	set, err := loadSet(data, "test")
 	if err != nil {
