@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
 	"html"
@@ -10,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -323,6 +326,45 @@ func TestBrowserElement(t *testing.T) {
 		if !strings.Contains(msg, tc.want) {
 			t.Errorf("%s: the element shows %q, want it to mention %q", tc.src, msg, tc.want)
 		}
+	}
+}
+
+// A browser (which asks for gzip) gets a file's current bytes after it was
+// edited in the served folder, not its stale .gz twin; a fresh twin is used.
+func TestBrowserStaleTwin(t *testing.T) {
+	srv := site(t)
+	dir := built.dir
+	write := func(name, text string, gz bool) {
+		b := []byte(text)
+		if gz {
+			var z bytes.Buffer
+			w := gzip.NewWriter(&z)
+			w.Write(b)
+			w.Close()
+			b = z.Bytes()
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { os.Remove(filepath.Join(dir, "twin.html")); os.Remove(filepath.Join(dir, "twin.html.gz")) })
+	write("twin.html", "<title>old</title><p id=v>old</p>", false)
+	write("twin.html.gz", "<title>old</title><p id=v>old</p>", true)
+	ctx := browser(t, false)
+	read := func() (text, enc string) {
+		js := `(async () => { const r = await fetch('/twin.html', { cache: 'no-store' }); return [await r.text(), r.headers.get('Content-Encoding') || '']; })()`
+		var out []string
+		if err := chromedp.Run(ctx, chromedp.Navigate(srv.URL+"/test/blank.html"), chromedp.Evaluate(js, &out, await)); err != nil {
+			t.Fatal(err)
+		}
+		return out[0], out[1]
+	}
+	if text, enc := read(); !strings.Contains(text, "old") || enc != "gzip" {
+		t.Errorf("fresh twin: %q, encoding %q; want the twin, gzipped", text, enc)
+	}
+	write("twin.html", "<title>new</title><p id=v>new, edited after the build</p>", false)
+	if text, enc := read(); !strings.Contains(text, "new, edited") || enc != "" {
+		t.Errorf("after an edit: %q, encoding %q; want the edited file as it is", text, enc)
 	}
 }
 
