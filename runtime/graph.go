@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/lsgm-go/lsgm/weights"
 )
@@ -75,6 +76,35 @@ func compile(name string, g *weights.Graph, f *weights.File) (*Plan, error) {
 		return nil, fmt.Errorf("runtime: the %s network needs %d MB of activations per sample, more than the %d MB this runtime allows (is the file's architecture what you meant?)", name, 4*per>>20, 4*maxActivationsPerSample>>20)
 	}
 	return p, nil
+}
+
+// prune keeps only the steps that the outputs named in keep depend on, and
+// only those outputs: the decoder's log-scale, which sampling never shows,
+// then costs nothing on any backend.
+func (p *Plan) prune(keep ...string) error {
+	need := make([]bool, len(p.Sizes))
+	outs := map[string]int{}
+	for _, k := range keep {
+		s, ok := p.Outputs[k]
+		if !ok {
+			return fmt.Errorf("runtime: the %s network has no output %q", p.Name, k)
+		}
+		need[s], outs[k] = true, s
+	}
+	var steps []Step
+	for i := len(p.Steps) - 1; i >= 0; i-- {
+		st := p.Steps[i]
+		if !need[st.Out] {
+			continue
+		}
+		for _, in := range st.In {
+			need[in] = true
+		}
+		steps = append(steps, st)
+	}
+	slices.Reverse(steps)
+	p.Steps, p.Outputs = steps, outs
+	return nil
 }
 
 // Activation memory bounds: a small file can describe a graph whose values

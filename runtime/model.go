@@ -54,6 +54,10 @@ func New(f *weights.File) (*Model, error) {
 		if m.dec, err = compile("decoder", a.Decoder, f); err != nil {
 			return nil, err
 		}
+		// Sampling shows the decoder's mean (or Bernoulli logits) only.
+		if err := m.dec.prune(imageOutput(a.Likelihood)); err != nil {
+			return nil, err
+		}
 	}
 	if m.score, err = compile("score", &a.Score, f); err != nil {
 		return nil, err
@@ -62,6 +66,14 @@ func New(f *weights.File) (*Model, error) {
 		m.mix = sampler.MixingCoeff(f.Find(a.MixLogit).Data)
 	}
 	return m, nil
+}
+
+// imageOutput names the decoder output that images are made from.
+func imageOutput(likelihood string) string {
+	if likelihood == "bernoulli" {
+		return "logits"
+	}
+	return "mean"
 }
 
 // LatentDim is the number of elements of one latent sample.

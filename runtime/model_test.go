@@ -241,3 +241,48 @@ func TestSampleGivenNoise(t *testing.T) {
 		t.Errorf("wrong noise length: %v", err)
 	}
 }
+
+// The decoder keeps only what the images need: the log-scale branch is
+// gone, and the mean it computes is the unpruned plan's, bit for bit.
+func TestDecoderPruned(t *testing.T) {
+	m, err := Load(weights.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := compile("decoder", m.File.Arch.Decoder, m.File)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := full.Outputs["log_scale"]; !ok {
+		t.Fatalf("the shipped decoder has outputs %v, no log_scale to prune", full.Outputs)
+	}
+	if len(m.dec.Outputs) != 1 || len(m.dec.Steps) >= len(full.Steps) {
+		t.Fatalf("pruned decoder: outputs %v, %d steps of %d", m.dec.Outputs, len(m.dec.Steps), len(full.Steps))
+	}
+	z := m.InitialNoise(3, 0, 2)
+	ef, err := full.newExec(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep, err := m.dec.newExec(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := ef.run(2, map[string][]float32{"z": z})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := ep.run(2, map[string][]float32{"z": z})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range a["mean"] {
+		if b["mean"][i] != v {
+			t.Fatalf("mean[%d] = %v pruned, %v in full", i, b["mean"][i], v)
+		}
+	}
+	t.Logf("decoder: %d steps of %d kept", len(m.dec.Steps), len(full.Steps))
+	if err := full.prune("nope"); err == nil {
+		t.Error("pruning to an output that does not exist: no error")
+	}
+}
