@@ -522,3 +522,49 @@ func TestBrowserProgressCancelAndSettings(t *testing.T) {
 		}
 	}
 }
+
+// The benchmark page fills its table with a finite ms per NFE for each
+// backend and batch. LSGM_BENCH=1 runs its default settings (batches 1 to
+// 64, CPU and WebGPU) and logs the table: the README's in-browser figures.
+func TestBrowserBench(t *testing.T) {
+	srv := site(t)
+	ctx := browser(t, true)
+	query, wait := "?backends=cpu,gpu&batches=1,2&nfe=2&runs=1", 3*time.Minute
+	if os.Getenv("LSGM_BENCH") == "1" {
+		query, wait = "", 30*time.Minute
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, wait)
+		defer cancel()
+	}
+	var done string
+	var rows []struct {
+		Backend string  `json:"backend"`
+		Batch   string  `json:"batch"`
+		MS      float64 `json:"ms"`
+		Text    string  `json:"text"`
+	}
+	err := chromedp.Run(ctx, chromedp.Navigate(srv.URL+"/bench.html"+query),
+		chromedp.Poll(`document.body.dataset.done`, &done, chromedp.WithPollingTimeout(wait)),
+		chromedp.Evaluate(`Array.from(document.querySelectorAll('#results tbody tr')).map((r) => ({ backend: r.dataset.backend || '', batch: r.dataset.batch || '', ms: Number(r.dataset.ms || 'NaN'), text: r.innerText }))`, &rows))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if done != "ok" {
+		var msg string
+		chromedp.Run(ctx, chromedp.Text(`#error`, &msg, chromedp.ByQuery))
+		t.Fatalf("bench page: %s", msg)
+	}
+	want := 4
+	if query == "" {
+		want = 8
+	}
+	if len(rows) != want {
+		t.Fatalf("bench page: %d rows, want %d: %+v", len(rows), want, rows)
+	}
+	for _, r := range rows {
+		if !(r.MS > 0) || math.IsInf(r.MS, 0) {
+			t.Errorf("bench row %+v: want a finite ms per NFE", r)
+		}
+		t.Logf("%s", strings.ReplaceAll(r.Text, "\t", " | "))
+	}
+}
