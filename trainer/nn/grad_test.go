@@ -134,3 +134,41 @@ func TestSoftmaxNLLValue(t *testing.T) {
 		t.Errorf("NLL %v, want %v", got, want)
 	}
 }
+
+// col2im is the adjoint of im2col: <im2col(x), c> = <x, col2im(c)> for any
+// x and c, at strides, paddings and kernels that leave edge columns out.
+func TestCol2imAdjoint(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, g := range []struct{ b, ch, h, w, k, s, p int }{
+		{2, 3, 5, 6, 3, 1, 1}, {1, 2, 7, 7, 3, 2, 1}, {2, 1, 6, 5, 5, 1, 2}, {1, 3, 6, 6, 3, 2, 0}, {2, 2, 4, 3, 1, 1, 0}, {1, 1, 8, 9, 3, 3, 2},
+	} {
+		c := convGeom{k: g.k, stride: g.s, pad: g.p}
+		ho, wo := (g.h+2*g.p-g.k)/g.s+1, (g.w+2*g.p-g.k)/g.s+1
+		x := make([]float64, g.b*g.ch*g.h*g.w)
+		cols := make([]float64, g.ch*g.k*g.k*g.b*ho*wo)
+		x32, c32 := make([]float32, len(x)), make([]float32, len(cols))
+		for i := range x {
+			x32[i] = float32(r.NormFloat64())
+			x[i] = float64(x32[i])
+		}
+		for i := range cols {
+			c32[i] = float32(r.NormFloat64())
+			cols[i] = float64(c32[i])
+		}
+		ix := make([]float32, len(cols))
+		c.im2col(ix, x32, g.b, g.ch, g.h, g.w, ho, wo)
+		dx := make([]float32, len(x))
+		c.col2im(dx, c32, g.b, g.ch, g.h, g.w, ho, wo)
+		var lhs, rhs, scale float64
+		for i, v := range ix {
+			lhs += float64(v) * cols[i]
+			scale += math.Abs(float64(v) * cols[i])
+		}
+		for i, v := range dx {
+			rhs += x[i] * float64(v)
+		}
+		if math.Abs(lhs-rhs) > 1e-5*scale {
+			t.Errorf("%+v: <im2col x, c> = %v, <x, col2im c> = %v", g, lhs, rhs)
+		}
+	}
+}

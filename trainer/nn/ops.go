@@ -367,17 +367,30 @@ func (c convGeom) col2im(dx, cols []float32, b, ch, h, w, ho, wo int) {
 			plane := dx[pc*h*w : (pc+1)*h*w]
 			for ky := 0; ky < k; ky++ {
 				for kx := 0; kx < k; kx++ {
-					src := cols[((cc*k+ky)*k+kx)*np+bi*ho*wo:]
+					src := cols[((cc*k+ky)*k+kx)*np+bi*ho*wo:][:ho*wo]
+					// valid output columns: 0 <= ox*stride - pad + kx < w (as in im2col),
+					// so the row loop needs no test per element
+					x0 := max(0, (c.pad-kx+c.stride-1)/c.stride)
+					x1 := min(wo, (w+c.pad-kx+c.stride-1)/c.stride)
+					if x0 >= x1 {
+						continue
+					}
 					for oy := 0; oy < ho; oy++ {
 						iy := oy*c.stride - c.pad + ky
 						if iy < 0 || iy >= h {
 							continue
 						}
-						for ox := 0; ox < wo; ox++ {
-							ix := ox*c.stride - c.pad + kx
-							if ix >= 0 && ix < w {
-								plane[iy*w+ix] += src[oy*wo+ox]
+						s := src[oy*wo+x0 : oy*wo+x1]
+						if c.stride == 1 {
+							d := plane[iy*w+x0-c.pad+kx:][:len(s)]
+							for i, v := range s {
+								d[i] += v
 							}
+							continue
+						}
+						d := plane[iy*w:][:w]
+						for i, v := range s {
+							d[(x0+i)*c.stride-c.pad+kx] += v
 						}
 					}
 				}
