@@ -33,34 +33,28 @@ func (kn *Kernels) Linear(y, x, w, b []float32, n, in, out int) {
 // Conv2D computes what runtime.Conv2D does, for x [n, c, h, w], weights
 // [o, c, k, k], bias [o] -> y [n, o, ho, wo]: the patches of every sample
 // go into one matrix col [c k k, n ho wo] (a 1x1 convolution of one sample
-// uses x as it is), out [o, n ho wo] = w col, and out is scattered into y
-// with the bias added.
+// uses x as it is), out [o, n ho wo] = w col (for one sample, y itself),
+// and out is scattered into y with the bias added.
 func (kn *Kernels) Conv2D(y, x, w, b []float32, n, c, h, wd, o, k, stride, pad int) {
 	ho, wo := ConvOut(h, k, stride, pad), ConvOut(wd, k, stride, pad)
 	hw, K := ho*wo, c*k*k
 	N := n * hw
+	var col []float32
 	if k == 1 && stride == 1 && pad == 0 && n == 1 {
-		gemm(false, o, hw, c, w, c, x, hw, y, hw)
-		for oc := 0; oc < o; oc++ {
-			addConst(y[oc*hw:(oc+1)*hw], b[oc])
-		}
-		return
-	}
-	col := grow(&kn.col, K*N)
-	im2col(col, x, n, c, h, wd, k, stride, pad, ho, wo)
-	var out []float32
-	if n == 1 {
-		out = y[:o*hw] // [o, hw] is y's own layout for one sample
+		col = x[:K*N] // a 1x1 convolution of one sample: x is col already
 	} else {
-		out = grow(&kn.out, o*N)
+		col = grow(&kn.col, K*N)
+		im2col(col, x, n, c, h, wd, k, stride, pad, ho, wo)
 	}
-	gemm(false, o, N, K, w, K, col, N, out, N)
-	if n == 1 {
+	if n == 1 { // [o, hw] is y's own layout for one sample
+		gemm(false, o, N, K, w, K, col, N, y, N)
 		for oc := 0; oc < o; oc++ {
 			addConst(y[oc*hw:(oc+1)*hw], b[oc])
 		}
 		return
 	}
+	out := grow(&kn.out, o*N)
+	gemm(false, o, N, K, w, K, col, N, out, N)
 	for i := 0; i < n; i++ {
 		for oc := 0; oc < o; oc++ {
 			dst := y[(i*o+oc)*hw : (i*o+oc+1)*hw]

@@ -27,7 +27,6 @@ type evalResult struct {
 	ODEEps, RTol, ATol           float64
 	Probe                        string
 	perImage                     []float64 // each image's NELBO estimate
-	batches                      int
 	Likelihood, Dataset, Weights string
 }
 
@@ -184,6 +183,7 @@ func evaluate(f *weights.File, set *data.Set, o evalOptions) (*evalResult, error
 	}
 	defer jvp.Close()
 	d := float64(weights.Numel(f.Arch.LatentShape))
+	gaussH := d / 2 * math.Log(2*math.Pi*math.E) // a unit Normal's entropy in d dimensions
 	res := &evalResult{ODEEps: o.ODEEps, RTol: o.RTol, ATol: o.ATol, Probe: o.Probe, Likelihood: f.Arch.Likelihood}
 	start := time.Now()
 	idx := make([]int, B)
@@ -216,7 +216,7 @@ func evaluate(f *weights.File, set *data.Set, o evalOptions) (*evalResult, error
 			if err != nil {
 				return nil, fmt.Errorf("trainer eval: %v", err)
 			}
-			recon, negH = val.Recon, val.NegEntropy-d/2*math.Log(2*math.Pi*math.E)
+			recon, negH = val.Recon, val.NegEntropy-gaussH
 			if rs, hs, err = vae.PerImage(); err != nil {
 				return nil, fmt.Errorf("trainer eval: %v", err)
 			}
@@ -231,13 +231,12 @@ func evaluate(f *weights.File, set *data.Set, o evalOptions) (*evalResult, error
 			ce -= lp
 			img := negH - lp
 			if !space {
-				img = rs[i] + hs[i] - d/2*math.Log(2*math.Pi*math.E) - lp
+				img = rs[i] + hs[i] - gaussH - lp
 			}
 			res.perImage = append(res.perImage, img)
 		}
 		ce /= float64(B)
 		nelbo := recon + negH + ce
-		res.batches++
 		res.Recon += recon * float64(B)
 		res.NegEntropy += negH * float64(B)
 		res.CrossEnt += ce * float64(B)
@@ -255,7 +254,7 @@ func evaluate(f *weights.File, set *data.Set, o evalOptions) (*evalResult, error
 	res.NELBO = res.Recon + res.NegEntropy + res.CrossEnt
 	_, res.SE = meanSE(res.perImage)
 	res.BitsPerDim = res.NELBO / (float64(weights.Numel(f.Arch.DataShape)) * math.Ln2)
-	res.MeanNFE = float64(nfe) / float64(res.batches)
+	res.MeanNFE = float64(nfe) / float64(res.Images/B)
 	res.Seconds = time.Since(start).Seconds()
 	return res, nil
 }

@@ -390,7 +390,7 @@ func (r *run) train(ck *lsgm.Checkpoint) error {
 		kind = "data-space score model (no VAE)"
 	}
 	fmt.Fprintf(os.Stderr, "trainer fit: %s, %d images %v, %s, %s, %d parameters, BLAS %s, %d steps of %d\n",
-		r.set.Source, r.set.N, r.set.Shape, kind, o.SDE, countParams(r.file), nn.BLAS(), total, o.Batch)
+		r.set.Source, r.set.N, r.set.Shape, kind, o.SDE, r.file.NumParams(), nn.BLAS(), total, o.Batch)
 
 	graphs := map[lsgm.Stage]*lsgm.Graph{}
 	graph := func(s lsgm.Stage) (*lsgm.Graph, error) {
@@ -807,14 +807,6 @@ func modelName(source, likelihood string) string {
 		kind = "sgm-"
 	}
 	return kind + strings.ToLower(strings.ReplaceAll(base, ":", "-"))
-}
-
-func countParams(f *weights.File) int {
-	n := 0
-	for _, t := range f.Tensors {
-		n += len(t.Data)
-	}
-	return n
 }
 
 // dequantNats is D log 128: the negative entropy of uniform dequantization

@@ -203,9 +203,8 @@ func runInfo(args []string) error {
 		return fmt.Errorf("trainer info: %s: %v", *path, err)
 	}
 	a := f.Arch
-	n, half := 0, 0
+	n, half := f.NumParams(), 0
 	for _, t := range f.Tensors {
-		n += len(t.Data)
 		if t.Half {
 			half++
 		}

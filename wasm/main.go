@@ -136,17 +136,13 @@ func load(data []byte, kind string) (any, error) {
 	}
 	a := &m.File.Arch
 	p := m.File.Provenance
-	params := 0
-	for _, t := range m.File.Tensors {
-		params += len(t.Data)
-	}
 	return map[string]any{
 		"backend":     name,
 		"fallback":    state.fallback,
 		"adapter":     s.Name(),
 		"name":        a.Name,
 		"bytes":       len(data),
-		"parameters":  params,
+		"parameters":  m.File.NumParams(),
 		"shape":       []any{a.DataShape[0], a.DataShape[1], a.DataShape[2]},
 		"samplers":    strs(sampler.Names),
 		"gpuSamplers": strs(gpu.Samplers),
@@ -288,7 +284,7 @@ func sample(o js.Value, progress js.Value) (any, error) {
 	// The GPU path returns to the event loop at each step's wait anyway;
 	// an extra yield there broke its uniform uploads in Chromium (a
 	// writeBuffer "too large"), so only the CPU path yields.
-	cpu := state.s.GPU == nil || !gpu.Supports(req.Sampler.Defaults(state.s.CPU.SDE).Name)
+	cpu := !state.s.OnGPU(req)
 	var cb func(backend.Progress)
 	if !progress.IsUndefined() {
 		cb = func(p backend.Progress) {

@@ -81,6 +81,15 @@ func (f *File) Find(name string) *Tensor {
 	return nil
 }
 
+// NumParams is the number of values in all tensors.
+func (f *File) NumParams() int {
+	n := 0
+	for _, t := range f.Tensors {
+		n += len(t.Data)
+	}
+	return n
+}
+
 // Validate checks the architecture and that the tensors are exactly the ones it
 // needs, with matching shapes and finite values.
 func (f *File) Validate() error {

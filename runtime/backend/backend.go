@@ -122,13 +122,18 @@ type Result struct {
 	Note  string
 }
 
+// OnGPU says whether r runs on the GPU: there is one, and it runs r's sampler.
+func (s *Sampler) OnGPU(r runtime.Request) bool {
+	return s.GPU != nil && gpu.Supports(r.Sampler.Defaults(s.CPU.SDE).Name)
+}
+
 // Sample runs r. With previews, progress gets each step's decoded prediction
 // (on the CPU that costs a decoder pass a step). progress may be nil.
 func (s *Sampler) Sample(r runtime.Request, previews bool, progress func(Progress)) (*Result, error) {
 	m := s.CPU
 	cfg := r.Sampler.Defaults(m.SDE)
 	name, end := cfg.Name, cfg.EndTime
-	if s.GPU != nil && gpu.Supports(name) {
+	if s.OnGPU(r) {
 		var cb func(gpu.Progress)
 		if progress != nil {
 			cb = func(p gpu.Progress) { progress(Progress{p.I, p.N, p.T, done(p.I, p.N, p.T, end), p.Preview}) }
