@@ -68,9 +68,10 @@ func main() {
 		return promise(func() (any, error) { return sample(opts, progress) })
 	}))
 	api.Set("cancel", js.FuncOf(func(js.Value, []js.Value) any {
-		if state.stop != nil {
+		// Close only: state.stop stays set until the cancelled run has
+		// returned, so no new sample starts on the model meanwhile.
+		if state.stop != nil && !runtime.Stopped(state.stop) {
 			close(state.stop)
-			state.stop = nil
 		}
 		return nil
 	}))
