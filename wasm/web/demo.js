@@ -20,14 +20,12 @@ const mparams = (n) => (n / 1e6).toFixed(2) + 'M parameters';
 // load starts a sampler on the chosen backend; run says whether to draw a
 // grid once it is ready (the first load does; changing the backend does not).
 async function load(run) {
-  $('generate').disabled = true;
   showError('');
   $('status').textContent = 'Loading the sampler…';
   if (sampler) sampler.terminate();
   sampler = null;
-  running = false;
-  setRunning(false);
-  $('generate').disabled = true;
+  setRunning(false); // a run of the old sampler ends with it
+  $('generate').disabled = true; // until the new one is ready
   let s;
   try {
     s = await Sampler.load({ weights: 'default.lsgm', backend: $('backend').value });
