@@ -67,11 +67,12 @@ metrics:
 	LSGM_METRICS=1 go test -count=1 -timeout 40m -run 'TestShipped' -v ./trainer
 
 # The packages that must run in a browser build for GOOS=js, and the op
-# suite on the browser build's CPU kernels, run in Node (Debian's nodejs,
-# which .ci/setup installs).
+# suite on the browser build's CPU kernels (the WebAssembly SIMD module,
+# which runtime/simd/node-exec builds and loads as the page's worker does),
+# run in Node (Debian's nodejs, which .ci/setup installs).
 wasm:
 	GOOS=js GOARCH=wasm go build ./weights/... ./runtime/... ./wasm
-	GOOS=js GOARCH=wasm go test -count=1 -timeout 10m -exec "$$(go env GOROOT)/lib/wasm/go_js_wasm_exec" -run 'TestCPU' ./runtime/optest
+	GOOS=js GOARCH=wasm go test -count=1 -timeout 10m -exec "$$PWD/runtime/simd/node-exec" -run 'TestCPU' ./runtime/optest
 
 # A short run of the weights decoder fuzzer (seed corpus in the test).
 fuzz:
@@ -79,5 +80,6 @@ fuzz:
 
 bench:
 	go test -run '^$$' -bench . -benchtime 2x ./runtime/...
+	GOOS=js GOARCH=wasm go test -exec "$$PWD/runtime/simd/node-exec" -run '^$$' -bench 'ScoreNFE|Conv2D/fast' -benchtime 5x ./runtime
 	go test -run '^$$' -bench TrainStep -benchtime 4x ./trainer/lsgm
 	OPENBLAS_NUM_THREADS=1 go test -tags openblas -run '^$$' -bench TrainStep -benchtime 4x ./trainer/lsgm

@@ -1,13 +1,14 @@
 package runtime
 
-// Kernels runs the heavy ops of a network on the CPU fast: convolutions as
-// im2col and one matrix multiply over the whole batch, linear layers as one
-// matrix multiply. The multiply is gemm: gonum's (assembly kernels, all
-// cores) natively, a register-tiled Go loop in the browser build (gemm_js.go),
-// where Go's WebAssembly has no SIMD and gonum's generic code is slow.
-// Conv2D and Linear in ops.go stay the reference these are tested against
-// (runtime/optest's CPUFast backend). A Kernels holds scratch space; it is
-// not safe for concurrent use.
+// Kernels runs the heavy ops of a network on the CPU fast. Natively:
+// convolutions as im2col and one matrix multiply over the whole batch,
+// linear layers as one matrix multiply, where the multiply is gemm
+// (OpenBLAS's or gonum's). In the browser build: the project's WebAssembly
+// SIMD kernels (runtime/simd) where the page loaded them, else the same
+// im2col with a register-tiled Go multiply (gemm_js.go). act fuses a SiLU
+// after the op. The loops in ops.go stay the reference these are tested
+// against (runtime/optest's CPUFast backend). A Kernels holds scratch
+// space; it is not safe for concurrent use.
 type Kernels struct {
 	col, out []float32
 }
@@ -19,14 +20,53 @@ func grow(b *[]float32, n int) []float32 {
 	return (*b)[:n]
 }
 
-// Linear computes what runtime.Linear does: y[i, o] = b[o] + sum_k x[i, k] w[o, k].
-func (kn *Kernels) Linear(y, x, w, b []float32, n, in, out int) {
+// Linear computes what runtime.Linear does: y[i, o] = b[o] + sum_k x[i, k] w[o, k]
+// (a 1x1 convolution of a 1x1 image, to the SIMD kernels).
+func (kn *Kernels) Linear(y, x, w, b []float32, n, in, out int, act bool) {
+	if convSIMD(y, x, w, b, n, in, 1, 1, out, 1, 1, 0, act) {
+		return
+	}
 	gemm(true, n, out, in, x, in, w, in, y, out)
 	for i := 0; i < n; i++ {
 		row := y[i*out : (i+1)*out]
 		for o, v := range b[:out] {
 			row[o] += v
 		}
+	}
+	if act {
+		SiLU(y[:n*out], y[:n*out])
+	}
+}
+
+// GroupNorm computes what runtime.GroupNorm does.
+func (kn *Kernels) GroupNorm(y, x, gamma, beta []float32, n, c, hw, groups int, eps float32, act bool) {
+	if groupNormSIMD(y, x, gamma, beta, n, c, hw, groups, eps, act) {
+		return
+	}
+	GroupNorm(y, x, gamma, beta, n, c, hw, groups, eps)
+	if act {
+		SiLU(y[:n*c*hw], y[:n*c*hw])
+	}
+}
+
+// SiLU computes what runtime.SiLU does.
+func (kn *Kernels) SiLU(y, x []float32) {
+	if !siluSIMD(y, x) {
+		SiLU(y, x)
+	}
+}
+
+// Sigmoid computes what runtime.Sigmoid does.
+func (kn *Kernels) Sigmoid(y, x []float32) {
+	if !sigmoidSIMD(y, x) {
+		Sigmoid(y, x)
+	}
+}
+
+// Add computes what runtime.Add does.
+func (kn *Kernels) Add(y, a, b []float32, n, size, bsize int) {
+	if !addSIMD(y, a, b, n, size, bsize) {
+		Add(y, a, b, n, size, bsize)
 	}
 }
 
@@ -35,9 +75,15 @@ func (kn *Kernels) Linear(y, x, w, b []float32, n, in, out int) {
 // go into one matrix col [c k k, n ho wo] (a 1x1 convolution of one sample
 // uses x as it is), out [o, n ho wo] = w col (for one sample, y itself),
 // and out is scattered into y with the bias added.
-func (kn *Kernels) Conv2D(y, x, w, b []float32, n, c, h, wd, o, k, stride, pad int) {
+func (kn *Kernels) Conv2D(y, x, w, b []float32, n, c, h, wd, o, k, stride, pad int, act bool) {
+	if convSIMD(y, x, w, b, n, c, h, wd, o, k, stride, pad, act) {
+		return
+	}
 	ho, wo := ConvOut(h, k, stride, pad), ConvOut(wd, k, stride, pad)
 	hw, K := ho*wo, c*k*k
+	if act {
+		defer SiLU(y[:n*o*hw], y[:n*o*hw])
+	}
 	N := n * hw
 	var col []float32
 	if k == 1 && stride == 1 && pad == 0 && n == 1 {

@@ -123,23 +123,55 @@ func (p *Plan) perSample() int {
 	return n
 }
 
+// FusedSiLU marks the SiLU steps that every backend folds into the step
+// before them (a linear layer, convolution or group norm), which then
+// writes the SiLU's output itself: those whose input is that step's output
+// and nothing else reads it (no other step, no network output).
+func (p *Plan) FusedSiLU() []bool {
+	uses := make([]int, len(p.Sizes))
+	for _, s := range p.Steps {
+		for _, in := range s.In {
+			uses[in]++
+		}
+	}
+	for _, s := range p.Outputs {
+		uses[s]++
+	}
+	fused := make([]bool, len(p.Steps))
+	for i := 0; i+1 < len(p.Steps); i++ {
+		s, next := p.Steps[i], p.Steps[i+1]
+		switch s.Node.Op {
+		case "linear", "conv2d", "groupnorm":
+			fused[i+1] = next.Node.Op == "silu" && next.In[0] == s.Out && uses[s.Out] == 1
+		}
+	}
+	return fused
+}
+
 // exec holds the buffers to run a program on batches of up to n samples.
-// Convolutions and linear layers run through Kernels (im2col and a matrix
-// multiply); ops.go's loops are the reference they are tested against.
+// Its ops run through Kernels (natively im2col and a matrix multiply; in
+// the browser, WebAssembly SIMD); ops.go's loops are the reference they
+// are tested against.
 type exec struct {
-	p    *Plan
-	n    int
-	bufs [][]float32
-	k    Kernels
+	p     *Plan
+	n     int
+	bufs  [][]float32
+	fused []bool
+	k     Kernels
 }
 
 func (p *Plan) newExec(n int) (*exec, error) {
 	if n*p.perSample() > maxActivationsPerBatch {
 		return nil, fmt.Errorf("runtime: a batch of %d needs %d MB of %s activations, more than %d MB; use a smaller batch", n, 4*n*p.perSample()>>20, p.Name, 4*maxActivationsPerBatch>>20)
 	}
-	e := &exec{p: p, n: n, bufs: make([][]float32, len(p.Sizes))}
+	e := &exec{p: p, n: n, bufs: make([][]float32, len(p.Sizes)), fused: p.FusedSiLU()}
 	for i, s := range p.Sizes {
 		e.bufs[i] = make([]float32, n*s)
+	}
+	for i, f := range e.fused {
+		if f { // the op before writes the SiLU's slot; its own is never read
+			e.bufs[p.Steps[i-1].Out] = nil
+		}
 	}
 	return e, nil
 }
@@ -159,25 +191,33 @@ func (e *exec) run(n int, inputs map[string][]float32) (map[string][]float32, er
 		}
 		copy(buf(slot), x)
 	}
-	for _, s := range p.Steps {
-		nd, y := s.Node, buf(s.Out)
+	for i, s := range p.Steps {
+		if e.fused[i] {
+			continue
+		}
+		nd, out := s.Node, s.Out
+		act := i+1 < len(p.Steps) && e.fused[i+1]
+		if act {
+			out = p.Steps[i+1].Out
+		}
+		y := buf(out)
 		x := buf(s.In[0])
 		sh := s.InShape[0]
 		switch nd.Op {
 		case "linear":
-			e.k.Linear(y, x, s.W, s.B, n, sh[0], nd.Out)
+			e.k.Linear(y, x, s.W, s.B, n, sh[0], nd.Out, act)
 		case "conv2d":
-			e.k.Conv2D(y, x, s.W, s.B, n, sh[0], sh[1], sh[2], nd.Out, nd.Kernel, nd.Stride, nd.Pad)
+			e.k.Conv2D(y, x, s.W, s.B, n, sh[0], sh[1], sh[2], nd.Out, nd.Kernel, nd.Stride, nd.Pad, act)
 		case "groupnorm":
-			GroupNorm(y, x, s.W, s.B, n, sh[0], weights.Numel(sh)/sh[0], nd.Groups, float32(nd.Eps))
+			e.k.GroupNorm(y, x, s.W, s.B, n, sh[0], weights.Numel(sh)/sh[0], nd.Groups, float32(nd.Eps), act)
 		case "upsample":
 			Upsample(y, x, n, sh[0], sh[1], sh[2], nd.Factor)
 		case "silu":
-			SiLU(y, x)
+			e.k.SiLU(y, x)
 		case "sigmoid":
-			Sigmoid(y, x)
+			e.k.Sigmoid(y, x)
 		case "add":
-			Add(y, x, buf(s.In[1]), n, weights.Numel(sh), weights.Numel(s.InShape[1]))
+			e.k.Add(y, x, buf(s.In[1]), n, weights.Numel(sh), weights.Numel(s.InShape[1]))
 		case "concat":
 			xs := make([][]float32, len(s.In))
 			sizes := make([]int, len(s.In))

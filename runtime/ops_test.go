@@ -177,7 +177,7 @@ func BenchmarkConv2D(b *testing.B) {
 						if impl == "ref" {
 							Conv2D(y, x, w, bias, n, sz.c, sz.h, sz.h, sz.o, k, 1, 1)
 						} else {
-							kn.Conv2D(y, x, w, bias, n, sz.c, sz.h, sz.h, sz.o, k, 1, 1)
+							kn.Conv2D(y, x, w, bias, n, sz.c, sz.h, sz.h, sz.o, k, 1, 1, false)
 						}
 					}
 					b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")

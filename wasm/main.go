@@ -137,9 +137,12 @@ func load(data []byte, kind string) (any, error) {
 	}
 	a := &m.File.Arch
 	p := m.File.Provenance
+	simd, why := runtime.SIMDKernels()
 	return map[string]any{
 		"backend":     name,
 		"fallback":    state.fallback,
+		"simd":        simd,
+		"simdNote":    why,
 		"adapter":     s.Name(),
 		"name":        a.Name,
 		"bytes":       len(data),
@@ -309,7 +312,9 @@ func sample(o js.Value, progress js.Value) (any, error) {
 		return nil, err
 	}
 	name, note := "cpu", state.fallback
+	simd, _ := runtime.SIMDKernels()
 	if res.OnGPU {
+		simd = false
 		name = "webgpu"
 	} else if res.Note != "" {
 		note = res.Note + " in WebAssembly."
@@ -326,6 +331,7 @@ func sample(o js.Value, progress js.Value) (any, error) {
 		"ms":       float64(time.Since(start).Microseconds()) / 1e3,
 		"backend":  name,
 		"fallback": note,
+		"simd":     simd,
 	}, nil
 }
 

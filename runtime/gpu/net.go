@@ -87,25 +87,7 @@ func (d *Device) compile(p *runtime.Plan, ps params, n int) (nt *net, err error)
 			return nil, err
 		}
 	}
-	// A SiLU can be fused into the op before it when it is that op's only
-	// reader and the op's own output is not a network output.
-	uses := make([]int, len(p.Sizes))
-	for _, s := range p.Steps {
-		for _, in := range s.In {
-			uses[in]++
-		}
-	}
-	for _, s := range p.Outputs {
-		uses[s]++
-	}
-	fused := make([]bool, len(p.Steps))
-	for i := 0; i+1 < len(p.Steps); i++ {
-		s, next := p.Steps[i], p.Steps[i+1]
-		switch s.Node.Op {
-		case "linear", "conv2d", "groupnorm":
-			fused[i+1] = next.Node.Op == "silu" && next.In[0] == s.Out && uses[s.Out] == 1
-		}
-	}
+	fused := p.FusedSiLU()
 	add := func(l *launch, err error) error {
 		if err != nil {
 			return fmt.Errorf("gpu: %s node: %w", p.Name, err)

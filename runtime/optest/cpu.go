@@ -110,28 +110,48 @@ func (CPU) RGBA(x []float32, n, c, hw int, signed bool) ([]byte, error) {
 	return img.Pix, nil
 }
 
-// CPUFast is the CPU path the runtime samples with (runtime.Kernels: im2col
-// and a matrix multiply; gonum's natively, a register-tiled loop in the
-// browser build), for the ops it speeds up; the rest are the reference's.
+// CPUFast is the CPU path the runtime samples with (runtime.Kernels:
+// natively im2col and a matrix multiply; in the browser build the
+// WebAssembly SIMD kernels where loaded, else im2col and a register-tiled
+// Go multiply), for the ops it speeds up; the rest are the reference's.
 type CPUFast struct {
 	CPU
 	k runtime.Kernels
 }
 
-func (*CPUFast) Name() string { return "cpu fast (gemm)" }
+func (*CPUFast) Name() string {
+	if ok, _ := runtime.SIMDKernels(); ok {
+		return "cpu fast (wasm simd)"
+	}
+	return "cpu fast (gemm)"
+}
 
 func (c *CPUFast) Linear(y, x, w, b []float32, n, in, out int, act bool) error {
-	c.k.Linear(y, x, w, b, n, in, out)
-	if act {
-		silu(y)
-	}
+	c.k.Linear(y, x, w, b, n, in, out, act)
 	return nil
 }
 
 func (c *CPUFast) Conv2D(y, x, w, b []float32, n, ch, h, wd, o, k, stride, pad int, act bool) error {
-	c.k.Conv2D(y, x, w, b, n, ch, h, wd, o, k, stride, pad)
-	if act {
-		silu(y)
-	}
+	c.k.Conv2D(y, x, w, b, n, ch, h, wd, o, k, stride, pad, act)
+	return nil
+}
+
+func (c *CPUFast) GroupNorm(y, x, gamma, beta []float32, n, ch, hw, groups int, eps float32, act bool) error {
+	c.k.GroupNorm(y, x, gamma, beta, n, ch, hw, groups, eps, act)
+	return nil
+}
+
+func (c *CPUFast) SiLU(y, x []float32) error {
+	c.k.SiLU(y, x)
+	return nil
+}
+
+func (c *CPUFast) Sigmoid(y, x []float32) error {
+	c.k.Sigmoid(y, x)
+	return nil
+}
+
+func (c *CPUFast) Add(y, a, b []float32, n, size, bsize int) error {
+	c.k.Add(y, a, b, n, size, bsize)
 	return nil
 }

@@ -148,6 +148,7 @@ func await(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwa
 type apiResult struct {
 	Backend string  `json:"backend"`
 	Note    string  `json:"note"`
+	SIMD    bool    `json:"simd"` // the CPU path ran the WebAssembly SIMD kernels
 	RGBA    []int   `json:"rgba"`
 	NFE     int     `json:"nfe"`
 	MS      float64 `json:"ms"`     // the first request, shaders compiled on the way
@@ -164,7 +165,7 @@ func sampleInPage(t *testing.T, ctx context.Context, url, backend string, count,
 		const r = await s.sample(opts);
 		const again = await s.sample(opts);
 		s.terminate();
-		return { backend: s.backend, note: s.note, rgba: Array.from(r.rgba), nfe: r.nfe, ms: r.ms, warmMS: again.ms };
+		return { backend: s.backend, note: s.note, simd: s.simd && r.simd, rgba: Array.from(r.rgba), nfe: r.nfe, ms: r.ms, warmMS: again.ms };
 	})()`, backend, count, nfe, seed)
 	if err := chromedp.Run(ctx, chromedp.Navigate(url+"/test/blank.html"), chromedp.Evaluate(js, &res, await)); err != nil {
 		t.Fatalf("sampling in the page: %v", err)
@@ -262,6 +263,9 @@ func TestBrowserCPUFallback(t *testing.T) {
 	res := sampleInPage(t, ctx, srv.URL, "auto", count, nfe, seed)
 	if res.Backend != "cpu" || strings.Count(res.Note, "no WebGPU adapter") != 1 || !strings.Contains(res.Note, "on the CPU") || strings.Contains(res.Note, "avaliable") {
 		t.Fatalf("backend %q, note %q: want the CPU and a note saying once that WebGPU is missing", res.Backend, res.Note)
+	}
+	if !res.SIMD {
+		t.Errorf("the CPU path ran without the WebAssembly SIMD kernels")
 	}
 	sameImages(t, "cpu fallback", res.RGBA, native(t, count, nfe, seed))
 	t.Logf("wasm CPU: %.1f ms per NFE at batch %d (first request %.1f)", res.WarmMS/float64(res.NFE), count, res.MS/float64(res.NFE))

@@ -101,6 +101,12 @@ func build(out string) ([]fileSize, error) {
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("building lsgm.wasm: %v\n%s", err, msg)
 	}
+	// The CPU path's WebAssembly SIMD kernels, built and checked by the
+	// script beside their sources.
+	cmd = exec.Command("bash", filepath.Join(root, "runtime", "simd", "build.sh"), filepath.Join(abs, "lsgm-kernels.wasm"))
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("building lsgm-kernels.wasm: %v\n%s", err, msg)
+	}
 	goroot, err := exec.Command("go", "env", "GOROOT").Output()
 	if err != nil {
 		return nil, err
@@ -130,9 +136,12 @@ func build(out string) ([]fileSize, error) {
 		return nil, err
 	}
 	files["lsgm.wasm"] = wasm
+	if files["lsgm-kernels.wasm"], err = os.ReadFile(filepath.Join(abs, "lsgm-kernels.wasm")); err != nil {
+		return nil, err
+	}
 	var sizes []fileSize
 	for name, data := range files {
-		if name != "lsgm.wasm" {
+		if name != "lsgm.wasm" && name != "lsgm-kernels.wasm" {
 			if err := os.WriteFile(filepath.Join(abs, name), data, 0o644); err != nil {
 				return nil, err
 			}

@@ -49,7 +49,7 @@ async function load(run) {
   const model = `Model ${s.name} (${mparams(s.parameters)}, ${mb(s.bytes)})`;
   $('status').textContent = s.backend === 'webgpu'
     ? `Ready: sampling on your GPU through WebGPU (${s.adapter}). ${model}.`
-    : `Ready: ${s.note || 'sampling on the CPU in WebAssembly.'} ${model}.`;
+    : `Ready: ${s.note || 'sampling on the CPU in WebAssembly.'}${s.simd ? '' : ' ' + s.simdNote + '.'} ${model}.`;
   $('generate').disabled = false;
   if (run) generate();
 }
@@ -90,7 +90,7 @@ async function generate() {
     const total = performance.now() - t0;
     s.draw($('live'), r, { scale: 2 });
     $('progress').value = 1;
-    $('status').textContent = `${r.count} images, ${r.sampler} at ${r.nfe} NFE, seed ${r.seed}: ${total.toFixed(0)} ms on ${r.backend === 'webgpu' ? 'the GPU (WebGPU)' : 'the CPU (WebAssembly)'}, ${(r.ms / r.nfe).toFixed(1)} ms per NFE.` + (r.fallback ? ' ' + r.fallback : '');
+    $('status').textContent = `${r.count} images, ${r.sampler} at ${r.nfe} NFE, seed ${r.seed}: ${total.toFixed(0)} ms on ${r.backend === 'webgpu' ? 'the GPU (WebGPU)' : r.simd ? 'the CPU (WebAssembly SIMD)' : 'the CPU (WebAssembly, plain Go)'}, ${(r.ms / r.nfe).toFixed(1)} ms per NFE.` + (r.fallback ? ' ' + r.fallback : '');
     const fig = document.createElement('figure');
     const c = document.createElement('canvas');
     s.draw(c, r, { scale: 2 });

@@ -6,6 +6,20 @@
 const base = self.lsgmBase || self.location.href;
 importScripts(new URL('wasm_exec.js', base).href);
 
+// The WebAssembly SIMD kernels (lsgm-kernels.wasm) run the CPU path's
+// heavy ops on the Go program's own memory. Without them (an old browser,
+// a missing file) the CPU path runs in Go, and the runtime says so.
+async function kernels(memory) {
+  try {
+    const resp = await fetch(new URL('lsgm-kernels.wasm', base));
+    if (!resp.ok) throw new Error(`HTTP ${resp.status}`);
+    const { instance } = await WebAssembly.instantiate(await resp.arrayBuffer(), { env: { memory } });
+    self.lsgmKernels = instance.exports;
+  } catch (err) {
+    console.warn(`lsgm: WebAssembly SIMD kernels not loaded (${err.message}); the CPU path runs plain Go`);
+  }
+}
+
 const ready = (async () => {
   const go = new Go();
   const url = new URL('lsgm.wasm', base);
@@ -24,6 +38,7 @@ const ready = (async () => {
     result = await WebAssembly.instantiate(await resp.arrayBuffer(), go.importObject);
   }
   self.wasm = result; // the WebGPU binding reads wasm.instance.exports.mem
+  await kernels(result.instance.exports.mem);
   go.run(result.instance).then(() => { self.lsgmExited = true; });
   if (!self.lsgmGo) throw new Error('lsgm: the WebAssembly module did not start');
   return self.lsgmGo;

@@ -44,7 +44,9 @@ export class Sampler {
   // SwiftShader is slower than the CPU path), 'gpu' (any WebGPU adapter) or
   // 'cpu'. The sampler's info fields (name, bytes, parameters, shape,
   // samplers, default sampler and NFE, dataset, adapter) become properties;
-  // backend says what runs, note why the CPU runs if it does.
+  // backend says what runs, note why the CPU runs if it does; simd whether
+  // the CPU path runs the WebAssembly SIMD kernels (lsgm-kernels.wasm) and
+  // simdNote why not.
   static async load({ weights = new URL('default.lsgm', here).href, backend = 'auto' } = {}) {
     if (!['auto', 'gpu', 'cpu'].includes(backend)) throw new TypeError(`lsgm: backend ${JSON.stringify(backend)}: want auto, gpu or cpu`);
     const s = new Sampler(startWorker());
@@ -75,7 +77,7 @@ export class Sampler {
   // done, t, ms, preview}: steps is 0 for an adaptive sampler (rk45), and
   // done (0 to 1) is the share of the run behind it either way. The result
   // holds rgba (count images of width x height, RGBA bytes, one after
-  // another), count, width, height, nfe, ms, backend. One sample runs at a
+  // another), count, width, height, nfe, ms, backend, simd. One sample runs at a
   // time on a sampler.
   sample({ signal, ...options } = {}, onProgress) {
     if (signal?.aborted) return Promise.reject(new Error('lsgm: cancelled'));
