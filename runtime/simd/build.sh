@@ -11,7 +11,7 @@ dir=$(cd "$(dirname "$0")" && pwd)
 for tool in clang wasm-ld wasm-objdump; do
 	command -v "$tool" >/dev/null || { echo "simd: $tool not found (make setup installs clang, lld and wabt)" >&2; exit 1; }
 done
-clang --target=wasm32 -msimd128 -O3 -nostdlib -Wall -Werror \
+clang --target=wasm32 -msimd128 -mbulk-memory -O3 -nostdlib -Wall -Werror \
 	-Wl,--no-entry -Wl,--import-memory -Wl,--strip-debug \
 	-o "$out" "$dir"/*.c
 sections=$(wasm-objdump -h "$out")

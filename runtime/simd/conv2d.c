@@ -3,24 +3,80 @@
 // runtime.Linear, which is this with a 1x1 image); runtime/optest checks
 // this kernel against it.
 //
-// y [n, o, ho, wo] = bias[o] + w [o, K] . col [K, n ho wo], K = c k k, where
-// col is x's im2col. col is never formed: each panel of 8 columns is packed
-// from x as it is needed (k-major, 8 floats per k, zero outside the image),
-// and every block of 4 output channels multiplies it over the whole of K in
-// 8 vector accumulators, reading w's 4 rows in place, one broadcast each.
-// The epilogue adds the bias, applies SiLU when act is set, and stores each
-// column where y keeps it (a column is one sample's output pixel).
+// y [n, o, ho, wo] = bias[o] + w [o, K] . col [K, columns], K = c k k, where
+// col is x's im2col, never formed. Every block of 4 output channels
+// multiplies a panel of 8 columns over the whole of K in 8 vector
+// accumulators, reading w's 4 rows in place, one broadcast each; the
+// epilogue adds the bias, applies SiLU when act is set, and stores each
+// column where y keeps it. Two ways to feed the panels:
+//
+//   - direct (stride 1, a map of at least 16 pixels): each sample is copied
+//     once into a zero-padded [c, hp, wp] image. Numbering the outputs
+//     m = oy wp + ox (the columns past wo are computed and dropped), col[p, m]
+//     is padded[off[p] + m] with off[(ic k + ky) k + kx] = ic hp wp + ky wp + kx,
+//     so a panel's 8 columns are two unaligned vector loads from the image,
+//     with no packing. For 7x7 maps the dropped columns cost 2/9 of the work.
+//   - packed (strides over 1, linear layers): the columns of all samples
+//     are numbered together, and each panel is packed from x (k-major, 8
+//     floats per k, zero outside the image) before use.
 //
 // The module imports the Go program's linear memory and must never write
 // memory it was not given: it has no data and no stack (the build checks
-// that it defines no globals), so every temporary lives in a wasm local.
+// that it defines no globals), so every temporary lives in a wasm local or
+// in ws.
 #include "vexp.h"
 
 #define NR 8 // columns per panel: two vectors
 
+static int direct(int h, int wd, int k, int stride, int pad) {
+	int ho = h + 2 * pad - k + 1, wo = wd + 2 * pad - k + 1;
+	return stride == 1 && ho * wo >= 16;
+}
+
 // ws_floats is the workspace conv2d needs, in floats.
-__attribute__((export_name("ws_floats"))) int ws_floats(int c, int k) {
+__attribute__((export_name("ws_floats"))) int ws_floats(int c, int h, int wd, int k, int stride, int pad) {
+	if (direct(h, wd, k, stride, pad)) // padded image (+ overrun), offsets, a tile
+		return c * (h + 2 * pad) * (wd + 2 * pad) + NR + c * k * k + 4 * NR;
 	return NR * c * k * k;
+}
+
+#define FMA(acc, a, b) acc = wasm_f32x4_add(acc, wasm_f32x4_mul(a, b))
+
+// TILE sets c00..c31 to rows a0..a3 of w times the panel whose k-th row of
+// 8 floats starts at BROW (an expression in p).
+#define TILE(BROW)                                                      \
+	v128_t c00 = wasm_f32x4_splat(0), c01 = c00, c10 = c00, c11 = c00; \
+	v128_t c20 = c00, c21 = c00, c30 = c00, c31 = c00;                 \
+	for (int p = 0; p < K; p++) {                                      \
+		const float *b = (BROW);                                   \
+		v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4); \
+		v128_t v = wasm_v128_load32_splat(a0 + p);                 \
+		FMA(c00, v, b0);                                           \
+		FMA(c01, v, b1);                                           \
+		v = wasm_v128_load32_splat(a1 + p);                        \
+		FMA(c10, v, b0);                                           \
+		FMA(c11, v, b1);                                           \
+		v = wasm_v128_load32_splat(a2 + p);                        \
+		FMA(c20, v, b0);                                           \
+		FMA(c21, v, b1);                                           \
+		v = wasm_v128_load32_splat(a3 + p);                        \
+		FMA(c30, v, b0);                                           \
+		FMA(c31, v, b1);                                           \
+	}
+
+// ROWS points a0..a3 at rows o0..o0+3 of w; rows past o repeat the last
+// one, and their results are not stored.
+#define ROWS                                                              \
+	const float *a0 = w + (long)o0 * K;                               \
+	const float *a1 = w + (long)(o0 + 1 < o ? o0 + 1 : o - 1) * K;    \
+	const float *a2 = w + (long)(o0 + 2 < o ? o0 + 2 : o - 1) * K;    \
+	const float *a3 = w + (long)(o0 + 3 < o ? o0 + 3 : o - 1) * K;
+
+// finish adds the bias of channel oc and applies SiLU when act is set.
+static inline v128_t finish(v128_t v, const float *bias, int oc, int act) {
+	if (bias)
+		v = wasm_f32x4_add(v, wasm_f32x4_splat(bias[oc]));
+	return act ? vsilu(v) : v;
 }
 
 // pack writes col[p, j0 + q] for p < K and q < NR into bp[p NR + q]
@@ -64,64 +120,107 @@ static inline void store(float *y, v128_t v, int j, int N, int oc, int o, int hw
 		wasm_v128_store(y + ((long)i * o + oc) * hw + r, v);
 		return;
 	}
-#define LANE(l)                                                          \
-	if (j + l < N) {                                                  \
-		int jj = j + l;                                           \
+#define LANE(l)                                                                         \
+	if (j + l < N) {                                                                \
+		int jj = j + l;                                                         \
 		y[((long)(jj / hw) * o + oc) * hw + jj % hw] = wasm_f32x4_extract_lane(v, l); \
 	}
 	LANE(0) LANE(1) LANE(2) LANE(3)
 #undef LANE
 }
 
-#define FMA(acc, a, b) acc = wasm_f32x4_add(acc, wasm_f32x4_mul(a, b))
-
-// conv2d computes y from x [n, c, h, wd], w [o, c, k, k] and bias [o] (bias
-// may be 0: no bias), then SiLU when act is set. ws holds ws_floats(c, k)
-// floats.
-__attribute__((export_name("conv2d"))) void conv2d(float *y, const float *x, const float *w,
-						   const float *bias, int n, int c, int h, int wd,
-						   int o, int k, int stride, int pad, int act, float *ws) {
+static void packed(float *y, const float *x, const float *w, const float *bias, int n, int c, int h,
+		   int wd, int o, int k, int stride, int pad, int act, float *ws) {
 	int ho = (h + 2 * pad - k) / stride + 1, wo = (wd + 2 * pad - k) / stride + 1;
 	int hw = ho * wo, K = c * k * k, N = n * hw;
 	for (int j0 = 0; j0 < N; j0 += NR) {
 		pack(ws, x, j0, N, c, h, wd, k, stride, pad, wo, hw);
 		for (int o0 = 0; o0 < o; o0 += 4) {
-			// Rows past o repeat the last row; their results are not stored.
-			const float *a0 = w + (long)o0 * K;
-			const float *a1 = w + (long)(o0 + 1 < o ? o0 + 1 : o - 1) * K;
-			const float *a2 = w + (long)(o0 + 2 < o ? o0 + 2 : o - 1) * K;
-			const float *a3 = w + (long)(o0 + 3 < o ? o0 + 3 : o - 1) * K;
-			v128_t c00 = wasm_f32x4_splat(0), c01 = c00, c10 = c00, c11 = c00;
-			v128_t c20 = c00, c21 = c00, c30 = c00, c31 = c00;
-			const float *b = ws;
-			for (int p = 0; p < K; p++, b += NR) {
-				v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
-				v128_t v = wasm_v128_load32_splat(a0 + p);
-				FMA(c00, v, b0);
-				FMA(c01, v, b1);
-				v = wasm_v128_load32_splat(a1 + p);
-				FMA(c10, v, b0);
-				FMA(c11, v, b1);
-				v = wasm_v128_load32_splat(a2 + p);
-				FMA(c20, v, b0);
-				FMA(c21, v, b1);
-				v = wasm_v128_load32_splat(a3 + p);
-				FMA(c30, v, b0);
-				FMA(c31, v, b1);
-			}
-#define ROW(r, lo, hi)                                                           \
-	if (o0 + r < o) {                                                        \
-		v128_t bv = wasm_f32x4_splat(bias ? bias[o0 + r] : 0);           \
-		v128_t lv = wasm_f32x4_add(lo, bv), hv = wasm_f32x4_add(hi, bv);  \
-		if (act) {                                                       \
-			lv = vsilu(lv);                                          \
-			hv = vsilu(hv);                                          \
-		}                                                                \
-		store(y, lv, j0, N, o0 + r, o, hw);                              \
-		store(y, hv, j0 + 4, N, o0 + r, o, hw);                          \
+			ROWS
+			TILE(ws + p * NR)
+#define ROW(r, lo, hi)                                                                 \
+	if (o0 + r < o) {                                                              \
+		store(y, finish(lo, bias, o0 + r, act), j0, N, o0 + r, o, hw);         \
+		store(y, finish(hi, bias, o0 + r, act), j0 + 4, N, o0 + r, o, hw);     \
 	}
 			ROW(0, c00, c01) ROW(1, c10, c11) ROW(2, c20, c21) ROW(3, c30, c31)
 #undef ROW
 		}
 	}
+}
+
+static void directly(float *y, const float *x, const float *w, const float *bias, int n, int c,
+		     int h, int wd, int o, int k, int pad, int act, float *ws) {
+	int hp = h + 2 * pad, wp = wd + 2 * pad, ho = hp - k + 1, wo = wp - k + 1;
+	int K = c * k * k, M = (ho - 1) * wp + wo, plane = hp * wp;
+	float *img = ws;                         // [c, hp, wp], then NR floats read past it
+	int *off = (int *)(ws + c * plane + NR); // [K]
+	float *tile = ws + c * plane + NR + K;   // [4, NR]
+	for (int ic = 0, p = 0; ic < c; ic++)
+		for (int ky = 0; ky < k; ky++)
+			for (int kx = 0; kx < k; kx++)
+				off[p++] = ic * plane + ky * wp + kx;
+	for (int q = c * plane; q < c * plane + NR; q++)
+		img[q] = 0; // the overrun of the last panel: finite, and dropped
+	for (int i = 0; i < n; i++) {
+		const float *xi = x + (long)i * c * h * wd;
+		float *yi = y + (long)i * o * ho * wo;
+		for (int ic = 0; ic < c; ic++) {
+			float *dst = img + ic * plane;
+			for (int q = 0; q < pad * wp; q++)
+				dst[q] = dst[plane - 1 - q] = 0;
+			for (int iy = 0; iy < h; iy++) {
+				float *row = dst + (iy + pad) * wp;
+				const float *src = xi + (ic * h + iy) * wd;
+				for (int q = 0; q < pad; q++)
+					row[q] = row[wp - 1 - q] = 0;
+				for (int q = 0; q < wd; q++)
+					row[pad + q] = src[q];
+			}
+		}
+		for (int m0 = 0; m0 < M; m0 += NR) {
+			int oy = m0 / wp, ox = m0 % wp;
+			int whole = ox + NR <= wo; // all 8 columns are outputs of one row
+			for (int o0 = 0; o0 < o; o0 += 4) {
+				ROWS
+				TILE(img + m0 + off[p])
+#define ROW(r, lo, hi)                                                                  \
+	if (o0 + r < o) {                                                               \
+		v128_t l = finish(lo, bias, o0 + r, act), u = finish(hi, bias, o0 + r, act); \
+		if (whole) {                                                            \
+			float *d = yi + ((long)(o0 + r) * ho + oy) * wo + ox;            \
+			wasm_v128_store(d, l);                                          \
+			wasm_v128_store(d + 4, u);                                      \
+		} else {                                                                \
+			wasm_v128_store(tile + r * NR, l);                              \
+			wasm_v128_store(tile + r * NR + 4, u);                          \
+		}                                                                       \
+	}
+				ROW(0, c00, c01) ROW(1, c10, c11) ROW(2, c20, c21) ROW(3, c30, c31)
+#undef ROW
+				if (whole)
+					continue;
+				for (int q = 0, yy = oy, xx = ox; q < NR && m0 + q < M; q++, xx++) {
+					if (xx == wp)
+						xx = 0, yy++;
+					if (xx >= wo)
+						continue;
+					for (int r = 0; r < 4 && o0 + r < o; r++)
+						yi[((long)(o0 + r) * ho + yy) * wo + xx] = tile[r * NR + q];
+				}
+			}
+		}
+	}
+}
+
+// conv2d computes y from x [n, c, h, wd], w [o, c, k, k] and bias [o] (bias
+// may be 0: no bias), then SiLU when act is set. ws holds
+// ws_floats(c, h, wd, k, stride, pad) floats.
+__attribute__((export_name("conv2d"))) void conv2d(float *y, const float *x, const float *w,
+						   const float *bias, int n, int c, int h, int wd,
+						   int o, int k, int stride, int pad, int act, float *ws) {
+	if (direct(h, wd, k, stride, pad))
+		directly(y, x, w, bias, n, c, h, wd, o, k, pad, act, ws);
+	else
+		packed(y, x, w, bias, n, c, h, wd, o, k, stride, pad, act, ws);
 }
