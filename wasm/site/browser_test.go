@@ -467,7 +467,8 @@ func TestBrowserProgressCancelAndSettings(t *testing.T) {
 	if prog != 1 || rows < 2 {
 		t.Errorf("demo page with rk45: progress %v, %d timing rows", prog, rows)
 	}
-	// Cancel on the page, and the CPU path's first grid is a small one.
+	// Cancel on the page; the CPU path with the SIMD kernels draws the full
+	// first grid.
 	var cancelled, count string
 	err = chromedp.Run(ctx, chromedp.Navigate(srv.URL+"/?nfe=2000&backend=cpu"),
 		chromedp.Poll(`document.querySelectorAll('#timing tbody tr').length > 0`, nil),
@@ -478,8 +479,8 @@ func TestBrowserProgressCancelAndSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(cancelled, "Cancelled") || count != "9" {
-		t.Errorf("after Cancel the status says %q; count box %q (want the CPU's small first grid, 9)", cancelled, count)
+	if !strings.Contains(cancelled, "Cancelled") || count != "36" {
+		t.Errorf("after Cancel the status says %q; count box %q (want the first grid of 36)", cancelled, count)
 	}
 	// A default page on the CPU path: time to its first grid.
 	start := time.Now()

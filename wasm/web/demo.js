@@ -5,9 +5,10 @@ const $ = (id) => document.getElementById(id);
 let sampler = null;
 let running = false;
 
-// The first grid on the CPU path is small, so it appears within seconds; a
-// GPU draws the larger one as fast. A count in the URL or the box wins.
-const firstCount = { webgpu: 36, cpu: 9 };
+// The first grid: 36 images where they take about a second (a GPU, or the
+// CPU path with the WebAssembly SIMD kernels); 9 on the CPU path without
+// them, so it still appears within seconds. A count in the URL or the box wins.
+const firstCount = (s) => (s.backend === 'webgpu' || s.simd ? 36 : 9);
 
 function showError(msg) {
   $('error').hidden = !msg;
@@ -45,7 +46,7 @@ async function load(run) {
     sel.append(o);
   }
   sel.value = keep && s.samplers.includes(keep) ? keep : s.sampler;
-  if (!$('count').dataset.set) $('count').value = firstCount[s.backend];
+  if (!$('count').dataset.set) $('count').value = firstCount(s);
   const model = `Model ${s.name} (${mparams(s.parameters)}, ${mb(s.bytes)})`;
   $('status').textContent = s.backend === 'webgpu'
     ? `Ready: sampling on your GPU through WebGPU (${s.adapter}). ${model}.`
