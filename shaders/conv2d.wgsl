@@ -2,8 +2,12 @@
 // activation, as an implicit GEMM: y[o, p] = act(b[o] + sum_q w[o, q] X[q, p])
 // where p runs over (image, oy, ox), q over (channel, ky, kx), and X, the
 // im2col matrix, is never stored: each tile of it is gathered from x into
-// workgroup memory. Tiling as in matmul.wgsl: 32x32 outputs a workgroup, 4x4 a
-// thread, 16 taps at a time.
+// workgroup memory. 32x64 outputs a workgroup, 16 taps at a time; each
+// thread sums a 4x8 block (4 consecutive rows by two runs of 4 columns).
+// Workgroup memory holds vec4s, so the inner loop reads three vectors per
+// 32 multiply-adds: software adapters (lavapipe, SwiftShader), which run
+// invocations on CPU vector lanes, gather every workgroup read lane by lane,
+// and scalar reads made them the bottleneck.
 
 struct Params {
   n: u32, c: u32, h: u32, w: u32,
@@ -18,77 +22,190 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 const TM = 32u;
-const TN = 32u;
+const TN = 64u;
 const TK = 16u;
 
-var<workgroup> ws: array<f32, 512>; // [TM][TK] weights
-var<workgroup> xs: array<f32, 512>; // [TK][TN] gathered inputs
+var<workgroup> ws: array<vec4<f32>, 128>; // [TK][TM / 4]: weights, 4 rows a vector
+var<workgroup> xs: array<vec4<f32>, 256>; // [TK][TN / 4]: X, 4 columns a vector
 
 fn silu(v: f32) -> f32 { return v / (1.0 + exp(-v)); }
-
-// gather returns X[q, col]: the input under tap q of output position col, or
-// zero in the padding.
-fn gather(q: u32, col: u32) -> f32 {
-  let kk = p.k * p.k;
-  let ic = q / kk;
-  let ky = (q % kk) / p.k;
-  let kx = q % p.k;
-  let hw = p.ho * p.wo;
-  let img = col / hw;
-  let oy = (col % hw) / p.wo;
-  let ox = col % p.wo;
-  let iy = i32(oy * p.stride + ky) - i32(p.pad);
-  let ix = i32(ox * p.stride + kx) - i32(p.pad);
-  if (iy < 0 || ix < 0 || iy >= i32(p.h) || ix >= i32(p.w)) { return 0.0; }
-  return x[((img * p.c + ic) * p.h + u32(iy)) * p.w + u32(ix)];
-}
 
 @compute @workgroup_size(8, 8)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
-  let kdim = p.c * p.k * p.k;
-  let ncols = p.n * p.ho * p.wo;
+  let kk = p.k * p.k;
+  let kdim = p.c * kk;
+  let hw = p.ho * p.wo;
+  let ncols = p.n * hw;
   let row0 = wg.y * TM;
   let col0 = wg.x * TN;
-  var acc: array<f32, 16>;
+  // Loading: this thread fills vector li % 16 of X's tile rows li / 16 + 4 t
+  // (columns 4 (li % 16) .. + 3; where they start in x is worked out once)
+  // and vector li % 8 of the weights' tile rows li / 8 + 8 t.
+  let g = li % 16u;
+  var xb: array<u32, 4>;
+  var iy0: array<i32, 4>;
+  var ix0: array<i32, 4>;
+  var live: array<bool, 4>;
+  for (var j = 0u; j < 4u; j++) {
+    let col = col0 + 4u * g + j;
+    let r = col % hw;
+    xb[j] = (col / hw) * p.c * p.h * p.w;
+    iy0[j] = i32((r / p.wo) * p.stride) - i32(p.pad);
+    ix0[j] = i32((r % p.wo) * p.stride) - i32(p.pad);
+    live[j] = col < ncols;
+  }
+  var acc0 = vec4<f32>(); // row 4 l.y + i in acc_i (columns 4 l.x ..) and
+  var acc1 = vec4<f32>(); // acc_i + 4 (columns 32 + 4 l.x ..)
+  var acc2 = vec4<f32>();
+  var acc3 = vec4<f32>();
+  var acc4 = vec4<f32>();
+  var acc5 = vec4<f32>();
+  var acc6 = vec4<f32>();
+  var acc7 = vec4<f32>();
   for (var q0 = 0u; q0 < kdim; q0 += TK) {
-    for (var e = li; e < TM * TK; e += 64u) {
-      let r = row0 + e / TK;
-      let q = q0 + e % TK;
-      var v = 0.0;
-      if (r < p.o && q < kdim) { v = wt[r * kdim + q]; }
-      ws[e] = v;
-      let qq = q0 + e / TN;
-      let col = col0 + e % TN;
-      var u = 0.0;
-      if (qq < kdim && col < ncols) { u = gather(qq, col); }
-      xs[e] = u;
-    }
-    workgroupBarrier();
-    for (var q = 0u; q < TK; q++) {
-      var a: array<f32, 4>;
-      var bb: array<f32, 4>;
-      for (var i = 0u; i < 4u; i++) {
-        a[i] = ws[(l.y + 8u * i) * TK + q];
-        bb[i] = xs[q * TN + l.x + 8u * i];
-      }
-      for (var i = 0u; i < 4u; i++) {
+    for (var t = 0u; t < 4u; t++) {
+      let e = li + 64u * t;
+      let q = q0 + e / 16u;
+      var xv = vec4<f32>();
+      if (q < kdim) {
+        let ic = q / kk;
+        let ky = (q % kk) / p.k;
+        let kx = q % p.k;
         for (var j = 0u; j < 4u; j++) {
-          acc[i * 4u + j] += a[i] * bb[j];
+          let iy = iy0[j] + i32(ky);
+          let ix = ix0[j] + i32(kx);
+          if (live[j] && iy >= 0 && ix >= 0 && iy < i32(p.h) && ix < i32(p.w)) {
+            xv[j] = x[xb[j] + (ic * p.h + u32(iy)) * p.w + u32(ix)];
+          }
         }
       }
+      xs[e] = xv;
+    }
+    for (var t = 0u; t < 2u; t++) {
+      let e = li + 64u * t;
+      let q = q0 + e / 8u;
+      var wv = vec4<f32>();
+      if (q < kdim) {
+        for (var j = 0u; j < 4u; j++) {
+          let r = row0 + 4u * (li % 8u) + j;
+          if (r < p.o) { wv[j] = wt[r * kdim + q]; }
+        }
+      }
+      ws[e] = wv;
+    }
+    workgroupBarrier();
+    for (var qq = 0u; qq < TK; qq++) {
+      let a = ws[qq * 8u + l.y];
+      let b0 = xs[qq * 16u + l.x];
+      let b1 = xs[qq * 16u + 8u + l.x];
+      acc0 += a.x * b0;
+      acc1 += a.y * b0;
+      acc2 += a.z * b0;
+      acc3 += a.w * b0;
+      acc4 += a.x * b1;
+      acc5 += a.y * b1;
+      acc6 += a.z * b1;
+      acc7 += a.w * b1;
     }
     workgroupBarrier();
   }
-  let hw = p.ho * p.wo;
+  var acc = array<vec4<f32>, 8>(acc0, acc1, acc2, acc3, acc4, acc5, acc6, acc7);
   for (var i = 0u; i < 4u; i++) {
-    let r = row0 + l.y + 8u * i;
+    let r = row0 + 4u * l.y + i;
+    if (r >= p.o) { break; }
+    for (var h = 0u; h < 2u; h++) {
+      for (var j = 0u; j < 4u; j++) {
+        let c = col0 + 32u * h + 4u * l.x + j;
+        if (c < ncols) {
+          var v = acc[4u * h + i][j] + b[r];
+          if (p.act == 1u) { v = silu(v); }
+          y[((c / hw) * p.o + r) * hw + c % hw] = v;
+        }
+      }
+    }
+  }
+}
+
+// narrow: the same convolution for at most 4 output channels (the
+// networks' image and noise outputs), where main's 32-row tiles would
+// compute 28 to 31 rows for nothing. A workgroup takes all 4 rows by 256
+// columns, 8 taps at a time; each thread the 4 rows of its 4 columns.
+const NK = 8u;
+var<workgroup> nw: array<vec4<f32>, 8>;   // [NK]: the 4 rows' weights
+var<workgroup> nx: array<vec4<f32>, 512>; // [NK][64]: X, 4 columns a vector
+
+@compute @workgroup_size(64)
+fn narrow(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let kk = p.k * p.k;
+  let kdim = p.c * kk;
+  let hw = p.ho * p.wo;
+  let ncols = p.n * hw;
+  let col0 = wg.x * 256u;
+  // This thread gathers (and sums) columns col0 + 4 li .. + 3.
+  var xb: array<u32, 4>;
+  var iy0: array<i32, 4>;
+  var ix0: array<i32, 4>;
+  var live: array<bool, 4>;
+  for (var j = 0u; j < 4u; j++) {
+    let col = col0 + 4u * li + j;
+    let r = col % hw;
+    xb[j] = (col / hw) * p.c * p.h * p.w;
+    iy0[j] = i32((r / p.wo) * p.stride) - i32(p.pad);
+    ix0[j] = i32((r % p.wo) * p.stride) - i32(p.pad);
+    live[j] = col < ncols;
+  }
+  var acc0 = vec4<f32>(); // row i in acc_i, this thread's 4 columns
+  var acc1 = vec4<f32>();
+  var acc2 = vec4<f32>();
+  var acc3 = vec4<f32>();
+  for (var q0 = 0u; q0 < kdim; q0 += NK) {
+    if (li < NK) {
+      var wv = vec4<f32>();
+      let q = q0 + li;
+      if (q < kdim) {
+        for (var j = 0u; j < 4u; j++) {
+          if (j < p.o) { wv[j] = wt[j * kdim + q]; }
+        }
+      }
+      nw[li] = wv;
+    }
+    for (var t = 0u; t < NK; t++) {
+      let q = q0 + t;
+      var xv = vec4<f32>();
+      if (q < kdim) {
+        let ic = q / kk;
+        let ky = (q % kk) / p.k;
+        let kx = q % p.k;
+        for (var j = 0u; j < 4u; j++) {
+          let iy = iy0[j] + i32(ky);
+          let ix = ix0[j] + i32(kx);
+          if (live[j] && iy >= 0 && ix >= 0 && iy < i32(p.h) && ix < i32(p.w)) {
+            xv[j] = x[xb[j] + (ic * p.h + u32(iy)) * p.w + u32(ix)];
+          }
+        }
+      }
+      nx[t * 64u + li] = xv;
+    }
+    workgroupBarrier();
+    for (var t = 0u; t < NK; t++) {
+      let a = nw[t];
+      let bv = nx[t * 64u + li];
+      acc0 += a.x * bv;
+      acc1 += a.y * bv;
+      acc2 += a.z * bv;
+      acc3 += a.w * bv;
+    }
+    workgroupBarrier();
+  }
+  var acc = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
+  for (var i = 0u; i < p.o; i++) {
     for (var j = 0u; j < 4u; j++) {
-      let col = col0 + l.x + 8u * j;
-      if (r < p.o && col < ncols) {
-        var v = acc[i * 4u + j] + b[r];
+      let c = col0 + 4u * li + j;
+      if (c < ncols) {
+        var v = acc[i][j] + b[i];
         if (p.act == 1u) { v = silu(v); }
-        y[((col / hw) * p.o + r) * hw + col % hw] = v;
+        y[((c / hw) * p.o + i) * hw + c % hw] = v;
       }
     }
   }

@@ -19,6 +19,7 @@ commands:
   classifier  train the small classifier whose features the Fréchet distance uses
   fd       Fréchet distance of samples to the test set, per sampler and NFE, with wall time
   info     print a weights file's architecture, tensors and provenance
+  bench    ms per NFE per backend and batch, and with --kernels each GPU launch's time
 
 Run 'trainer <command> -h' for the command's flags.
 `
@@ -44,6 +45,8 @@ func main() {
 		err = runFD(os.Args[2:])
 	case "info":
 		err = runInfo(os.Args[2:])
+	case "bench":
+		err = runBench(os.Args[2:])
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return

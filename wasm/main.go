@@ -7,6 +7,7 @@
 //	lsgmGo.load(bytes: Uint8Array, backend: "auto"|"gpu"|"cpu") -> Promise<info>
 //	lsgmGo.sample(opts, onProgress) -> Promise<result>
 //	lsgmGo.cancel()   // the running sample rejects with "lsgm: cancelled"
+//	lsgmGo.profile(batch) -> Promise<[{net, node, kernel, ms}]>  // WebGPU only
 //
 // The page talks to the worker through the ES module web/lsgm.js; see there
 // for the public API. GPU work blocks its goroutine on the browser's promises,
@@ -66,6 +67,13 @@ func main() {
 			progress = args[1]
 		}
 		return promise(func() (any, error) { return sample(opts, progress) })
+	}))
+	api.Set("profile", js.FuncOf(func(_ js.Value, args []js.Value) any {
+		if len(args) < 1 || args[0].Type() != js.TypeNumber {
+			return reject("lsgm: profile needs a batch size")
+		}
+		n := args[0].Int()
+		return promise(func() (any, error) { return profile(n) })
 	}))
 	api.Set("cancel", js.FuncOf(func(js.Value, []js.Value) any {
 		// Close only: state.stop stays set until the cancelled run has
@@ -276,6 +284,30 @@ func init() {
 		return nil
 	}))
 	yielder.port = mc.Get("port2")
+}
+
+// profile times each WebGPU launch of the loaded model alone at batch n
+// (gpu.Model.Profile), for the benchmark page.
+func profile(n int) (any, error) {
+	switch {
+	case state.s == nil:
+		return nil, errors.New("lsgm: no model loaded (call load first)")
+	case state.s.GPU == nil:
+		return nil, errors.New("lsgm: per-kernel times need the WebGPU backend; this sampler runs on the CPU")
+	case state.stop != nil:
+		return nil, errors.New("lsgm: a sample is running on this sampler (cancel it, or wait)")
+	case n < 1 || n > runtime.MaxCount:
+		return nil, fmt.Errorf("lsgm: profile batch %d out of range [1, %d]", n, runtime.MaxCount)
+	}
+	ks, err := state.s.GPU.Profile(n, 3)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]any, len(ks))
+	for i, k := range ks {
+		out[i] = map[string]any{"net": k.Net, "node": k.Node, "kernel": k.Kernel, "ms": k.MS}
+	}
+	return out, nil
 }
 
 func sample(o js.Value, progress js.Value) (any, error) {

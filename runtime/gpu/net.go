@@ -107,6 +107,7 @@ func (d *Device) compile(p *runtime.Plan, ps params, n int) (nt *net, err error)
 		}
 		x := slot[s.In[0]]
 		act := i+1 < len(p.Steps) && fused[i+1]
+		first := len(nt.launches)
 		switch nd.Op {
 		case "linear":
 			err = add(d.prepLinear(y, x, ps[i][0], ps[i][1], n, sh[0], nd.Out, act))
@@ -137,6 +138,12 @@ func (d *Device) compile(p *runtime.Plan, ps params, n int) (nt *net, err error)
 		}
 		if err != nil {
 			return nil, err
+		}
+		for _, l := range nt.launches[first:] {
+			l.label = nd.Name
+			if act {
+				l.label += "+silu"
+			}
 		}
 	}
 	for role, s := range p.Outputs {

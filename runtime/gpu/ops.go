@@ -10,10 +10,11 @@ import (
 // fixed when a network is compiled for a batch size, so a sampling run only
 // replays them.
 type launch struct {
-	k    *kernel
-	bg   *wgpu.BindGroup
-	u    *wgpu.Buffer
-	x, y uint32
+	label string // the network node it computes, for Profile
+	k     *kernel
+	bg    *wgpu.BindGroup
+	u     *wgpu.Buffer
+	x, y  uint32
 }
 
 func (l *launch) release() {
@@ -67,10 +68,16 @@ func convOut(size, k, stride, pad int) int { return (size+2*pad-k)/stride + 1 }
 func (d *Device) prepConv(y, x, w, b *Buffer, n, c, h, wd, o, k, stride, pad int, act bool) (*launch, error) {
 	ho, wo := convOut(h, k, stride, pad), convOut(wd, k, stride, pad)
 	cols := n * ho * wo
-	if tiles(cols) > maxGroups || tiles(o) > maxGroups {
+	// conv2d.wgsl's tiles: main's are 32 channels by 64 columns; narrow's,
+	// for the networks' outputs of up to 4 channels, 4 by 256.
+	name, colTiles, rowTiles := "conv2d", uint32((cols+63)/64), tiles(o)
+	if o <= 4 {
+		name, colTiles, rowTiles = "conv2d4", uint32((cols+255)/256), 1
+	}
+	if colTiles > maxGroups || rowTiles > maxGroups {
 		return nil, fmt.Errorf("gpu: conv2d with %d output positions is beyond the dispatch limit; use a smaller batch", cols)
 	}
-	return d.prep("conv2d", tiles(cols), tiles(o), []uint32{
+	return d.prep(name, colTiles, rowTiles, []uint32{
 		uint32(n), uint32(c), uint32(h), uint32(wd), uint32(o), uint32(k), uint32(stride), uint32(pad),
 		uint32(ho), uint32(wo), b2u(act), 0}, x, w, b, y)
 }

@@ -529,13 +529,14 @@ func TestBrowserProgressCancelAndSettings(t *testing.T) {
 }
 
 // The benchmark page fills its table with a finite ms per NFE for each
-// backend and batch. LSGM_BENCH=QUERY (e.g. "?backends=cpu") runs the page
+// backend and batch, and with kernels=1 a table of WebGPU launches per
+// batch (SwiftShader here). LSGM_BENCH=QUERY (e.g. "?backends=cpu") runs the page
 // with those settings and logs the table: the README's in-browser figures
 // (within the browser's 8 minutes).
 func TestBrowserBench(t *testing.T) {
 	srv := site(t)
 	ctx := browser(t, true)
-	query, wait := "?backends=cpu,gpu&batches=1,2&nfe=2&runs=1", 3*time.Minute
+	query, wait := "?backends=cpu,gpu&batches=1,2&nfe=2&runs=1&kernels=1", 3*time.Minute
 	custom := os.Getenv("LSGM_BENCH") != ""
 	if custom {
 		query, wait = os.Getenv("LSGM_BENCH"), 8*time.Minute
@@ -547,9 +548,15 @@ func TestBrowserBench(t *testing.T) {
 		MS      float64 `json:"ms"`
 		Text    string  `json:"text"`
 	}
+	var kernels []struct {
+		Batch string    `json:"batch"`
+		MS    []float64 `json:"ms"`
+		Text  []string  `json:"text"`
+	}
 	err := chromedp.Run(ctx, chromedp.Navigate(srv.URL+"/bench.html"+query),
 		chromedp.Poll(`document.body.dataset.done`, &done, chromedp.WithPollingTimeout(wait)),
-		chromedp.Evaluate(`Array.from(document.querySelectorAll('#results tbody tr')).map((r) => ({ backend: r.dataset.backend || '', batch: r.dataset.batch || '', ms: Number(r.dataset.ms || 'NaN'), text: r.innerText }))`, &rows))
+		chromedp.Evaluate(`Array.from(document.querySelectorAll('#results tbody tr')).map((r) => ({ backend: r.dataset.backend || '', batch: r.dataset.batch || '', ms: Number(r.dataset.ms || 'NaN'), text: r.innerText }))`, &rows),
+		chromedp.Evaluate(`Array.from(document.querySelectorAll('table.kernels')).map((t) => ({ batch: t.dataset.batch, ms: Array.from(t.querySelectorAll('tbody tr')).map((r) => Number(r.dataset.ms)), text: Array.from(t.querySelectorAll('tbody tr')).map((r) => r.innerText) }))`, &kernels))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -566,5 +573,23 @@ func TestBrowserBench(t *testing.T) {
 			t.Errorf("bench row %+v: want a finite ms per NFE", r)
 		}
 		t.Logf("%s", strings.ReplaceAll(r.Text, "\t", " | "))
+	}
+	if !custom && (len(kernels) != 2 || kernels[0].Batch != "1" || kernels[1].Batch != "2") {
+		t.Fatalf("bench page: per-kernel tables %+v, want batches 1 and 2", kernels)
+	}
+	for _, k := range kernels {
+		conv := false
+		for i, ms := range k.MS {
+			if !(ms > 0) || math.IsInf(ms, 0) {
+				t.Errorf("batch %s: kernel row %q: want a finite time", k.Batch, k.Text[i])
+			}
+			conv = conv || strings.Contains(k.Text[i], "conv2d")
+			if custom {
+				t.Logf("batch %s: %s", k.Batch, strings.ReplaceAll(k.Text[i], "\t", " | "))
+			}
+		}
+		if len(k.MS) < 10 || !conv {
+			t.Errorf("batch %s: %d kernel rows (conv2d among them: %v), want the network's launches", k.Batch, len(k.MS), conv)
+		}
 	}
 }

@@ -12,6 +12,32 @@ function fail(msg) {
   document.body.dataset.done = 'error';
 }
 
+// kernelTable shows each WebGPU launch's time alone at batch n, the
+// slowest first, with its share of its network's total.
+function kernelTable(n, ks) {
+  const total = {};
+  for (const k of ks) total[k.net] = (total[k.net] || 0) + k.ms;
+  const h = document.createElement('h2');
+  h.textContent = `WebGPU launches at batch ${n}, each alone: score network ${(total.score || 0).toFixed(1)} ms, decoder ${(total.decoder || 0).toFixed(1)} ms`;
+  const t = document.createElement('table');
+  t.className = 'kernels';
+  t.dataset.batch = String(n);
+  t.innerHTML = '<thead><tr><th>net</th><th>node</th><th>kernel</th><th>ms</th><th>share</th></tr></thead>';
+  const tb = document.createElement('tbody');
+  for (const k of [...ks].sort((a, b) => b.ms - a.ms)) {
+    const row = document.createElement('tr');
+    row.dataset.ms = String(k.ms);
+    for (const v of [k.net, k.node, k.kernel, k.ms.toFixed(2), `${(100 * k.ms / total[k.net]).toFixed(1)}%`]) {
+      const td = document.createElement('td');
+      td.textContent = v;
+      row.append(td);
+    }
+    tb.append(row);
+  }
+  t.append(tb);
+  $('kernels').append(h, t);
+}
+
 async function run() {
   const backends = list('backends', 'cpu,gpu');
   const batches = list('batches', '1,4,16,64').map(Number);
@@ -53,6 +79,12 @@ async function run() {
         row.append(td);
       }
       body.append(row);
+    }
+    if (params.get('kernels') === '1' && s.backend === 'webgpu') {
+      for (const n of batches) {
+        $('status').textContent = `per-kernel times, batch ${n}…`;
+        kernelTable(n, await s.profile(n));
+      }
     }
     s.terminate();
   }

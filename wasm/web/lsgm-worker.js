@@ -69,6 +69,8 @@ self.onmessage = async (e) => {
     if (op === 'load') {
       value = await api.load(await weightsBytes(args), args.backend || 'auto');
       self.postMessage({ id, ok: true, value });
+    } else if (op === 'profile') {
+      self.postMessage({ id, ok: true, value: await api.profile(args.batch) });
     } else if (op === 'sample') {
       const onProgress = (p) => {
         self.postMessage({ id, progress: p }, p.preview ? [p.preview.buffer] : []);

@@ -92,6 +92,13 @@ export class Sampler {
 
   // cancel stops the running sample, whose promise rejects with
   // "lsgm: cancelled" after the step in progress; the model stays loaded.
+  // profile times each WebGPU launch of the model alone at batch (a
+  // number), for benchmarking: [{net, node, kernel, ms}], in launch order.
+  // It rejects on the CPU backend.
+  profile(batch) {
+    return this.#call('profile', { batch });
+  }
+
   cancel() {
     if (this.#sampling && !this.#dead) this.#worker.postMessage({ id: 0, op: 'cancel' });
   }
