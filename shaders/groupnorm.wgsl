@@ -1,7 +1,10 @@
 // Group norm with per-channel scale and shift and an optional fused SiLU: one
-// workgroup of 256 threads per (group, sample). Two passes over the group (mean,
+// workgroup of 64 threads per (group, sample). Two passes over the group (mean,
 // then the mean squared deviation) keep f32 accurate where the CPU reference
-// accumulates in f64.
+// accumulates in f64. Each pass leaves 64 partial sums that one thread adds
+// up: two barriers a pass, where a tree takes seven, and on software
+// adapters (SwiftShader, lavapipe), which suspend every invocation at every
+// barrier, the barriers cost more than the arithmetic.
 
 struct Params { c: u32, hw: u32, groups: u32, act: u32, eps: f32 }
 
@@ -11,21 +14,23 @@ struct Params { c: u32, hw: u32, groups: u32, act: u32, eps: f32 }
 @group(0) @binding(3) var<storage, read> beta: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
-var<workgroup> red: array<f32, 256>;
+const WG = 64u;
+var<workgroup> part: array<f32, WG>;
+var<workgroup> stat: f32;
 
+// total returns the sum of every thread's v.
 fn total(li: u32, v: f32) -> f32 {
-  red[li] = v;
+  part[li] = v;
   workgroupBarrier();
-  for (var s = 128u; s > 0u; s >>= 1u) {
-    if (li < s) { red[li] += red[li + s]; }
-    workgroupBarrier();
+  if (li == 0u) {
+    var s = 0.0;
+    for (var i = 0u; i < WG; i++) { s += part[i]; }
+    stat = s;
   }
-  let r = red[0];
-  workgroupBarrier();
-  return r;
+  return workgroupUniformLoad(&stat);
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let g = wg.x;
   let i = wg.y;
@@ -33,18 +38,23 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let cnt = cg * p.hw;
   let off = (i * p.c + g * cg) * p.hw;
   var s = 0.0;
-  for (var e = li; e < cnt; e += 256u) { s += x[off + e]; }
+  for (var e = li; e < cnt; e += WG) { s += x[off + e]; }
   let mean = total(li, s) / f32(cnt);
   var s2 = 0.0;
-  for (var e = li; e < cnt; e += 256u) {
+  for (var e = li; e < cnt; e += WG) {
     let d = x[off + e] - mean;
     s2 += d * d;
   }
   let inv = inverseSqrt(total(li, s2) / f32(cnt) + p.eps);
-  for (var e = li; e < cnt; e += 256u) {
-    let ch = g * cg + e / p.hw;
-    var v = (x[off + e] - mean) * inv * gamma[ch] + beta[ch];
-    if (p.act == 1u) { v = v / (1.0 + exp(-v)); }
-    y[off + e] = v;
+  for (var j = 0u; j < cg; j++) {
+    let ch = g * cg + j;
+    let a = inv * gamma[ch];
+    let bb = beta[ch] - mean * a;
+    let base = off + j * p.hw;
+    for (var e = li; e < p.hw; e += WG) {
+      var v = x[base + e] * a + bb;
+      if (p.act == 1u) { v = v / (1.0 + exp(-v)); }
+      y[base + e] = v;
+    }
   }
 }
