@@ -84,6 +84,9 @@ func site(t *testing.T) *httptest.Server {
 		w.Write(weights.Default()[:5000])
 	})
 	mux.HandleFunc("/test/embed.html", embedPage("../lsgm-element.js"))
+	mux.HandleFunc("/test/gotest.html", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `<!doctype html><title>go test</title><script src="/wasm_exec.js"></script>`)
+	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv
