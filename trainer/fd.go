@@ -415,7 +415,7 @@ func runFD(args []string) error {
 	clf := fs.String("classifier", "weights/fmnist-classifier.lsgmc", "feature classifier (the shipped Fashion-MNIST one; trainer classifier trains another)")
 	dir := fs.String("data", data.DefaultDir, "folder with the t10k IDX files")
 	n := fs.Int("n", 10000, "samples per setting (and test images)")
-	runs := fs.String("runs", "dpmpp2m:5,dpmpp2m:10,dpmpp2m:20,dpmpp2m:50,rk45", "settings: sampler:NFE, comma separated (rk45 is adaptive)")
+	runs := fs.String("runs", "dpmpp2m:5,dpmpp2m:10,dpmpp2m:20,dpmpp2m:50,rk45", "settings: sampler:NFE, comma separated (rk45 is adaptive); recon: the VAE's reconstructions of the test images (posterior means decoded); vae: latents from N(0, I) decoded, the VAE without its score prior")
 	kind := fs.String("backend", "auto", "where to sample: auto, gpu or cpu")
 	seed := fs.Uint64("seed", 1, "sampling seed")
 	blas := fs.String("blas", "auto", "matrix multiply backend for the classifier: auto, gonum, openblas")
@@ -490,7 +490,12 @@ func runFD(args []string) error {
 		var imgs []float32
 		nfe := 0
 		onGPU := false
-		for lo := 0; lo < *n; lo += 500 {
+		if cfg.Name == "recon" || cfg.Name == "vae" {
+			if imgs, err = vaeImages(m, cfg.Name, test, *n, *seed); err != nil {
+				return fmt.Errorf("trainer fd: %s: %v", r, err)
+			}
+		}
+		for lo := 0; imgs == nil && lo < *n; lo += 500 {
 			cnt := min(500, *n-lo)
 			show := func(p backend.Progress) {
 				if !*quiet {
@@ -523,4 +528,45 @@ func runFD(args []string) error {
 		fmt.Printf("| %s | %d | %.2f | %.1f s | %.1f | %s |\n", cfg.Name, nfe, fd, secs, float64(*n)/secs, where)
 	}
 	return nil
+}
+
+// vaeImages splits a model's error between its parts: "recon" decodes the
+// posterior means of the first n test images (cycling when n exceeds the
+// set), what the VAE alone can reproduce; "vae" decodes latents drawn from
+// N(0, I), the VAE's own prior, which the score model replaces. Images come
+// back through 8 bits, as samples do.
+func vaeImages(m *runtime.Model, kind string, test *data.Set, n int, seed uint64) ([]float32, error) {
+	dd, shape := weights.Numel(m.DataShape()), m.DataShape()
+	if m.File.Arch.Likelihood == "none" {
+		return nil, errors.New("the model has no VAE (--vae none)")
+	}
+	var out []float32
+	for lo := 0; lo < n; lo += 500 {
+		cnt := min(500, n-lo)
+		var z []float32
+		if kind == "recon" {
+			x := make([]float32, cnt*dd)
+			for i := 0; i < cnt; i++ {
+				copy(x[i*dd:(i+1)*dd], test.Image((lo+i)%test.N))
+			}
+			if m.File.Arch.Likelihood == "logistic" {
+				for i, v := range x {
+					x[i] = 2*v - 1
+				}
+			}
+			mu, _, err := m.Encode(x, cnt)
+			if err != nil {
+				return nil, err
+			}
+			z = mu
+		} else {
+			z = m.InitialNoise(seed, uint32(lo), cnt)
+		}
+		img, err := m.Decode(z, cnt)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, gpu.Images(runtime.RGBA8(img, cnt, shape), cnt, shape)...)
+	}
+	return out, nil
 }

@@ -107,7 +107,7 @@ func TestFDCommand(t *testing.T) {
 		t.Skip("no Fashion-MNIST: apt-get install dataset-fashion-mnist")
 	}
 	args := []string{"--weights", fixture, "--classifier", "../weights/fmnist-classifier.lsgmc", "--n", "20", "--backend", "cpu", "-q"}
-	if err := runFD(append(args, "--runs", "ddim:2,euler:1")); err != nil {
+	if err := runFD(append(args, "--runs", "ddim:2,euler:1,recon,vae")); err != nil {
 		t.Fatal(err)
 	}
 	if err := runFD(append(args, "--runs", "ddim:x")); err == nil || !strings.Contains(err.Error(), "ddim:x") {
