@@ -490,12 +490,13 @@ func runFD(args []string) error {
 		var imgs []float32
 		nfe := 0
 		onGPU := false
-		if cfg.Name == "recon" || cfg.Name == "vae" {
+		vae := cfg.Name == "recon" || cfg.Name == "vae"
+		if vae {
 			if imgs, err = vaeImages(m, cfg.Name, test, *n, *seed); err != nil {
 				return fmt.Errorf("trainer fd: %s: %v", r, err)
 			}
 		}
-		for lo := 0; imgs == nil && lo < *n; lo += 500 {
+		for lo := 0; !vae && lo < *n; lo += 500 {
 			cnt := min(500, *n-lo)
 			show := func(p backend.Progress) {
 				if !*quiet {
@@ -512,6 +513,9 @@ func runFD(args []string) error {
 		secs := time.Since(start).Seconds()
 		if !*quiet {
 			fmt.Fprint(os.Stderr, "\r\033[K")
+		}
+		if len(imgs) != *n*weights.Numel(m.DataShape()) {
+			return fmt.Errorf("trainer fd: %s: internal: %d values for %d images", r, len(imgs), *n)
 		}
 		fs, err := c.features(imgs, *n)
 		if err != nil {
