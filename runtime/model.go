@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	goruntime "runtime"
+	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/lsgm-go/lsgm/runtime/rng"
@@ -131,19 +133,51 @@ func (m *Model) putExec(p *Plan, e *exec) {
 	m.mu.Unlock()
 }
 
-// NetEps evaluates the score network eps'(z, t) for the batch z (sampler.Model).
+// NetEps evaluates the score network eps'(z, t) for the batch z (sampler.Model);
+// a class-conditional network gets "no class".
 func (m *Model) NetEps(dst, z []float32, t float64) error {
+	return m.netEps(dst, z, t, nil)
+}
+
+// Classes names a class-conditional model's classes (nil otherwise).
+func (m *Model) Classes() []string { return m.File.Arch.Classes }
+
+// ClassInput returns n rows of the score network's class input y: the
+// one-hot of class, or with class -1 the "no class" slot.
+func (m *Model) ClassInput(class, n int) []float32 {
+	k := len(m.Classes()) + 1
+	if class < 0 {
+		class = k - 1
+	}
+	y := make([]float32, n*k)
+	for i := 0; i < n; i++ {
+		y[i*k+class] = 1
+	}
+	return y
+}
+
+// netEps evaluates the network with class input y (rows of len(Classes)+1;
+// nil: no class) where the network takes one.
+func (m *Model) netEps(dst, z []float32, t float64, y []float32) error {
 	d := m.LatentDim()
 	if len(z)%d != 0 || len(dst) != len(z) {
 		return fmt.Errorf("runtime: score input of %d values is not a batch of %d-element latents", len(z), d)
 	}
 	n := len(z) / d
+	k := len(m.Classes()) + 1
+	if k > 1 && y == nil {
+		y = m.ClassInput(-1, n)
+	}
 	return m.parallel(m.score, n, func(e *exec, lo, hi int) error {
 		tt := make([]float32, hi-lo)
 		for i := range tt {
 			tt[i] = float32(t)
 		}
-		out, err := e.run(hi-lo, map[string][]float32{"z": z[lo*d : hi*d], "t": tt})
+		in := map[string][]float32{"z": z[lo*d : hi*d], "t": tt}
+		if k > 1 {
+			in["y"] = y[lo*k : hi*k]
+		}
+		out, err := e.run(hi-lo, in)
 		if err != nil {
 			return err
 		}
@@ -152,10 +186,56 @@ func (m *Model) NetEps(dst, z []float32, t float64) error {
 	})
 }
 
+// Guide asks for class-conditional samples of a class-conditional model
+// with classifier-free guidance (Ho and Salimans 2021) at Scale:
+// eps = eps(no class) + Scale (eps(Class) - eps(no class)). Scale 0 samples
+// unconditionally, 1 from the conditional model, above 1 trades diversity
+// for fidelity to the class.
+type Guide struct {
+	Class int // index into the model's Classes
+	Scale float64
+}
+
+// MaxGuidance bounds the guidance scale: far above it samples saturate.
+const MaxGuidance = 20
+
+// guided is the network under classifier-free guidance, as a sampler.Model:
+// one batched evaluation of the conditional and unconditional halves a
+// step (one half alone at scale 0 or 1).
+type guided struct {
+	m *Model
+	g Guide
+}
+
+func (g guided) Eps(dst, z []float32, t float64) error {
+	m := g.m
+	n := len(z) / m.LatentDim()
+	switch g.g.Scale {
+	case 0:
+		return m.netEps(dst, z, t, nil)
+	case 1:
+		return m.netEps(dst, z, t, m.ClassInput(g.g.Class, n))
+	}
+	z2 := append(append(make([]float32, 0, 2*len(z)), z...), z...)
+	y2 := append(m.ClassInput(g.g.Class, n), m.ClassInput(-1, n)...)
+	out := make([]float32, len(z2))
+	if err := m.netEps(out, z2, t, y2); err != nil {
+		return err
+	}
+	sampler.CFG(dst, out[:len(z)], out[len(z):], g.g.Scale)
+	return nil
+}
+
 // Prior is the latent SGM's noise predictor: the mixed score when the model
 // has mixing logits, the network alone otherwise.
-func (m *Model) Prior() sampler.Model {
-	net := sampler.ModelFunc(m.NetEps)
+func (m *Model) Prior() sampler.Model { return m.prior(nil) }
+
+// prior is Prior with the network under guide's guidance (nil: none).
+func (m *Model) prior(guide *Guide) sampler.Model {
+	var net sampler.Model = sampler.ModelFunc(m.NetEps)
+	if guide != nil {
+		net = guided{m, *guide}
+	}
 	if m.mix == nil {
 		return net
 	}
@@ -233,6 +313,9 @@ type Request struct {
 	// Stop, when closed, cancels the run: the sampler returns ErrCancelled
 	// before its next network evaluation. nil never stops.
 	Stop <-chan struct{}
+	// Guide, when set, samples one class with classifier-free guidance
+	// (class-conditional models only).
+	Guide *Guide
 }
 
 // ErrCancelled is returned by a run whose Request.Stop was closed.
@@ -279,7 +362,42 @@ func (r Request) Check() (Request, error) {
 	if math.IsNaN(r.Temperature) || r.Temperature < 0 || r.Temperature > 10 {
 		return r, fmt.Errorf("runtime: temperature %v out of range (0, 10]", r.Temperature)
 	}
+	if g := r.Guide; g != nil && !(g.Scale >= 0 && g.Scale <= MaxGuidance) {
+		return r, fmt.Errorf("runtime: guidance scale %v out of range [0, %d]", g.Scale, MaxGuidance)
+	}
 	return r, nil
+}
+
+// checkGuide refuses a guide the model cannot follow, naming why.
+func (m *Model) checkGuide(g *Guide) error {
+	if g == nil {
+		return nil
+	}
+	cs := m.Classes()
+	if len(cs) == 0 {
+		return fmt.Errorf("runtime: %s is not class-conditional; it cannot sample a class", m.File.Arch.Name)
+	}
+	if g.Class < 0 || g.Class >= len(cs) {
+		return fmt.Errorf("runtime: class %d out of range [0, %d) (%s)", g.Class, len(cs), strings.Join(cs, ", "))
+	}
+	return nil
+}
+
+// ClassIndex resolves a class given by name (case-insensitive) or index.
+func (m *Model) ClassIndex(s string) (int, error) {
+	cs := m.Classes()
+	if len(cs) == 0 {
+		return 0, fmt.Errorf("runtime: %s is not class-conditional; it has no class %q", m.File.Arch.Name, s)
+	}
+	for i, c := range cs {
+		if strings.EqualFold(c, s) {
+			return i, nil
+		}
+	}
+	if i, err := strconv.Atoi(s); err == nil && i >= 0 && i < len(cs) {
+		return i, nil
+	}
+	return 0, fmt.Errorf("runtime: no class %q; the classes are %s (or their index, 0 to %d)", s, strings.Join(cs, ", "), len(cs)-1)
 }
 
 // Sample draws the prior noise, runs the sampler and decodes. progress (may be
@@ -287,6 +405,9 @@ func (r Request) Check() (Request, error) {
 func (m *Model) Sample(r Request, progress sampler.Callback) (*Result, error) {
 	r, err := r.Check()
 	if err != nil {
+		return nil, err
+	}
+	if err := m.checkGuide(r.Guide); err != nil {
 		return nil, err
 	}
 	d := m.LatentDim()
@@ -303,7 +424,7 @@ func (m *Model) Sample(r Request, progress sampler.Callback) (*Result, error) {
 	} else {
 		sampler.Prior(z, m.SDE, noise, r.Temperature)
 	}
-	prior := m.Prior()
+	prior := m.prior(r.Guide)
 	if r.Stop != nil {
 		prior = stoppable{prior, r.Stop}
 	}

@@ -22,8 +22,14 @@ type Arch struct {
 	// ["mean", "log_scale"] (logistic, mean in [-1, 1]), each DataShape.
 	Decoder *Graph `msgpack:"decoder,omitempty"`
 	// Score maps inputs "z" (LatentShape) and "t" ([1]) to ["eps"] (LatentShape):
-	// the network part eps' of the mixed score.
+	// the network part eps' of the mixed score. A class-conditional model's
+	// score also takes "y" ([len(Classes) + 1]): a one-hot class, or the
+	// last slot for "no class" (trained by label dropout), which is what
+	// unconditional sampling and classifier-free guidance's unconditional
+	// half feed.
 	Score Graph `msgpack:"score"`
+	// Classes names the classes of a class-conditional model, in label order.
+	Classes []string `msgpack:"classes,omitempty"`
 	// MixLogit names the tensor (LatentShape) of mixing logits a; empty means no
 	// mixing (eps = eps').
 	MixLogit string `msgpack:"mix_logit,omitempty"`
@@ -310,8 +316,14 @@ func (a *Arch) Params() ([]ParamSpec, error) {
 	default:
 		return nil, fmt.Errorf("weights: unknown likelihood %q (want bernoulli, logistic or none)", a.Likelihood)
 	}
-	p, err := a.Score.check("score", map[string][]int{"z": a.LatentShape, "t": {1}},
-		map[string][]int{"eps": a.LatentShape})
+	ins := map[string][]int{"z": a.LatentShape, "t": {1}}
+	if len(a.Classes) > 0 {
+		if len(a.Classes) > 1000 {
+			return nil, fmt.Errorf("weights: %d classes (at most 1000)", len(a.Classes))
+		}
+		ins["y"] = []int{len(a.Classes) + 1}
+	}
+	p, err := a.Score.check("score", ins, map[string][]int{"eps": a.LatentShape})
 	if err != nil {
 		return nil, err
 	}

@@ -22,6 +22,10 @@ type NetConfig struct {
 	SDE            SDESpec // forward SDE
 	Mix            bool    // mixed score parameterization
 	Sampling       SamplingDefaults
+	// Classes, when set, makes the score network class-conditional: a
+	// one-hot of len(Classes) + 1 slots (the last: no class) goes through a
+	// linear layer and is added to the time embedding.
+	Classes []string
 }
 
 // builder appends nodes to a graph and tracks each value's channel count.
@@ -92,7 +96,7 @@ func NewArch(c NetConfig) (*Arch, error) {
 		return nil, fmt.Errorf("weights: incomplete network config %+v", c)
 	}
 	C, H, W := c.DataShape[0], c.DataShape[1], c.DataShape[2]
-	a := &Arch{Name: c.Name, DataShape: c.DataShape, Likelihood: c.Likelihood, SDE: c.SDE, Sampling: c.Sampling}
+	a := &Arch{Name: c.Name, DataShape: c.DataShape, Likelihood: c.Likelihood, SDE: c.SDE, Sampling: c.Sampling, Classes: c.Classes}
 	if H == 1 && W == 1 {
 		return mlpArch(a, c)
 	}
@@ -145,12 +149,13 @@ func NewArch(c NetConfig) (*Arch, error) {
 		}
 		a.Decoder = d.g
 	}
-	// Score U-Net over the latent, conditioned on t.
-	s := newBuilder(c.Groups, Input{"z", a.LatentShape}, Input{"t", []int{1}})
+	// Score U-Net over the latent, conditioned on t (and the class).
+	s := newBuilder(c.Groups, scoreInputs(a)...)
 	te := s.node(Node{Op: "timeembed", In: []string{"t"}, Dim: c.TimeDim, Scale: 1000}, c.TimeDim)
 	te = s.node(Node{Op: "linear", In: []string{te}, Out: 4 * c.ScoreWidth}, 4*c.ScoreWidth)
 	te = s.node(Node{Op: "silu", In: []string{te}}, 4*c.ScoreWidth)
 	te = s.node(Node{Op: "linear", In: []string{te}, Out: 4 * c.ScoreWidth}, 4*c.ScoreWidth)
+	te = s.classEmbed(a, te)
 	h := s.conv("z", c.ScoreWidth, 3, 1)
 	lh, lw := a.LatentShape[1], a.LatentShape[2]
 	var skips []string
@@ -177,6 +182,26 @@ func NewArch(c NetConfig) (*Arch, error) {
 	}
 	s.output("eps", s.conv(s.normAct(h), a.LatentShape[0], 3, 1))
 	return a.finish(s.g, c.Mix)
+}
+
+// scoreInputs are the score network's inputs: z, t, and y for a
+// class-conditional model.
+func scoreInputs(a *Arch) []Input {
+	ins := []Input{{"z", a.LatentShape}, {"t", []int{1}}}
+	if len(a.Classes) > 0 {
+		ins = append(ins, Input{"y", []int{len(a.Classes) + 1}})
+	}
+	return ins
+}
+
+// classEmbed adds the class embedding (a linear map of y) to the time
+// embedding te of a class-conditional model; otherwise it returns te.
+func (b *builder) classEmbed(a *Arch, te string) string {
+	if len(a.Classes) == 0 {
+		return te
+	}
+	ye := b.node(Node{Op: "linear", In: []string{"y"}, Out: b.ch[te]}, b.ch[te])
+	return b.add(te, ye)
 }
 
 // finish installs the score network and the mixing logit, and checks the
@@ -304,9 +329,9 @@ func mlpArch(a *Arch, c NetConfig) (*Arch, error) {
 		a.Decoder = d.g
 	}
 	D := a.LatentShape[0]
-	s := newBuilder(c.Groups, Input{"z", a.LatentShape}, Input{"t", []int{1}})
+	s := newBuilder(c.Groups, scoreInputs(a)...)
 	te := s.node(Node{Op: "timeembed", In: []string{"t"}, Dim: c.TimeDim, Scale: 1000}, c.TimeDim)
-	te = silu(s, lin(s, te, c.ScoreWidth))
+	te = s.classEmbed(a, silu(s, lin(s, te, c.ScoreWidth)))
 	h := lin(s, flat(s, "z", D), c.ScoreWidth)
 	for k := 0; k < c.ScoreBlocks; k++ {
 		r := s.add(lin(s, silu(s, h), c.ScoreWidth), lin(s, te, c.ScoreWidth))

@@ -42,6 +42,18 @@ func loadModel(t testing.TB, path string) *runtime.Model {
 			}
 		}
 		m, err = runtime.New(f)
+	case "classes": // the fixture made class-conditional, random weights
+		c := weights.TinyConfig()
+		c.Classes = []string{"a", "b", "c"}
+		a, aerr := weights.NewArch(c)
+		if aerr != nil {
+			t.Fatal(aerr)
+		}
+		f, ferr := weights.Random(a, 6)
+		if ferr != nil {
+			t.Fatal(ferr)
+		}
+		m, err = runtime.New(f)
 	default:
 		b, rerr := os.ReadFile(path)
 		if rerr != nil {
@@ -74,7 +86,7 @@ func gpuModel(t testing.TB, path string) (*Model, *runtime.Model) {
 // carried through every step; 1e-4 measured) and the CPU's images within one
 // grey level (a rounding boundary).
 func TestSampleMatchesCPU(t *testing.T) {
-	for _, tc := range []struct{ name, path string }{{"fixture", "../../weights/testdata/tiny.lsgm"}, {"default", ""}, {"data-space", "baseline"}} {
+	for _, tc := range []struct{ name, path string }{{"fixture", "../../weights/testdata/tiny.lsgm"}, {"default", ""}, {"data-space", "baseline"}, {"class-conditional, no class", "classes"}} {
 		g, cpu := gpuModel(t, tc.path)
 		for _, name := range Samplers {
 			req := runtime.Request{Sampler: sampler.Config{Name: name, NFE: 10}, Count: 5, Seed: 11, Temperature: 0.9}
@@ -110,6 +122,15 @@ func TestSampleMatchesCPU(t *testing.T) {
 			}
 			t.Logf("%s %-14s NFE %2d: latents within %.2g relative, images within %.0f levels", tc.name, name, got.Stats.NFE, worst, levels)
 		}
+	}
+}
+
+// Class guidance is refused by the GPU (the backend runs it on the CPU).
+func TestGuideRefused(t *testing.T) {
+	g, _ := gpuModel(t, "classes")
+	_, err := g.Sample(runtime.Request{Sampler: sampler.Config{Name: "ddim", NFE: 2}, Count: 1, Guide: &runtime.Guide{Class: 1, Scale: 2}}, Options{}, nil)
+	if !errors.Is(err, ErrUnsupported) {
+		t.Errorf("guided request on the GPU: %v, want ErrUnsupported", err)
 	}
 }
 

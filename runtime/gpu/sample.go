@@ -74,6 +74,11 @@ func (g *Model) batch(r runtime.Request, c sampler.Config, ts []float64, o Optio
 	if u.score, err = g.netFor(g.score, g.pScore, n); err != nil {
 		return nil, err
 	}
+	if y := u.score.in["y"]; y != nil { // a class-conditional network: no class
+		if err := g.D.Write(y, g.CPU.ClassInput(-1, n)); err != nil {
+			return nil, err
+		}
+	}
 	if g.dec != nil {
 		if u.dec, err = g.netFor(g.dec, g.pDec, n); err != nil {
 			return nil, err

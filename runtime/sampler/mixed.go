@@ -48,3 +48,17 @@ func (m Mixed) Eps(dst, z []float32, t float64) error {
 	}
 	return nil
 }
+
+// CFG is classifier-free guidance (Ho and Salimans 2021, "Classifier-free
+// diffusion guidance"): dst = uncond + w (cond - uncond), the noise
+// predictions of one network with and without the class. On scores it is
+// the score of p(z_t) p(y | z_t)^w with the implicit classifier
+// p(y | z_t) = p(z_t | y) / p(z_t): w = 0 is the unconditional model, w = 1
+// the conditional one, w > 1 sharpens towards the class. dst may alias
+// either input.
+func CFG(dst, cond, uncond []float32, w float64) {
+	for i := range dst {
+		u := float64(uncond[i])
+		dst[i] = float32(u + w*(float64(cond[i])-u))
+	}
+}

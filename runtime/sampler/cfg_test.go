@@ -1,0 +1,116 @@
+package sampler
+
+import (
+	"fmt"
+	"math"
+	"testing"
+
+	"github.com/lsgm-go/lsgm/runtime/rng"
+	"github.com/lsgm-go/lsgm/runtime/sde"
+)
+
+// guidedModel combines a conditional and an unconditional noise predictor
+// with CFG, as the runtime does with one network's two halves.
+func guidedModel(cond, uncond Model, w float64) Model {
+	return ModelFunc(func(dst, z []float32, t float64) error {
+		c, u := make([]float32, len(z)), make([]float32, len(z))
+		if err := cond.Eps(c, z, t); err != nil {
+			return err
+		}
+		if err := uncond.Eps(u, z, t); err != nil {
+			return err
+		}
+		CFG(dst, c, u, w)
+		return nil
+	})
+}
+
+// The guidance algebra on the Gaussian oracle: with a class-conditional
+// N(mu_c, s^2) and an unconditional N(mu_u, s^2) of equal spread, guidance
+// at scale w is exactly the noise predictor of N(mu_u + w (mu_c - mu_u), s^2)
+// at every t, so sampling it must land on that Gaussian's moments.
+func TestCFGGaussianOracle(t *testing.T) {
+	s := sde.NewVP()
+	sd := []float64{0.5, 1, 0.3, 1.7}
+	cond := gaussian{s: s, mu: []float64{1, -1, 2, 0.5}, sd: sd, Dim: 4}
+	uncond := gaussian{s: s, mu: []float64{0, 0.5, -1, 0}, sd: sd, Dim: 4}
+	for _, w := range []float64{0, 1, 2, 4} {
+		mu := make([]float64, 4)
+		for j := range mu {
+			mu[j] = uncond.mu[j] + w*(cond.mu[j]-uncond.mu[j])
+		}
+		target := gaussian{s: s, mu: mu, sd: sd, Dim: 4}
+		g := guidedModel(cond, uncond, w)
+		// The identity, at a few times and points.
+		z := target.start(8, 0.7, 3)
+		got, want := make([]float32, len(z)), make([]float32, len(z))
+		for _, tt := range []float64{0.05, 0.3, 0.9} {
+			g.Eps(got, z, tt)
+			target.Eps(want, z, tt)
+			for i := range got {
+				if math.Abs(float64(got[i]-want[i])) > 1e-5*(1+math.Abs(float64(want[i]))) {
+					t.Fatalf("w=%v t=%v: guided eps[%d] = %v, the target's %v", w, tt, i, got[i], want[i])
+				}
+			}
+		}
+		// Sampling: the target's moments at the end time.
+		const n, t1, t0 = 4000, 1.0, 1e-3
+		z = target.start(n, t1, 11)
+		if _, err := Run(Config{Name: "heun", NFE: 200, EndTime: t0}, g, s, z, 4, rng.Source{Seed: 5, Dim: 4}, nil); err != nil {
+			t.Fatal(err)
+		}
+		checkMoments(t, fmt.Sprintf("cfg w=%v", w), target, z, t0, 0.02)
+	}
+}
+
+// On a class-conditional Gaussian mixture, whose unconditional score is the
+// mixture's (closed form: responsibilities times component scores), scale 1
+// samples the class's own component and scale 0 the mixture.
+func TestCFGMixture(t *testing.T) {
+	s := sde.NewVP()
+	comps := []gaussian{
+		{s: s, mu: []float64{-2}, sd: []float64{0.5}, Dim: 1},
+		{s: s, mu: []float64{1.5}, sd: []float64{0.8}, Dim: 1},
+	}
+	pi := []float64{0.3, 0.7}
+	mixture := ModelFunc(func(dst, z []float32, t float64) error {
+		sg := sde.Sigma(s, t)
+		for i, v := range z {
+			// eps = sigma * (score's negative): sum_k r_k (z - m mu_k) / V_k.
+			var den, num float64
+			for k, c := range comps {
+				m, vr := c.marginal(t, 0)
+				p := pi[k] * math.Exp(-0.5*(float64(v)-m)*(float64(v)-m)/vr) / math.Sqrt(vr)
+				den += p
+				num += p * (float64(v) - m) / vr
+			}
+			dst[i] = float32(sg * num / den)
+		}
+		return nil
+	})
+	const n, t0 = 6000, 1e-3
+	for _, c := range []struct {
+		w          float64
+		mean, vari float64
+	}{
+		{1, 1.5, 0.64},
+		{0, 0.3*-2 + 0.7*1.5, 0.3*(0.25+4) + 0.7*(0.64+2.25) - math.Pow(0.3*-2+0.7*1.5, 2)},
+	} {
+		z := make([]float32, n)
+		rng.Source{Seed: 9, Dim: 1}.Fill(z, 0, rng.StreamInit) // N(0, 1): the VP prior at t = 1
+		if _, err := Run(Config{Name: "heun", NFE: 80, EndTime: t0}, guidedModel(comps[1], mixture, c.w), s, z, 1, rng.Source{Seed: 2, Dim: 1}, nil); err != nil {
+			t.Fatal(err)
+		}
+		var m, m2 float64
+		for _, v := range z {
+			m += float64(v)
+			m2 += float64(v) * float64(v)
+		}
+		m /= n
+		vr := m2/n - m*m
+		se := math.Sqrt(c.vari / n)
+		if math.Abs(m-c.mean) > 5*se+0.02 || math.Abs(vr-c.vari) > 5*c.vari*math.Sqrt(2.0/n)+0.03*c.vari {
+			t.Errorf("w=%v: mean %.4f var %.4f, want %.4f and %.4f", c.w, m, vr, c.mean, c.vari)
+		}
+	}
+}
