@@ -33,6 +33,8 @@ type fitOptions struct {
 	Binarize   bool    `json:"binarize"`
 	Likelihood string  `json:"likelihood"` // "none": no VAE (--vae none)
 	Size       string  `json:"size"`
+	Classes    bool    `json:"classes,omitempty"`    // class-conditional on the data's labels
+	LabelDrop  float64 `json:"label_drop,omitempty"` // share of steps' labels replaced by "no class"
 	SDE        string  `json:"sde"`
 	TimeEps    float64 `json:"time_eps"`
 	Scheme     string  `json:"scheme"`
@@ -84,6 +86,8 @@ func runFit(args []string) error {
 	fs.StringVar(&o.Likelihood, "likelihood", "logistic", "decoder: logistic (256 grey levels) or bernoulli")
 	vae := fs.String("vae", "yes", "none trains a plain data-space score model with the same machinery (the baseline of LSGM's few-NFE claim)")
 	fs.StringVar(&o.Size, "size", "default", "network size: default or tiny")
+	fs.BoolVar(&o.Classes, "classes", false, "class-conditional score network on the data's labels, for classifier-free guidance (trainer sample --class)")
+	fs.Float64Var(&o.LabelDrop, "label-drop", 0.1, "with --classes: the share of labels replaced by \"no class\", which trains the unconditional model")
 	fs.StringVar(&o.SDE, "sde", "geometric_vpsde", "forward SDE: geometric_vpsde, vpsde or subvpsde")
 	o.TimeEps = -1 // unset: the SDE's default, filled in by validate
 	fs.Func("time-eps", "smallest diffusion `time` (default 0 for geometric_vpsde, 0.01 otherwise)", func(v string) error {
@@ -196,6 +200,8 @@ func (o *fitOptions) validate() error {
 		return errors.New("trainer fit: --ckpt-every and --log-every must be >= 1")
 	case o.Size != "default" && o.Size != "tiny":
 		return fmt.Errorf("trainer fit: --size %q: want default or tiny", o.Size)
+	case o.Classes && !(o.LabelDrop > 0 && o.LabelDrop < 1):
+		return fmt.Errorf("trainer fit: --label-drop %v out of range (0, 1): guidance needs both the conditional and the unconditional model", o.LabelDrop)
 	}
 	if !slices.Contains(lsgm.Schemes, o.Scheme) {
 		return fmt.Errorf("trainer fit: --scheme %q: want one of %v", o.Scheme, lsgm.Schemes)
@@ -304,6 +310,13 @@ func (r *run) newModel() error {
 		}
 	}
 	cfg.Sampling.EndTime = math.Max(r.o.TimeEps, 1e-3)
+	if r.o.Classes {
+		names, err := r.set.ClassNames()
+		if err != nil {
+			return fmt.Errorf("trainer fit: --classes: %v", err)
+		}
+		cfg.Classes = names
+	}
 	a, err := weights.NewArch(cfg)
 	if err != nil {
 		return err
@@ -522,6 +535,7 @@ func (r *run) trainStep(graph func(lsgm.Stage) (*lsgm.Graph, error), idx []int, 
 		fillImages(g.Z0, r.set, idx, o.Likelihood, false, rng)
 		r.drawTimes(g, r.pTimes, rng)
 		fillNormal(rng, g.N1)
+		r.fillClasses(g.Y, idx, rng)
 	case lsgm.StageVAE:
 		fillImages(g.X, r.set, idx, o.Likelihood, o.Binarize, rng)
 		fillNormal(rng, g.N0)
@@ -536,6 +550,7 @@ func (r *run) trainStep(graph func(lsgm.Stage) (*lsgm.Graph, error), idx []int, 
 		fillNormal(rng, g.N0)
 		r.drawTimes(g, r.qTimes, rng)
 		fillNormal(rng, g.N1)
+		r.fillClasses(g.Y, idx, rng)
 	}
 	v, err := g.Run()
 	if err != nil {
@@ -559,6 +574,7 @@ func (r *run) trainStep(graph func(lsgm.Stage) (*lsgm.Graph, error), idx []int, 
 			return record{}, false, fmt.Errorf("trainer fit: %v", err)
 		}
 		copy(pg.Z0, g.Z0)
+		copy(pg.Y, g.Y)
 		r.drawTimes(pg, r.pTimes, rng)
 		fillNormal(rng, pg.N1)
 		if pv, err = pg.Run(); err != nil {
@@ -807,6 +823,27 @@ func modelName(source, likelihood string) string {
 		kind = "sgm-"
 	}
 	return kind + strings.ToLower(strings.ReplaceAll(base, ":", "-"))
+}
+
+// fillClasses writes the one-hot labels of the batch idx into y (nil for a
+// model without classes), each replaced by "no class" with probability
+// LabelDrop (classifier-free guidance's label dropout, Ho and Salimans 2021).
+func (r *run) fillClasses(y []float32, idx []int, rng *rand.Rand) {
+	if y == nil {
+		return
+	}
+	k := len(r.file.Arch.Classes) + 1
+	clear(y)
+	for i := len(idx); i < len(y)/k; i++ {
+		y[i*k+k-1] = 1
+	}
+	for i, j := range idx {
+		c := int(r.set.Labels[j])
+		if rng.Float64() < r.o.LabelDrop {
+			c = k - 1
+		}
+		y[i*k+c] = 1
+	}
 }
 
 // dequantNats is D log 128: the negative entropy of uniform dequantization

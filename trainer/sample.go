@@ -42,6 +42,8 @@ func runSample(args []string) error {
 	end := fs.Float64("end-time", 0, "integrate to this t (default 1e-3; rk45 1e-5)")
 	quiet := fs.Bool("q", false, "no progress output")
 	kind := fs.String("backend", "auto", "where to sample: gpu (WebGPU), cpu, or auto (the GPU when there is one and it runs the sampler)")
+	class := fs.String("class", "", "a class-conditional model's class, by name or index (default: unconditional)")
+	gscale := fs.Float64("guidance-scale", 1, "with --class: the classifier-free guidance scale, 0 to 20 (0: unconditional, 1: the conditional model, above 1: closer to the class)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -85,6 +87,16 @@ func runSample(args []string) error {
 	}
 	start := time.Now()
 	req := runtime.Request{Sampler: cfg, Count: *count, Seed: *seed, Temperature: *temp}
+	if *class != "" {
+		c, err := m.ClassIndex(*class)
+		if err != nil {
+			return fmt.Errorf("trainer sample: --class: %v", err)
+		}
+		if !(*gscale >= 0 && *gscale <= runtime.MaxGuidance) {
+			return fmt.Errorf("trainer sample: --guidance-scale %v out of range [0, %d]", *gscale, runtime.MaxGuidance)
+		}
+		req.Guide = &runtime.Guide{Class: c, Scale: *gscale}
+	}
 	show := func(i, n int, t float64) {
 		if *quiet {
 			return
@@ -115,8 +127,12 @@ func runSample(args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("wrote %s: %d images, sampler %s, %d NFE, seed %d, %.2fs on %s\n",
-		*out, *count, cfg.Name, used, *seed, time.Since(start).Seconds(), where)
+	guide := ""
+	if g := req.Guide; g != nil {
+		guide = fmt.Sprintf(", class %s at guidance scale %g", m.Classes()[g.Class], g.Scale)
+	}
+	fmt.Printf("wrote %s: %d images, sampler %s, %d NFE, seed %d%s, %.2fs on %s\n",
+		*out, *count, cfg.Name, used, *seed, guide, time.Since(start).Seconds(), where)
 	return nil
 }
 
@@ -227,6 +243,9 @@ func runInfo(args []string) error {
 	fmt.Printf("  data %v, latent %v, %s, sde %s, mixed score %v\n", a.DataShape, a.LatentShape, kind, sdeText, a.MixLogit != "")
 	fmt.Printf("  %d tensors (%d in f16), %d parameters\n", len(f.Tensors), half, n)
 	fmt.Printf("  default sampler %s, %d NFE, end time %g\n", a.Sampling.Sampler, a.Sampling.NFE, a.Sampling.EndTime)
+	if len(a.Classes) > 0 {
+		fmt.Printf("  class-conditional (classifier-free guidance: trainer sample --class): %s\n", strings.Join(a.Classes, ", "))
+	}
 	p := f.Provenance
 	code := p.CodeVersion
 	if code == "" || code == "unknown" {

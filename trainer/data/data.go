@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -235,4 +236,28 @@ func isGrey(img image.Image) bool {
 		}
 	}
 	return true
+}
+
+// fashionClasses are Fashion-MNIST's labels 0 to 9 (Xiao et al. 2017).
+var fashionClasses = []string{"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"}
+
+// ClassNames names a labelled set's classes in label order: Fashion-MNIST's
+// names for a set from a fashion-mnist path, otherwise the label numbers.
+// A set without labels has none, and that is an error.
+func (s *Set) ClassNames() ([]string, error) {
+	if s.Labels == nil {
+		return nil, fmt.Errorf("data: %s has no labels (an IDX labels file beside the images)", s.Source)
+	}
+	k := 0
+	for _, l := range s.Labels {
+		k = max(k, int(l)+1)
+	}
+	if strings.Contains(strings.ToLower(s.Source), "fashion") && k <= len(fashionClasses) {
+		return fashionClasses[:k], nil
+	}
+	names := make([]string, k)
+	for i := range names {
+		names[i] = strconv.Itoa(i)
+	}
+	return names, nil
 }

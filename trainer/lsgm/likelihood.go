@@ -50,7 +50,11 @@ func NewScoreJVP(f *weights.File, B int) (*ScoreJVP, error) {
 	vn, j.vd = newInput(g, "v", lat...)
 	tn, _ := newInput(g, "t", B, 1)
 	j.t = make([]float32, B)
-	sc, err := nn.Build(g, &a.Score, "score", B, map[string]*G.Node{"z": zn, "t": tn}, p)
+	ins := map[string]*G.Node{"z": zn, "t": tn}
+	if k := len(a.Classes); k > 0 { // the likelihood of the unconditional model
+		ins["y"], _ = ClassInput(g, B, k)
+	}
+	sc, err := nn.Build(g, &a.Score, "score", B, ins, p)
 	if err != nil {
 		return nil, err
 	}

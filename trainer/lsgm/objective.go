@@ -52,6 +52,10 @@ type Graph struct {
 	// Z0 is StagePrior's latent input; in StageJoint it is the sampled latent
 	// after Run (for a following StagePrior graph).
 	Z0 []float32
+	// Y is a class-conditional score network's class input, [Batch,
+	// classes + 1] one-hot rows (the last slot: no class); nil otherwise.
+	// It starts as "no class".
+	Y []float32
 
 	// Scalars after Run (batch means, nats per image).
 	recon, negH, kl, ce, cost *G.Node
@@ -71,6 +75,16 @@ func (gr *Graph) SetBeta(b float64) error {
 // Values of the scalars after Run. CE excludes the constants (see Model.CEConst).
 type Values struct {
 	Recon, NegEntropy, KL, CE, Cost float64
+}
+
+// ClassInput makes a score network's class input for a batch of B and k
+// classes, set to "no class" (the last of k + 1 slots) in every row.
+func ClassInput(g *G.ExprGraph, B, k int) (*G.Node, []float32) {
+	n, y := newInput(g, "y", B, k+1)
+	for i := 0; i < B; i++ {
+		y[i*(k+1)+k] = 1
+	}
+	return n, y
 }
 
 func newInput(g *G.ExprGraph, name string, shape ...int) (*G.Node, []float32) {
@@ -168,7 +182,11 @@ func NewGraph(f *weights.File, s Stage, B int, priorGrad bool) (*Graph, error) {
 		gr.T = make([]float32, B)
 		zt := G.Must(G.Add(G.Must(G.BroadcastHadamardProd(z0, mt, nil, []byte{1, 2, 3})), G.Must(G.BroadcastHadamardProd(n1, st, nil, []byte{1, 2, 3}))))
 		tn, _ := newInput(g, "t", B, 1)
-		sc, err := nn.Build(g, &a.Score, "score", B, map[string]*G.Node{"z": zt, "t": tn}, gr.params)
+		ins := map[string]*G.Node{"z": zt, "t": tn}
+		if k := len(a.Classes); k > 0 {
+			ins["y"], gr.Y = ClassInput(g, B, k)
+		}
+		sc, err := nn.Build(g, &a.Score, "score", B, ins, gr.params)
 		if err != nil {
 			return nil, err
 		}
