@@ -368,8 +368,8 @@ func (r Request) Check() (Request, error) {
 	return r, nil
 }
 
-// checkGuide refuses a guide the model cannot follow, naming why.
-func (m *Model) checkGuide(g *Guide) error {
+// CheckGuide refuses a guide the model cannot follow, naming why.
+func (m *Model) CheckGuide(g *Guide) error {
 	if g == nil {
 		return nil
 	}
@@ -407,7 +407,7 @@ func (m *Model) Sample(r Request, progress sampler.Callback) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := m.checkGuide(r.Guide); err != nil {
+	if err := m.CheckGuide(r.Guide); err != nil {
 		return nil, err
 	}
 	d := m.LatentDim()

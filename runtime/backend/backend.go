@@ -122,10 +122,9 @@ type Result struct {
 	Note  string
 }
 
-// OnGPU says whether r runs on the GPU: there is one, and it runs r's
-// sampler (and, for now, without class guidance).
+// OnGPU says whether r runs on the GPU: there is one, and it runs r's sampler.
 func (s *Sampler) OnGPU(r runtime.Request) bool {
-	return s.GPU != nil && gpu.Supports(r.Sampler.Defaults(s.CPU.SDE).Name) && r.Guide == nil
+	return s.GPU != nil && gpu.Supports(r.Sampler.Defaults(s.CPU.SDE).Name)
 }
 
 // Sample runs r. With previews, progress gets each step's decoded prediction
@@ -169,10 +168,7 @@ func (s *Sampler) Sample(r runtime.Request, previews bool, progress func(Progres
 		return nil, err
 	}
 	out := &Result{RGBA: runtime.RGBA8(res.Images, r.Count, m.DataShape()), Stats: res.Stats}
-	switch {
-	case s.GPU != nil && r.Guide != nil && gpu.Supports(name):
-		out.Note = "the GPU does not run class guidance yet; sampled on the CPU"
-	case s.GPU != nil:
+	if s.GPU != nil {
 		out.Note = fmt.Sprintf("the GPU does not run %s (it runs %s); sampled on the CPU", name, strings.Join(gpu.Samplers, ", "))
 	}
 	return out, nil

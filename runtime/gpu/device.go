@@ -187,6 +187,7 @@ var kernelSpecs = map[string]struct {
 	"fill":      {"fill", "main", slots(bDynUniform, bWrite)},
 	"lincomb":   {"lincomb", "main", slots(bDynUniform, bRead, bRead, bRead, bRead, bWrite)},
 	"mixed":     {"mixed", "main", slots(bDynUniform, bRead, bRead, bWrite)},
+	"cfg":       {"cfg", "main", slots(bDynUniform, bRead, bWrite)},
 	"normals":   {"philox", "normals", slots(bDynUniform, bWrite)},
 	"words":     {"philox", "words", []bslot{{0, bDynUniform}, {2, bWrite}}},
 }

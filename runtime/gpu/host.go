@@ -148,6 +148,14 @@ func (h Host) Mixed(eps, z, coeff []float32, k float64) error {
 	})
 }
 
+// CFG computes dst = uncond + w (cond - uncond).
+func (h Host) CFG(dst, cond, uncond []float32, w float64) error {
+	both := append(append([]float32(nil), cond...), uncond...)
+	return h.run(dst, [][]float32{both}, func(r *recorder, o *Buffer, i []*Buffer) error {
+		return r.cfg(o, i[0], len(dst), w)
+	})
+}
+
 // Lincomb computes y = cy y + sum c[i] xs[i] (y's input is its current value).
 func (h Host) Lincomb(y []float32, cy float64, c []float64, xs [][]float32) error {
 	ins := append([][]float32{append([]float32(nil), y...)}, xs...)

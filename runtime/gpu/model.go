@@ -138,8 +138,8 @@ func (g *Model) Sample(r runtime.Request, o Options, progress func(Progress)) (*
 	if !Supports(cfg.Name) {
 		return nil, fmt.Errorf("%w: sampler %s (the GPU runs %v)", ErrUnsupported, cfg.Name, Samplers)
 	}
-	if r.Guide != nil {
-		return nil, fmt.Errorf("%w: class guidance (it runs on the CPU for now)", ErrUnsupported)
+	if err := g.CPU.CheckGuide(r.Guide); err != nil {
+		return nil, err
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()

@@ -125,12 +125,32 @@ func TestSampleMatchesCPU(t *testing.T) {
 	}
 }
 
-// Class guidance is refused by the GPU (the backend runs it on the CPU).
-func TestGuideRefused(t *testing.T) {
-	g, _ := gpuModel(t, "classes")
-	_, err := g.Sample(runtime.Request{Sampler: sampler.Config{Name: "ddim", NFE: 2}, Count: 1, Guide: &runtime.Guide{Class: 1, Scale: 2}}, Options{}, nil)
-	if !errors.Is(err, ErrUnsupported) {
-		t.Errorf("guided request on the GPU: %v, want ErrUnsupported", err)
+// Classifier-free guidance on the GPU (both halves in one batch, or one
+// half at scale 0 and 1) gives the CPU's latents for the same seed.
+func TestGuidedMatchesCPU(t *testing.T) {
+	g, cpu := gpuModel(t, "classes")
+	for _, w := range []float64{0, 1, 2.5} {
+		req := runtime.Request{Sampler: sampler.Config{Name: "dpmpp2m", NFE: 6}, Count: 3, Seed: 4, Guide: &runtime.Guide{Class: 2, Scale: w}}
+		want, err := cpu.Sample(req, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := g.Sample(req, Options{Latent: true}, nil)
+		if err != nil {
+			t.Fatalf("scale %v: %v", w, err)
+		}
+		worst := 0.0
+		for i, v := range want.Latent {
+			worst = max(worst, math.Abs(float64(got.Latent[i]-v))/(1+math.Abs(float64(v))))
+		}
+		if worst > 5e-4 {
+			t.Errorf("scale %v: latents differ by %.3g relative, more than 5e-4", w, worst)
+		}
+		t.Logf("scale %v: latents within %.2g relative", w, worst)
+	}
+	_, err := g.Sample(runtime.Request{Sampler: sampler.Config{Name: "ddim", NFE: 2}, Count: 1, Guide: &runtime.Guide{Class: 7, Scale: 2}}, Options{}, nil)
+	if err == nil || !strings.Contains(err.Error(), "class 7 out of range") {
+		t.Errorf("class out of range on the GPU: %v", err)
 	}
 }
 

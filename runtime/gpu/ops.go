@@ -167,6 +167,12 @@ func (r *recorder) mixed(eps, z, coeff *Buffer, n, dim int, k float64) error {
 	return r.launchDyn("mixed", n, []uint32{uint32(n), uint32(dim), f32bits(k)}, z, coeff, eps)
 }
 
+// cfg records y = uncond + w (cond - uncond) for eps = [cond; uncond], n
+// values a half (classifier-free guidance).
+func (r *recorder) cfg(y, eps *Buffer, n int, w float64) error {
+	return r.launchDyn("cfg", n, []uint32{uint32(n), f32bits(w)}, eps, y)
+}
+
 // noise is the key of a Philox draw (see runtime/rng).
 type noise struct {
 	seed  uint64

@@ -186,8 +186,11 @@ func (r *recorder) launchDyn(name string, threads int, words []uint32, bufs ...*
 }
 
 // copy records a buffer-to-buffer copy of n values.
-func (r *recorder) copy(dst, src *Buffer, n int) {
-	r.list = append(r.list, dispatch{copySrc: src.b, copyDst: dst.b, copyN: uint64(4 * n)})
+func (r *recorder) copy(dst, src *Buffer, n int) { r.copyAt(dst, 0, src, n) }
+
+// copyAt records a copy of src's first n values into dst from value off.
+func (r *recorder) copyAt(dst *Buffer, off int, src *Buffer, n int) {
+	r.list = append(r.list, dispatch{copySrc: src.b, copyDst: dst.b, copyOff: uint64(4 * off), copyN: uint64(4 * n)})
 }
 
 // submit encodes everything recorded so far into one command buffer and

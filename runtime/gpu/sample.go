@@ -30,8 +30,9 @@ type run struct {
 	last     time.Time       // when the last preview was read back
 	stop     <-chan struct{} // Request.Stop
 	bufs     []*Buffer
-	preview  *Buffer // the denoised latents of a step, for a live view
-	img      *Buffer // packed RGBA8 of the decoded images
+	guide    *runtime.Guide // classifier-free guidance: the score net runs 2n, class then no class
+	preview  *Buffer        // the denoised latents of a step, for a live view
+	img      *Buffer        // packed RGBA8 of the decoded images
 	toRGBA   *launch
 }
 
@@ -71,11 +72,22 @@ func (g *Model) batch(r runtime.Request, c sampler.Config, ts []float64, o Optio
 	n, d := r.Count, g.CPU.LatentDim()
 	u := &run{g: g, s: g.CPU.SDE, n: n, d: d, nd: n * d, noise: noise{r.Seed, r.First, d}, cb: cb, previews: o.Preview, every: o.PreviewEvery, stop: r.Stop}
 	var err error
-	if u.score, err = g.netFor(g.score, g.pScore, n); err != nil {
+	nb := n // the score network's batch: both halves when guided
+	if g := r.Guide; g != nil && g.Scale != 0 && g.Scale != 1 {
+		nb, u.guide = 2*n, g
+	}
+	if u.score, err = g.netFor(g.score, g.pScore, nb); err != nil {
 		return nil, err
 	}
-	if y := u.score.in["y"]; y != nil { // a class-conditional network: no class
-		if err := g.D.Write(y, g.CPU.ClassInput(-1, n)); err != nil {
+	if y := u.score.in["y"]; y != nil { // a class-conditional network
+		rows := g.CPU.ClassInput(-1, n)
+		switch {
+		case u.guide != nil:
+			rows = append(g.CPU.ClassInput(u.guide.Class, n), rows...)
+		case r.Guide != nil && r.Guide.Scale == 1:
+			rows = g.CPU.ClassInput(r.Guide.Class, n)
+		}
+		if err := g.D.Write(y, rows); err != nil {
 			return nil, err
 		}
 	}
@@ -193,11 +205,20 @@ func (u *run) eps(dst, z *Buffer, t float64) error {
 	}
 	u.st.NFE++
 	u.r.copy(u.score.in["z"], z, u.nd)
-	if err := u.r.fill(u.score.in["t"], u.n, t); err != nil {
+	if u.guide != nil { // the same latents again, for the no-class half
+		u.r.copyAt(u.score.in["z"], u.nd, z, u.nd)
+	}
+	if err := u.r.fill(u.score.in["t"], u.score.n, t); err != nil {
 		return err
 	}
 	u.score.record(u.r)
-	u.r.copy(dst, u.score.out["eps"], u.nd)
+	if u.guide != nil {
+		if err := u.r.cfg(dst, u.score.out["eps"], u.nd, u.guide.Scale); err != nil {
+			return err
+		}
+	} else {
+		u.r.copy(dst, u.score.out["eps"], u.nd)
+	}
 	if u.g.mix != nil {
 		return u.r.mixed(dst, z, u.g.mix, u.nd, u.d, sde.Sigma(u.s, t)/sde.NormalVar(u.s, t))
 	}

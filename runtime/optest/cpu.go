@@ -3,6 +3,7 @@ package optest
 import (
 	"github.com/lsgm-go/lsgm/runtime"
 	"github.com/lsgm-go/lsgm/runtime/rng"
+	"github.com/lsgm-go/lsgm/runtime/sampler"
 )
 
 // CPU is the reference backend itself, so the suite's own plumbing is
@@ -63,6 +64,11 @@ func (CPU) Mixed(eps, z, coeff []float32, k float64) error {
 		c := float64(coeff[i%len(coeff)])
 		eps[i] = float32((1-c)*k*float64(z[i]) + c*float64(eps[i]))
 	}
+	return nil
+}
+
+func (CPU) CFG(dst, cond, uncond []float32, w float64) error {
+	sampler.CFG(dst, cond, uncond, w)
 	return nil
 }
 

@@ -29,6 +29,7 @@ type Backend interface {
 	Concat(y []float32, xs [][]float32, sizes []int, n int) error
 	TimeEmbed(y, t []float32, n, dim int, scale float32) error
 	Mixed(eps, z, coeff []float32, k float64) error
+	CFG(dst, cond, uncond []float32, w float64) error
 	Lincomb(y []float32, cy float64, c []float64, xs [][]float32) error
 	Normals(dst []float32, src rng.Source, step int, stream rng.Stream) error
 	Words(src rng.Source, count, step int, stream rng.Stream) ([]uint32, error)
@@ -52,6 +53,7 @@ var Tolerances = map[string]struct{ Abs, Rel float64 }{
 	"timeembed": {1e-4, 0},
 	// One f32 fma chain against f64 then rounding.
 	"mixed":   {1e-6, 1e-6},
+	"cfg":     {1e-6, 1e-6},
 	"lincomb": {1e-6, 1e-6},
 	// Box-Muller in f32 (own log and sincos) against f64 rounded once: the
 	// issue's bound, 1e-6, for every normal.
@@ -235,6 +237,18 @@ func Run(t *testing.T, b Backend) {
 		got := append([]float32(nil), eps...)
 		must(b.Mixed(got, z, c, k))
 		compare(t, "mixed", fmt.Sprint(s), got, want, nil)
+	}
+	for _, n := range []int{1, 147, 4096} {
+		for _, w := range []float64{0, 1, 3.5} {
+			cond, uncond := randn(r, n), randn(r, n)
+			want, got := make([]float32, n), make([]float32, n)
+			for i := range got {
+				got[i] = float32(math.NaN())
+			}
+			sampler.CFG(want, cond, uncond, w)
+			must(b.CFG(got, cond, uncond, w))
+			compare(t, "cfg", fmt.Sprintf("n=%d w=%v", n, w), got, want, nil)
+		}
 	}
 	for _, n := range []int{1, 100, 12345} {
 		y := randn(r, n)
