@@ -161,6 +161,7 @@ func load(data []byte, kind string) (any, error) {
 		"sampler":     a.Sampling.Sampler,
 		"nfe":         a.Sampling.NFE,
 		"dataset":     p.Dataset,
+		"classes":     strs(a.Classes),
 		"steps":       p.Steps,
 	}, nil
 }
@@ -240,6 +241,28 @@ func options(o js.Value) (runtime.Request, bool, error) {
 		req.Seed = s
 	default:
 		return req, false, fmt.Errorf("lsgm: seed must be a number or a decimal string, got %s", v.Type())
+	}
+	// class (a name or an index) and guidanceScale: classifier-free guidance.
+	switch v := o.Get("class"); v.Type() {
+	case js.TypeUndefined, js.TypeNull:
+	case js.TypeString, js.TypeNumber:
+		if v.Type() == js.TypeString && v.String() == "" {
+			break
+		}
+		c, err := state.s.CPU.ClassIndex(js.Global().Get("String").Invoke(v).String())
+		if err != nil {
+			return req, false, errors.New("lsgm: " + strings.TrimPrefix(err.Error(), "runtime: "))
+		}
+		scale := 1.0
+		if err := num("guidanceScale", "guidance scale", &scale, 0, runtime.MaxGuidance, false, false); err != nil {
+			return req, false, err
+		}
+		req.Guide = &runtime.Guide{Class: c, Scale: scale}
+	default:
+		return req, false, fmt.Errorf("lsgm: class must be a class name or index, got %s", v.Type())
+	}
+	if g := o.Get("guidanceScale"); req.Guide == nil && !g.IsUndefined() && !g.IsNull() {
+		return req, false, errors.New("lsgm: a guidance scale needs a class to guide towards")
 	}
 	preview := true
 	if v := o.Get("preview"); v.Type() == js.TypeBoolean {
@@ -365,7 +388,7 @@ func sample(o js.Value, progress js.Value) (any, error) {
 	} else if res.Note != "" {
 		note = res.Note + " in WebAssembly."
 	}
-	return map[string]any{
+	out := map[string]any{
 		"rgba":     bytesJS(res.RGBA),
 		"count":    req.Count,
 		"width":    shape[2],
@@ -378,7 +401,11 @@ func sample(o js.Value, progress js.Value) (any, error) {
 		"backend":  name,
 		"fallback": note,
 		"simd":     simd,
-	}, nil
+	}
+	if g := req.Guide; g != nil {
+		out["class"], out["guidanceScale"] = state.s.CPU.Classes()[g.Class], g.Scale
+	}
+	return out, nil
 }
 
 func bytesJS(b []byte) js.Value {

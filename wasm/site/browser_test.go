@@ -84,6 +84,9 @@ func site(t *testing.T) *httptest.Server {
 		w.Write(weights.Default()[:5000])
 	})
 	mux.HandleFunc("/test/embed.html", embedPage("../lsgm-element.js"))
+	mux.HandleFunc("/test/classes.lsgm", func(w http.ResponseWriter, r *http.Request) {
+		w.Write(classModel(t))
+	})
 	mux.HandleFunc("/test/gotest.html", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `<!doctype html><title>go test</title><script src="/wasm_exec.js"></script>`)
 	})
@@ -333,6 +336,69 @@ func TestBrowserElement(t *testing.T) {
 		if !strings.Contains(msg, tc.want) {
 			t.Errorf("%s: the element shows %q, want it to mention %q", tc.src, msg, tc.want)
 		}
+	}
+}
+
+// classModel is a class-conditional model (the tiny fixture's networks with
+// three classes, random weights), as a weights file.
+func classModel(t *testing.T) []byte {
+	c := weights.TinyConfig()
+	c.Classes = []string{"Sneaker", "Bag", "Dress"}
+	a, err := weights.NewArch(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := weights.Random(a, 9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := weights.Encode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// The element samples a class of a class-conditional model with guidance
+// (class-label, guidance-scale) and draws the native runtime's pixels, on
+// the CPU path and on WebGPU (SwiftShader); a class the model lacks is
+// named in the error.
+func TestBrowserGuidance(t *testing.T) {
+	srv := site(t)
+	ctx := browser(t, true)
+	m, err := lsgm.Load(classModel(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := m.Sample(lsgm.Request{Sampler: sampler.Config{Name: "dpmpp2m", NFE: 6}, Count: 4, Seed: 7, Temperature: 1, Guide: &lsgm.Guide{Class: 1, Scale: 2.5}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := lsgm.RGBA8(res.Images, 4, m.DataShape())[:28*28*4]
+	for _, backend := range []string{"cpu", "gpu"} {
+		var status string
+		err := chromedp.Run(ctx, chromedp.Navigate(srv.URL+"/test/embed.html?src=classes.lsgm&class-label=bag&guidance-scale=2.5&backend="+backend),
+			chromedp.Poll(`(() => { const s = document.getElementById('s'); return s && (s.status.textContent.includes('images') || s.status.classList.contains('error')) && s.status.textContent; })()`, &status, chromedp.WithPollingTimeout(5*time.Minute)))
+		if err != nil {
+			t.Fatalf("%s: %v", backend, err)
+		}
+		if !strings.Contains(status, "of Bag (guidance 2.5)") {
+			t.Fatalf("%s: element status %q", backend, status)
+		}
+		var px []int
+		if err := chromedp.Run(ctx, chromedp.Evaluate(`Array.from(document.getElementById('s').canvas.getContext('2d').getImageData(2, 2, 28, 28).data)`, &px)); err != nil {
+			t.Fatal(err)
+		}
+		sameImages(t, "guided, "+backend, px, want)
+	}
+	var msg string
+	err = chromedp.Run(ctx, chromedp.Navigate(srv.URL+"/test/embed.html?src=classes.lsgm&class-label=Boot&backend=cpu"),
+		chromedp.Poll(`(() => { const s = document.getElementById('s'); return s && s.status.classList.contains('error') && s.status.textContent; })()`, &msg, chromedp.WithPollingTimeout(2*time.Minute)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(msg, `no class "Boot"`) || !strings.Contains(msg, "Sneaker, Bag, Dress") {
+		t.Errorf("unknown class: the element shows %q", msg)
 	}
 }
 

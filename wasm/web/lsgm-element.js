@@ -6,7 +6,10 @@
 //
 // Attributes: src (weights URL; default: default.lsgm beside this script),
 // count, sampler, nfe, seed, temperature, backend (auto, gpu, cpu), scale
-// (pixels a pixel, default 3), cols. It shows the grid with a live denoising
+// (pixels a pixel, default 3), cols, and for a class-conditional model
+// class-label (a class by name or index; HTML's own class attribute is the
+// page's styling) with guidance-scale (classifier-free guidance, 0 to 20,
+// default 1). It shows the grid with a live denoising
 // view, a Generate button (Cancel while it runs), progress and the backend,
 // and any error in plain words, naming the attribute and its value.
 // Events: lsgm-ready, lsgm-done (detail: the result), lsgm-error.
@@ -106,6 +109,11 @@ class LSGMSampler extends HTMLElement {
         sampler: this.getAttribute('sampler') || undefined,
         temperature: this.#num('temperature', 1), preview: true,
       };
+      const label = this.getAttribute('class-label');
+      if (label !== null && label.trim() !== '') {
+        opts.class = label.trim();
+        opts.guidanceScale = this.#num('guidance-scale', 1);
+      }
       const seed = this.getAttribute('seed');
       if (seed === null || seed.trim() === '') opts.seed = Math.floor(Math.random() * 2 ** 32);
       else if (/^\d+$/.test(seed.trim())) opts.seed = seed.trim().length > 15 ? seed.trim() : Number(seed);
@@ -121,7 +129,7 @@ class LSGMSampler extends HTMLElement {
       });
       s.draw(this.canvas, r, view);
       this.bar.value = 1;
-      this.status.textContent = `${r.count} images · ${r.sampler}, ${r.nfe} NFE · seed ${r.seed} · ${(performance.now() - t0).toFixed(0)} ms on ${r.backend === 'webgpu' ? 'the GPU (WebGPU)' : 'the CPU'}` + (r.fallback ? ` · ${r.fallback}` : '');
+      this.status.textContent = `${r.count} images${r.class ? ` of ${r.class} (guidance ${r.guidanceScale})` : ''} · ${r.sampler}, ${r.nfe} NFE · seed ${r.seed} · ${(performance.now() - t0).toFixed(0)} ms on ${r.backend === 'webgpu' ? 'the GPU (WebGPU)' : 'the CPU'}` + (r.fallback ? ` · ${r.fallback}` : '');
       this.dispatchEvent(new CustomEvent('lsgm-done', { detail: r }));
       return r;
     } catch (err) {

@@ -43,7 +43,7 @@ export class Sampler {
   // on a hardware adapter, else the CPU: a software adapter such as
   // SwiftShader is slower than the CPU path), 'gpu' (any WebGPU adapter) or
   // 'cpu'. The sampler's info fields (name, bytes, parameters, shape,
-  // samplers, default sampler and NFE, dataset, adapter) become properties;
+  // samplers, default sampler and NFE, dataset, adapter, classes) become properties;
   // backend says what runs, note why the CPU runs if it does; simd whether
   // the CPU path runs the WebAssembly SIMD kernels (lsgm-kernels.wasm) and
   // simdNote why not.
@@ -71,7 +71,9 @@ export class Sampler {
 
   // sample draws count images. Options: count (default 16), sampler, nfe,
   // seed (number, or decimal string for 64 bits), temperature in (0, 10]
-  // (default 1), preview (default true: progress reports carry the decoded
+  // (default 1), class (a class-conditional model's class, by name or
+  // index; the model's classes are in the sampler's classes property) with
+  // guidanceScale in [0, 20] (classifier-free guidance; default 1), preview (default true: progress reports carry the decoded
   // prediction, for a live view; on the CPU a few a second), signal (an
   // AbortSignal that cancels, like cancel()). onProgress gets {step, steps,
   // done, t, ms, preview}: steps is 0 for an adaptive sampler (rk45), and
