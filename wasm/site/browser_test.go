@@ -391,6 +391,33 @@ func TestBrowserGuidance(t *testing.T) {
 		}
 		sameImages(t, "guided, "+backend, px, want)
 	}
+	// The demo page: ?model= loads it, the class picker and guidance slider
+	// appear, and ?class= and ?guidance= choose them.
+	var caption string
+	var hidden bool
+	dctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	err = chromedp.Run(dctx, chromedp.Navigate(srv.URL+"/?model=/test/classes.lsgm&class=bag&guidance=2.5&backend=cpu&count=4&nfe=6&seed=7"),
+		chromedp.WaitVisible(`#gallery figcaption`, chromedp.ByQuery),
+		chromedp.Text(`#gallery figcaption`, &caption, chromedp.ByQuery),
+		chromedp.Evaluate(`document.getElementById('classbox').hidden`, &hidden))
+	if err != nil {
+		var st, er string
+		chromedp.Run(ctx, chromedp.Text(`#status`, &st, chromedp.ByQuery), chromedp.Text(`#error`, &er, chromedp.ByQuery))
+		t.Fatalf("demo page with a class: %v (status %q, error %q)", err, st, er)
+	}
+	if hidden || !strings.HasPrefix(caption, "Bag (guidance 2.5), dpmpp2m, 6 NFE") {
+		t.Errorf("demo page with a class: picker hidden %v, caption %q", hidden, caption)
+	}
+	var shown string
+	err = chromedp.Run(ctx, chromedp.Navigate(srv.URL+"/?model=/test/classes.lsgm&class=Boot&backend=cpu"),
+		chromedp.WaitVisible(`#error`, chromedp.ByQuery), chromedp.Text(`#error`, &shown, chromedp.ByQuery))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(shown, "?class=Boot (want one of Sneaker, Bag, Dress)") {
+		t.Errorf("demo page, unknown class: %q", shown)
+	}
 	var msg string
 	err = chromedp.Run(ctx, chromedp.Navigate(srv.URL+"/test/embed.html?src=classes.lsgm&class-label=Boot&backend=cpu"),
 		chromedp.Poll(`(() => { const s = document.getElementById('s'); return s && s.status.classList.contains('error') && s.status.textContent; })()`, &msg, chromedp.WithPollingTimeout(2*time.Minute)))

@@ -3,6 +3,7 @@ import { Sampler } from './lsgm.js';
 
 const $ = (id) => document.getElementById(id);
 let sampler = null;
+let weightsURL = 'default.lsgm'; // ?model= loads another weights file
 let running = false;
 
 // The first grid: 36 images where they take about a second (a GPU, or the
@@ -29,7 +30,7 @@ async function load(run) {
   $('generate').disabled = true; // until the new one is ready
   let s;
   try {
-    s = await Sampler.load({ weights: 'default.lsgm', backend: $('backend').value });
+    s = await Sampler.load({ weights: weightsURL, backend: $('backend').value });
   } catch (err) {
     $('status').textContent = 'The sampler could not start.';
     showError(String(err.message || err));
@@ -46,6 +47,13 @@ async function load(run) {
     sel.append(o);
   }
   sel.value = keep && s.samplers.includes(keep) ? keep : s.sampler;
+  // A class-conditional model gets a class picker and a guidance scale.
+  const cls = $('class');
+  const keepClass = cls.value || cls.dataset.want || '';
+  cls.length = 1;
+  for (const [i, name] of (s.classes || []).entries()) cls.add(new Option(name, String(i)));
+  $('classbox').hidden = $('guidancebox').hidden = !(s.classes && s.classes.length);
+  cls.value = [...cls.options].some((o) => o.value === keepClass) ? keepClass : '';
   if (!$('count').dataset.set) $('count').value = firstCount(s);
   const model = `Model ${s.name} (${mparams(s.parameters)}, ${mb(s.bytes)})`;
   $('status').textContent = s.backend === 'webgpu'
@@ -69,6 +77,10 @@ async function generate() {
     sampler: $('sampler').value, nfe: Number($('nfe').value), temperature: Number($('temperature').value),
     seed: $('seed').value.trim(), count: Number($('count').value), preview: true,
   };
+  if ($('class').value !== '') {
+    opts.class = Number($('class').value);
+    opts.guidanceScale = Number($('guidance').value);
+  }
   const bad = checkForm(opts);
   if (bad) {
     showError(bad);
@@ -97,7 +109,7 @@ async function generate() {
     s.draw(c, r, { scale: 2 });
     fig.append(c);
     const cap = document.createElement('figcaption');
-    cap.textContent = `${r.sampler}, ${r.nfe} NFE, T=${opts.temperature}, seed ${r.seed}`;
+    cap.textContent = `${r.class ? `${r.class} (guidance ${r.guidanceScale}), ` : ''}${r.sampler}, ${r.nfe} NFE, T=${opts.temperature}, seed ${r.seed}`;
     fig.append(cap);
     $('gallery').prepend(fig);
     document.body.dataset.done = String(Number(document.body.dataset.done || 0) + 1);
@@ -137,6 +149,7 @@ function readURL() {
     seed: [whole, 'a whole number of at least 0'],
     temperature: [(v) => v.trim() !== '' && +v > 0 && +v <= 10, 'a number in (0, 10]'],
     backend: [(v) => ['auto', 'gpu', 'cpu'].includes(v), 'auto, gpu or cpu'],
+    guidance: [(v) => v.trim() !== '' && +v >= 0 && +v <= 8, 'a number from 0 to 8'],
   };
   for (const [key, [ok, want]] of Object.entries(checks)) {
     if (!params.has(key)) continue;
@@ -149,19 +162,33 @@ function readURL() {
     if (key === 'count') $('count').dataset.set = '1';
   }
   if (params.has('sampler')) $('sampler').dataset.want = params.get('sampler');
+  if (params.has('class')) $('class').dataset.want = params.get('class');
+  if (params.has('model')) weightsURL = new URL(params.get('model'), location.href).href;
+  $('guidanceout').value = $('guidance').value;
   for (const key of params.keys()) {
-    if (!(key in checks) && key !== 'sampler') bad.push(`?${key} (not a setting: sampler, nfe, temperature, seed, count, backend)`);
+    if (!(key in checks) && !['sampler', 'class', 'model'].includes(key)) bad.push(`?${key} (not a setting: sampler, nfe, temperature, seed, count, backend, class, guidance, model)`);
   }
   return bad;
 }
 
-// The sampler name can only be checked against the model, once it is loaded.
+// The sampler name and the class can only be checked against the model,
+// once it is loaded. A class is a name (any case) or an index.
 function checkSampler() {
+  const bad = [];
   const want = $('sampler').dataset.want;
   if (want && sampler && !sampler.samplers.includes(want)) {
-    return [`?sampler=${want} (want one of ${sampler.samplers.join(', ')})`];
+    bad.push(`?sampler=${want} (want one of ${sampler.samplers.join(', ')})`);
   }
-  return [];
+  const cls = $('class').dataset.want;
+  if (cls && sampler) {
+    const names = sampler.classes || [];
+    const i = names.findIndex((n) => n.toLowerCase() === cls.toLowerCase());
+    const idx = i >= 0 ? i : /^\d+$/.test(cls) && +cls < names.length ? +cls : -1;
+    if (idx < 0) bad.push(names.length ? `?class=${cls} (want one of ${names.join(', ')})` : `?class=${cls} (this model has no classes)`);
+    else $('class').value = String(idx);
+    delete $('class').dataset.want;
+  }
+  return bad;
 }
 
 $('generate').onclick = generate;
@@ -169,6 +196,7 @@ $('cancel').onclick = () => sampler && sampler.cancel();
 $('reseed').onclick = () => { $('seed').value = Math.floor(Math.random() * 1e9); generate(); };
 $('backend').onchange = () => load(false);
 $('count').oninput = () => { $('count').dataset.set = '1'; };
+$('guidance').oninput = () => { $('guidanceout').value = $('guidance').value; };
 
 (async () => {
   const bad = readURL();
