@@ -16,6 +16,7 @@ import (
 	"slices"
 
 	"github.com/hajimehoshi/ebiten/v2"
+	"github.com/lsgm-go/lsgm/desktop/ui"
 	"github.com/lsgm-go/lsgm/runtime/backend"
 	"github.com/lsgm-go/lsgm/runtime/sampler"
 )
@@ -29,6 +30,8 @@ func main() {
 	temp := fs.Float64("temp", 1, "temperature")
 	seed := fs.Uint64("seed", 1, "seed")
 	side := fs.Int("grid", 4, "grid side: side x side images (1 to 8)")
+	class := fs.String("class", "", "a class-conditional model's class, by name or index (default: unconditional; C cycles)")
+	guidance := fs.Float64("guidance", 2, "with a class: the classifier-free guidance scale, 0 to 8 (V / Shift+V)")
 	shot := fs.String("screenshot", "", "save the window as PNG once the first grid is done, then quit (for tests)")
 	show := fs.String("show", "grid", "with -screenshot: grid, or interp (the selected image's interpolation, its last frame)")
 	fs.Usage = func() {
@@ -51,11 +54,16 @@ func main() {
 		fmt.Fprintf(os.Stderr, "desktop: -nfe %d out of range [1, %d] (0: the model's)\n", *nfe, sampler.MaxNFE)
 		os.Exit(2)
 	}
+	if !(*guidance >= 0 && *guidance <= ui.MaxGuidance) {
+		fmt.Fprintf(os.Stderr, "desktop: -guidance %v out of range [0, %g]\n", *guidance, ui.MaxGuidance)
+		os.Exit(2)
+	}
 	if !slices.Contains(backend.Kinds, *kind) {
 		fmt.Fprintf(os.Stderr, "desktop: -backend %q: want auto, gpu or cpu\n", *kind)
 		os.Exit(2)
 	}
-	v := newViewer(settings{Sampler: sampler.Config{Name: *name, NFE: *nfe}, Temperature: *temp, Seed: *seed, Side: *side}, *kind, *shot)
+	v := newViewer(settings{Sampler: sampler.Config{Name: *name, NFE: *nfe}, Temperature: *temp, Seed: *seed, Side: *side, Class: -1, Guidance: *guidance}, *kind, *shot)
+	v.wantClass = *class
 	switch *show {
 	case "grid":
 	case "interp":

@@ -40,6 +40,16 @@ type settings struct {
 	Temperature float64
 	Seed        uint64
 	Side        int
+	Class       int     // a class-conditional model's class; -1: none
+	Guidance    float64 // its classifier-free guidance scale
+}
+
+// guide is the request's guidance for the settings (nil: unconditional).
+func (s settings) guide() *runtime.Guide {
+	if s.Class < 0 {
+		return nil
+	}
+	return &runtime.Guide{Class: s.Class, Scale: s.Guidance}
 }
 
 // view is what the image area shows.
@@ -55,7 +65,8 @@ const (
 // hands its results over under mu, and Update turns them into images.
 type viewer struct {
 	kind, shotPath string
-	shotView       view // what to show before the screenshot (-show)
+	shotView       view   // what to show before the screenshot (-show)
+	wantClass      string // -class, resolved against the first model
 
 	mu       sync.Mutex
 	set      settings
@@ -154,6 +165,19 @@ func (v *viewer) load(data []byte, src string) {
 	if v.set.Sampler.NFE == 0 {
 		v.set.Sampler.NFE = m.File.Arch.Sampling.NFE
 	}
+	if v.set.Class >= len(m.Classes()) { // a class the new model lacks
+		v.set.Class = -1
+	}
+	if v.wantClass != "" {
+		c, err := m.ClassIndex(v.wantClass)
+		v.wantClass = ""
+		if err != nil {
+			v.errText = strings.TrimPrefix(err.Error(), "runtime: ")
+			v.mu.Unlock()
+			return
+		}
+		v.set.Class = c
+	}
 	v.mu.Unlock()
 	v.generate()
 }
@@ -172,7 +196,7 @@ func (v *viewer) generate() {
 	v.mu.Unlock()
 	go func() {
 		start := time.Now()
-		req := runtime.Request{Sampler: set.Sampler, Count: n, Seed: set.Seed, Temperature: set.Temperature}
+		req := runtime.Request{Sampler: set.Sampler, Count: n, Seed: set.Seed, Temperature: set.Temperature, Guide: set.guide()}
 		res, err := s.Sample(req, true, func(p backend.Progress) {
 			v.mu.Lock()
 			v.progress = p.Done
@@ -199,6 +223,9 @@ func (v *viewer) generate() {
 		v.pending, v.final, v.count = res.RGBA, res.RGBA, n
 		v.busy, v.progress, v.done = false, 1, v.done+1
 		v.status = fmt.Sprintf("%d images · %s, %d NFE · T %.2f · seed %d · %.2f s on %s", n, set.Sampler.Name, res.Stats.NFE, set.Temperature, set.Seed, time.Since(start).Seconds(), where)
+		if g := set.guide(); g != nil {
+			v.status += fmt.Sprintf(" · %s, guidance %.1f", s.CPU.Classes()[g.Class], g.Scale)
+		}
 		if note := firstNonEmpty(res.Note, s.Note); note != "" {
 			v.status += "\n" + note
 		}
@@ -234,7 +261,7 @@ func (v *viewer) interpolate(i int) {
 			cfg = sampler.Config{Name: "dpmpp2m", NFE: cfg.NFE} // an ODE: the same noise, the same image
 		}
 		noise := ui.InterpNoise(func(seed uint64, i uint32) []float32 { return m.InitialNoise(seed, i, 1) }, set.Seed, set.Seed+1, uint32(i), interpFrames)
-		res, err := s.Sample(runtime.Request{Sampler: cfg, Count: interpFrames, Temperature: set.Temperature, Noise: noise}, false, func(p backend.Progress) {
+		res, err := s.Sample(runtime.Request{Sampler: cfg, Count: interpFrames, Temperature: set.Temperature, Noise: noise, Guide: set.guide()}, false, func(p backend.Progress) {
 			v.mu.Lock()
 			v.progress = p.Done
 			v.mu.Unlock()
@@ -310,6 +337,22 @@ func (v *viewer) Update() error {
 	case inpututil.IsKeyJustPressed(ebiten.KeyR):
 		st.Seed = rand.Uint64N(1 << 32)
 		changed = true
+	case inpututil.IsKeyJustPressed(ebiten.KeyC):
+		if n := len(v.s.CPU.Classes()); n > 0 {
+			st.Class = ui.NextClass(st.Class, n, shift)
+			changed = true
+		} else {
+			v.message, v.msgUntil = "this model has no classes", time.Now().Add(3*time.Second)
+		}
+	case repeat(ebiten.KeyV):
+		if st.Class >= 0 {
+			if shift {
+				st.Guidance = max(st.Guidance-ui.GuidanceStep, 0)
+			} else {
+				st.Guidance = min(st.Guidance+ui.GuidanceStep, ui.MaxGuidance)
+			}
+			changed = true
+		}
 	case inpututil.IsKeyJustPressed(ebiten.KeyG):
 		st.Side = st.Side%maxSide + 1
 		if shift {
@@ -476,9 +519,10 @@ func (v *viewer) Draw(screen *ebiten.Image) {
 	status, errText, prog, busy, set, src := v.status, v.errText, v.progress, v.busy, v.set, v.source
 	frames, steps, done := v.frames, v.steps, v.done
 	var shape []int
+	var classes []string
 	name := "…"
 	if v.s != nil {
-		shape, name = v.s.CPU.DataShape(), v.s.Name()
+		shape, name, classes = v.s.CPU.DataShape(), v.s.Name(), v.s.CPU.Classes()
 	}
 	v.mu.Unlock()
 
@@ -522,8 +566,15 @@ func (v *viewer) Draw(screen *ebiten.Image) {
 	}
 	panel := fmt.Sprintf("MODEL  %s\nON     %s\n\nsampler      %s\nNFE          %s\ntemperature  %.2f\nseed         %d\ngrid         %d x %d\nselected     image %d",
 		src, strings.Join(wrap(name, 40), "\n       "), sampName, nfe, set.Temperature, set.Seed, set.Side, set.Side, v.selected+1)
+	if classes != nil {
+		c := "any (unconditional)"
+		if set.Class >= 0 && set.Class < len(classes) {
+			c = fmt.Sprintf("%s, guidance %.1f", classes[set.Class], set.Guidance)
+		}
+		panel += "\nclass        " + c
+	}
 	if v.help {
-		panel += "\n\nKEYS\nTab / Shift+Tab  sampler\nUp / Down        NFE (Shift: 5)\nLeft / Right     temperature\n[ / ]            seed - / +\nR                random seed\nG / Shift+G      grid size\nEnter, Space     generate\nD                replay the denoising\nclick            select an image\nI                interpolate it (seed -> seed+1)\nEsc              back to the grid\nS                save the grid (PNG)\nShift+S, X       save the selected image\nH                hide these keys\n\nDrop a .lsgm file on the window to open it."
+		panel += "\n\nKEYS\nTab / Shift+Tab  sampler\nUp / Down        NFE (Shift: 5)\nLeft / Right     temperature\n[ / ]            seed - / +\nR                random seed\nG / Shift+G      grid size\nC / Shift+C      class (class models)\nV / Shift+V      guidance + / -\nEnter, Space     generate\nD                replay the denoising\nclick            select an image\nI                interpolate it (seed -> seed+1)\nEsc              back to the grid\nS                save the grid (PNG)\nShift+S, X       save the selected image\nH                hide these keys\n\nDrop a .lsgm file on the window to open it."
 	}
 	ebitenutil.DebugPrintAt(screen, panel, panelX, gridY)
 	if errText != "" {

@@ -64,3 +64,24 @@ func InterpNoise(noise func(seed uint64, i uint32) []float32, a, b uint64, i uin
 	}
 	return out
 }
+
+// NextClass cycles a class-conditional model's class choice through "none"
+// (-1: unconditional) and its n classes, backwards with back.
+func NextClass(cur, n int, back bool) int {
+	if n <= 0 {
+		return -1
+	}
+	k := cur + 1 // 0 is "none"
+	if back {
+		k = (k + n) % (n + 1)
+	} else {
+		k = (k + 1) % (n + 1)
+	}
+	return k - 1
+}
+
+// Guidance bounds and step of the viewer's classifier-free guidance scale.
+const (
+	MaxGuidance  = 8.0
+	GuidanceStep = 0.5
+)

@@ -3,6 +3,7 @@ package ui
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"image"
 	"image/png"
 	"math"
@@ -195,5 +196,77 @@ func TestWindowInterpolation(t *testing.T) {
 	}
 	if worst > 1 {
 		t.Errorf("the interpolation's last frame differs from seed 6's image by %d levels\n%s", worst, log)
+	}
+}
+
+// C cycles through "none" and every class, Shift+C backwards.
+func TestNextClass(t *testing.T) {
+	c, seen := -1, []int{}
+	for i := 0; i < 4; i++ {
+		c = NextClass(c, 3, false)
+		seen = append(seen, c)
+	}
+	if fmt.Sprint(seen) != "[0 1 2 -1]" {
+		t.Errorf("forward: %v", seen)
+	}
+	if b := NextClass(-1, 3, true); b != 2 {
+		t.Errorf("back from none: %d, want 2", b)
+	}
+	if b := NextClass(0, 3, true); b != -1 {
+		t.Errorf("back from 0: %d, want -1 (none)", b)
+	}
+	if n := NextClass(-1, 0, false); n != -1 {
+		t.Errorf("no classes: %d", n)
+	}
+}
+
+// -class and -guidance sample a class-conditional model's class with
+// guidance: the window shows the runtime's guided grid; an unknown class is
+// named in the error.
+func TestWindowGuidance(t *testing.T) {
+	c := weights.TinyConfig()
+	c.Classes = []string{"Sneaker", "Bag"}
+	a, err := weights.NewArch(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := weights.Random(a, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := weights.Encode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "classes.lsgm")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	img, log := runViewer(t, "-grid", "2", "-nfe", "4", "-seed", "5", "-sampler", "dpmpp2m", "-class", "bag", "-guidance", "2.5", "-backend", "cpu", path)
+	m, err := runtime.New(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := m.Sample(runtime.Request{Sampler: sampler.Config{Name: "dpmpp2m", NFE: 4}, Count: 4, Seed: 5, Temperature: 1, Guide: &runtime.Guide{Class: 1, Scale: 2.5}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := runtime.RGBA8(res.Images, 4, m.DataShape())
+	sc := Scale(GridPx(2, 28))
+	worst := 0
+	for k := 0; k < 4; k++ {
+		for y := 0; y < 28; y++ {
+			for x := 0; x < 28; x++ {
+				r, _, _, _ := img.At(GridX+(Pad+(k%2)*30+x)*sc+sc/2, GridY+(Pad+(k/2)*30+y)*sc+sc/2).RGBA()
+				worst = max(worst, int(math.Abs(float64(int(r>>8)-int(want[4*(k*784+y*28+x)])))))
+			}
+		}
+	}
+	if worst > 1 {
+		t.Errorf("the guided grid differs from the runtime's by %d grey levels\n%s", worst, log)
+	}
+	_, log, err = runViewerErr(t, "-class", "boot", "-backend", "cpu", path)
+	if err == nil || !strings.Contains(log, `no class "boot"`) {
+		t.Errorf("-class boot: exit %v, output %q", err, log)
 	}
 }
