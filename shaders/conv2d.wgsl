@@ -30,6 +30,25 @@ var<workgroup> xs: array<vec4<f32>, 256>; // [TK][TN / 4]: X, 4 columns a vector
 
 fn silu(v: f32) -> f32 { return v / (1.0 + exp(-v)); }
 
+// Col is where output column col (image, oy, ox) reads x, worked out once
+// per thread: its image's offset and its top-left input position.
+struct Col { xb: u32, iy0: i32, ix0: i32, live: bool }
+
+fn column(col: u32) -> Col {
+  let hw = p.ho * p.wo;
+  let r = col % hw;
+  return Col((col / hw) * p.c * p.h * p.w, i32((r / p.wo) * p.stride) - i32(p.pad),
+             i32((r % p.wo) * p.stride) - i32(p.pad), col < p.n * hw);
+}
+
+// tap is X[(ic, ky, kx), col]: x under the tap, or zero in the padding.
+fn tap(c: Col, ic: u32, ky: u32, kx: u32) -> f32 {
+  let iy = c.iy0 + i32(ky);
+  let ix = c.ix0 + i32(kx);
+  if (!c.live || iy < 0 || ix < 0 || iy >= i32(p.h) || ix >= i32(p.w)) { return 0.0; }
+  return x[c.xb + (ic * p.h + u32(iy)) * p.w + u32(ix)];
+}
+
 @compute @workgroup_size(8, 8)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
@@ -43,18 +62,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: v
   // (columns 4 (li % 16) .. + 3; where they start in x is worked out once)
   // and vector li % 8 of the weights' tile rows li / 8 + 8 t.
   let g = li % 16u;
-  var xb: array<u32, 4>;
-  var iy0: array<i32, 4>;
-  var ix0: array<i32, 4>;
-  var live: array<bool, 4>;
-  for (var j = 0u; j < 4u; j++) {
-    let col = col0 + 4u * g + j;
-    let r = col % hw;
-    xb[j] = (col / hw) * p.c * p.h * p.w;
-    iy0[j] = i32((r / p.wo) * p.stride) - i32(p.pad);
-    ix0[j] = i32((r % p.wo) * p.stride) - i32(p.pad);
-    live[j] = col < ncols;
-  }
+  var cols: array<Col, 4>;
+  for (var j = 0u; j < 4u; j++) { cols[j] = column(col0 + 4u * g + j); }
   var acc0 = vec4<f32>(); // row 4 l.y + i in acc_i (columns 4 l.x ..) and
   var acc1 = vec4<f32>(); // acc_i + 4 (columns 32 + 4 l.x ..)
   var acc2 = vec4<f32>();
@@ -72,13 +81,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: v
         let ic = q / kk;
         let ky = (q % kk) / p.k;
         let kx = q % p.k;
-        for (var j = 0u; j < 4u; j++) {
-          let iy = iy0[j] + i32(ky);
-          let ix = ix0[j] + i32(kx);
-          if (live[j] && iy >= 0 && ix >= 0 && iy < i32(p.h) && ix < i32(p.w)) {
-            xv[j] = x[xb[j] + (ic * p.h + u32(iy)) * p.w + u32(ix)];
-          }
-        }
+        for (var j = 0u; j < 4u; j++) { xv[j] = tap(cols[j], ic, ky, kx); }
       }
       xs[e] = xv;
     }
@@ -143,18 +146,8 @@ fn narrow(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index)
   let ncols = p.n * hw;
   let col0 = wg.x * 256u;
   // This thread gathers (and sums) columns col0 + 4 li .. + 3.
-  var xb: array<u32, 4>;
-  var iy0: array<i32, 4>;
-  var ix0: array<i32, 4>;
-  var live: array<bool, 4>;
-  for (var j = 0u; j < 4u; j++) {
-    let col = col0 + 4u * li + j;
-    let r = col % hw;
-    xb[j] = (col / hw) * p.c * p.h * p.w;
-    iy0[j] = i32((r / p.wo) * p.stride) - i32(p.pad);
-    ix0[j] = i32((r % p.wo) * p.stride) - i32(p.pad);
-    live[j] = col < ncols;
-  }
+  var cols: array<Col, 4>;
+  for (var j = 0u; j < 4u; j++) { cols[j] = column(col0 + 4u * li + j); }
   var acc0 = vec4<f32>(); // row i in acc_i, this thread's 4 columns
   var acc1 = vec4<f32>();
   var acc2 = vec4<f32>();
@@ -177,13 +170,7 @@ fn narrow(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index)
         let ic = q / kk;
         let ky = (q % kk) / p.k;
         let kx = q % p.k;
-        for (var j = 0u; j < 4u; j++) {
-          let iy = iy0[j] + i32(ky);
-          let ix = ix0[j] + i32(kx);
-          if (live[j] && iy >= 0 && ix >= 0 && iy < i32(p.h) && ix < i32(p.w)) {
-            xv[j] = x[xb[j] + (ic * p.h + u32(iy)) * p.w + u32(ix)];
-          }
-        }
+        for (var j = 0u; j < 4u; j++) { xv[j] = tap(cols[j], ic, ky, kx); }
       }
       nx[t * 64u + li] = xv;
     }
