@@ -69,7 +69,7 @@ func convSIMD(y, x, w, b []float32, n, c, h, wd, o, k, stride, pad int, act bool
 	if ho <= 0 || wo <= 0 || len(y) < n*o*ho*wo || len(x) < n*c*h*wd || len(w) < o*c*k*k || len(b) < o {
 		return false
 	}
-	ws := grow(&simd.ws, simd.wsFloats.Invoke(c, h, wd, k, stride, pad).Int())
+	ws := grow(&simd.ws, simd.wsFloats.Invoke(n, c, h, wd, o, k, stride, pad).Int())
 	simd.conv.Invoke(addr(y), addr(x), addr(w), addr(b), n, c, h, wd, o, k, stride, pad, flag(act), addr(ws))
 	goruntime.KeepAlive(y)
 	goruntime.KeepAlive(x)

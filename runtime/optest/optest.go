@@ -135,7 +135,8 @@ func Run(t *testing.T, b Backend) {
 	for _, s := range [][8]int{ // n c h w o k stride pad
 		{2, 1, 28, 28, 16, 3, 1, 1}, {3, 5, 7, 9, 6, 3, 1, 1}, {2, 16, 14, 14, 32, 3, 2, 1},
 		{1, 32, 7, 7, 4, 1, 1, 0}, {4, 8, 13, 11, 7, 3, 2, 0}, {1, 3, 5, 5, 2, 5, 1, 2},
-		{3, 16, 28, 28, 1, 3, 1, 1}, // an image output: one channel, columns over several tiles
+		{3, 16, 28, 28, 1, 3, 1, 1},                          // an image output: one channel, columns over several tiles
+		{3, 8, 7, 7, 12, 3, 1, 1}, {2, 16, 5, 6, 9, 1, 1, 0}, // small maps, many channels (the SIMD kernels gather)
 	} {
 		n, c, h, wd, o, k, st, pad := s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]
 		ho, wo := runtime.ConvOut(h, k, st, pad), runtime.ConvOut(wd, k, st, pad)

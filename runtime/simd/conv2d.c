@@ -28,16 +28,25 @@
 
 #define NR 8 // columns per panel: two vectors
 
-static int direct(int h, int wd, int k, int stride, int pad) {
+// The three ways, by shape: 0 packed, 1 direct, 2 gathered. Gathering a
+// panel pays off over many output channels only (at 4 it was slower).
+static int way(int h, int wd, int o, int k, int stride, int pad) {
 	int ho = h + 2 * pad - k + 1, wo = wd + 2 * pad - k + 1;
-	return stride == 1 && ho * wo >= 16;
+	if (stride != 1 || ho * wo < 16)
+		return 0;
+	return wo <= 8 && o > 8 ? 2 : 1;
 }
 
-// ws_floats is the workspace conv2d needs, in floats.
-__attribute__((export_name("ws_floats"))) int ws_floats(int c, int h, int wd, int k, int stride, int pad) {
-	if (direct(h, wd, k, stride, pad)) // padded image (+ overrun), offsets, a tile
-		return c * (h + 2 * pad) * (wd + 2 * pad) + NR + c * k * k + 4 * NR;
-	return NR * c * k * k;
+// ws_floats is the workspace conv2d needs for n samples, in floats.
+__attribute__((export_name("ws_floats"))) int ws_floats(int n, int c, int h, int wd, int o, int k, int stride, int pad) {
+	int plane = (h + 2 * pad) * (wd + 2 * pad), K = c * k * k;
+	switch (way(h, wd, o, k, stride, pad)) {
+	case 1: // one padded image (+ overrun), offsets, a tile
+		return c * plane + NR + K + 4 * NR;
+	case 2: // every padded image, offsets, a panel
+		return n * c * plane + K + NR * K;
+	}
+	return NR * K;
 }
 
 #define FMA(acc, a, b) acc = wasm_f32x4_add(acc, wasm_f32x4_mul(a, b))
@@ -213,14 +222,73 @@ static void directly(float *y, const float *x, const float *w, const float *bias
 	}
 }
 
+static void gathered(float *y, const float *x, const float *w, const float *bias, int n, int c,
+		     int h, int wd, int o, int k, int pad, int act, float *ws) {
+	int hp = h + 2 * pad, wp = wd + 2 * pad, ho = hp - k + 1, wo = wp - k + 1;
+	int hw = ho * wo, K = c * k * k, N = n * hw, plane = hp * wp;
+	float *img = ws;                         // [n, c, hp, wp]
+	int *off = (int *)(ws + n * c * plane);  // [K]
+	float *bp = ws + n * c * plane + K;      // [K, NR]
+	for (int ic = 0, p = 0; ic < c; ic++)
+		for (int ky = 0; ky < k; ky++)
+			for (int kx = 0; kx < k; kx++)
+				off[p++] = ic * plane + ky * wp + kx;
+	for (int i = 0; i < n * c; i++) {
+		float *dst = img + (long)i * plane;
+		const float *src = x + (long)i * h * wd;
+		for (int q = 0; q < pad * wp; q++)
+			dst[q] = dst[plane - 1 - q] = 0;
+		for (int iy = 0; iy < h; iy++) {
+			float *row = dst + (iy + pad) * wp;
+			for (int q = 0; q < pad; q++)
+				row[q] = row[wp - 1 - q] = 0;
+			for (int q = 0; q < wd; q++)
+				row[pad + q] = src[iy * wd + q];
+		}
+	}
+	for (int j0 = 0; j0 < N; j0 += NR) {
+		// Where each of the 8 columns' window starts (past N: the last column's).
+#define BASE(q)                                                                 \
+	int b##q;                                                               \
+	{                                                                       \
+		int j = j0 + q < N ? j0 + q : N - 1, r = j % hw;                \
+		b##q = (j / hw) * c * plane + (r / wo) * wp + r % wo;           \
+	}
+		BASE(0) BASE(1) BASE(2) BASE(3) BASE(4) BASE(5) BASE(6) BASE(7)
+#undef BASE
+		for (int p = 0; p < K; p++) {
+			const float *s = img + off[p];
+			wasm_v128_store(bp + p * NR, wasm_f32x4_make(s[b0], s[b1], s[b2], s[b3]));
+			wasm_v128_store(bp + p * NR + 4, wasm_f32x4_make(s[b4], s[b5], s[b6], s[b7]));
+		}
+		for (int o0 = 0; o0 < o; o0 += 4) {
+			ROWS
+			TILE(bp + p * NR)
+#define ROW(r, lo, hi)                                                                 \
+	if (o0 + r < o) {                                                              \
+		store(y, finish(lo, bias, o0 + r, act), j0, N, o0 + r, o, hw);         \
+		store(y, finish(hi, bias, o0 + r, act), j0 + 4, N, o0 + r, o, hw);     \
+	}
+			ROW(0, c00, c01) ROW(1, c10, c11) ROW(2, c20, c21) ROW(3, c30, c31)
+#undef ROW
+		}
+	}
+}
+
 // conv2d computes y from x [n, c, h, wd], w [o, c, k, k] and bias [o] (bias
 // may be 0: no bias), then SiLU when act is set. ws holds
-// ws_floats(c, h, wd, k, stride, pad) floats.
+// ws_floats(n, c, h, wd, o, k, stride, pad) floats.
 __attribute__((export_name("conv2d"))) void conv2d(float *y, const float *x, const float *w,
 						   const float *bias, int n, int c, int h, int wd,
 						   int o, int k, int stride, int pad, int act, float *ws) {
-	if (direct(h, wd, k, stride, pad))
+	switch (way(h, wd, o, k, stride, pad)) {
+	case 1:
 		directly(y, x, w, bias, n, c, h, wd, o, k, pad, act, ws);
-	else
+		break;
+	case 2:
+		gathered(y, x, w, bias, n, c, h, wd, o, k, pad, act, ws);
+		break;
+	default:
 		packed(y, x, w, bias, n, c, h, wd, o, k, stride, pad, act, ws);
+	}
 }
