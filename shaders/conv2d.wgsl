@@ -197,3 +197,86 @@ fn narrow(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index)
     }
   }
 }
+
+// half: the same convolution for 5 to 16 output channels (the decoder's
+// full-resolution layers), where main's 32-row tiles would compute half
+// their rows or more for nothing. A workgroup takes 16 rows by 128
+// columns; each thread 4 rows by two runs of 4 columns.
+var<workgroup> hw4: array<vec4<f32>, 64>;  // [TK][4]: 16 rows' weights, 4 rows a vector
+var<workgroup> hx4: array<vec4<f32>, 512>; // [TK][32]: X, 4 columns a vector
+
+@compute @workgroup_size(16, 4)
+fn half(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+  let kk = p.k * p.k;
+  let kdim = p.c * kk;
+  let hw = p.ho * p.wo;
+  let ncols = p.n * hw;
+  let col0 = wg.x * 128u;
+  // Loading: this thread fills vector li % 32 of X's tile rows li / 32 + 2 t
+  // and vector li % 4 of the weights' tile row li / 4.
+  let g = li % 32u;
+  var cols: array<Col, 4>;
+  for (var j = 0u; j < 4u; j++) { cols[j] = column(col0 + 4u * g + j); }
+  var acc0 = vec4<f32>(); // row 4 l.y + i in acc_i (columns 4 l.x ..) and
+  var acc1 = vec4<f32>(); // acc_i + 4 (columns 64 + 4 l.x ..)
+  var acc2 = vec4<f32>();
+  var acc3 = vec4<f32>();
+  var acc4 = vec4<f32>();
+  var acc5 = vec4<f32>();
+  var acc6 = vec4<f32>();
+  var acc7 = vec4<f32>();
+  for (var q0 = 0u; q0 < kdim; q0 += TK) {
+    for (var t = 0u; t < 8u; t++) {
+      let e = li + 64u * t;
+      let q = q0 + e / 32u;
+      var xv = vec4<f32>();
+      if (q < kdim) {
+        let ic = q / kk;
+        let ky = (q % kk) / p.k;
+        let kx = q % p.k;
+        for (var j = 0u; j < 4u; j++) { xv[j] = tap(cols[j], ic, ky, kx); }
+      }
+      hx4[e] = xv;
+    }
+    let q = q0 + li / 4u;
+    var wv = vec4<f32>();
+    if (q < kdim) {
+      for (var j = 0u; j < 4u; j++) {
+        let r = 4u * (li % 4u) + j;
+        if (r < p.o) { wv[j] = wt[r * kdim + q]; }
+      }
+    }
+    hw4[li] = wv;
+    workgroupBarrier();
+    for (var qq = 0u; qq < TK; qq++) {
+      let a = hw4[qq * 4u + l.y];
+      let b0 = hx4[qq * 32u + l.x];
+      let b1 = hx4[qq * 32u + 16u + l.x];
+      acc0 += a.x * b0;
+      acc1 += a.y * b0;
+      acc2 += a.z * b0;
+      acc3 += a.w * b0;
+      acc4 += a.x * b1;
+      acc5 += a.y * b1;
+      acc6 += a.z * b1;
+      acc7 += a.w * b1;
+    }
+    workgroupBarrier();
+  }
+  var acc = array<vec4<f32>, 8>(acc0, acc1, acc2, acc3, acc4, acc5, acc6, acc7);
+  for (var i = 0u; i < 4u; i++) {
+    let r = 4u * l.y + i;
+    if (r >= p.o) { break; }
+    for (var h = 0u; h < 2u; h++) {
+      for (var j = 0u; j < 4u; j++) {
+        let c = col0 + 64u * h + 4u * l.x + j;
+        if (c < ncols) {
+          var v = acc[4u * h + i][j] + b[r];
+          if (p.act == 1u) { v = silu(v); }
+          y[((c / hw) * p.o + r) * hw + c % hw] = v;
+        }
+      }
+    }
+  }
+}

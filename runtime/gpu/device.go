@@ -177,6 +177,7 @@ var kernelSpecs = map[string]struct {
 	"matmul":    {"matmul", "main", slots(bUniform, bRead, bRead, bRead, bWrite)},
 	"conv2d":    {"conv2d", "main", slots(bUniform, bRead, bRead, bRead, bWrite)},
 	"conv2d4":   {"conv2d", "narrow", slots(bUniform, bRead, bRead, bRead, bWrite)},
+	"conv2d16":  {"conv2d", "half", slots(bUniform, bRead, bRead, bRead, bWrite)},
 	"groupnorm": {"groupnorm", "main", slots(bUniform, bRead, bRead, bRead, bWrite)},
 	"upsample":  {"upsample", "main", slots(bUniform, bRead, bWrite)},
 	"unary":     {"unary", "main", slots(bUniform, bRead, bWrite)},

@@ -68,11 +68,15 @@ func convOut(size, k, stride, pad int) int { return (size+2*pad-k)/stride + 1 }
 func (d *Device) prepConv(y, x, w, b *Buffer, n, c, h, wd, o, k, stride, pad int, act bool) (*launch, error) {
 	ho, wo := convOut(h, k, stride, pad), convOut(wd, k, stride, pad)
 	cols := n * ho * wo
-	// conv2d.wgsl's tiles: main's are 32 channels by 64 columns; narrow's,
-	// for the networks' outputs of up to 4 channels, 4 by 256.
+	// conv2d.wgsl's tiles: main's are 32 channels by 64 columns; half's,
+	// for 5 to 16 channels, 16 by 128; narrow's, for the networks' outputs
+	// of up to 4 channels, 4 by 256.
 	name, colTiles, rowTiles := "conv2d", uint32((cols+63)/64), tiles(o)
-	if o <= 4 {
+	switch {
+	case o <= 4:
 		name, colTiles, rowTiles = "conv2d4", uint32((cols+255)/256), 1
+	case o <= 16:
+		name, colTiles, rowTiles = "conv2d16", uint32((cols+127)/128), 1
 	}
 	if colTiles > maxGroups || rowTiles > maxGroups {
 		return nil, fmt.Errorf("gpu: conv2d with %d output positions is beyond the dispatch limit; use a smaller batch", cols)
