@@ -49,13 +49,33 @@ fn tap(c: Col, ic: u32, ky: u32, kx: u32) -> f32 {
   return x[c.xb + (ic * p.h + u32(iy)) * p.w + u32(ix)];
 }
 
+// store8 adds the bias to a thread's 4 rows (r0 ..) by two runs of 4
+// columns (c0 .., c0 + run ..), in acc[i] and acc[4 + i], applies the fused
+// SiLU and stores them where y keeps them.
+fn store8(a: array<vec4<f32>, 8>, r0: u32, c0: u32, run: u32) {
+  var acc = a; // indexed at run time: a var
+  let hw = p.ho * p.wo;
+  for (var i = 0u; i < 4u; i++) {
+    let r = r0 + i;
+    if (r >= p.o) { break; }
+    for (var h = 0u; h < 2u; h++) {
+      for (var j = 0u; j < 4u; j++) {
+        let c = c0 + run * h + j;
+        if (c < p.n * hw) {
+          var v = acc[4u * h + i][j] + b[r];
+          if (p.act == 1u) { v = silu(v); }
+          y[((c / hw) * p.o + r) * hw + c % hw] = v;
+        }
+      }
+    }
+  }
+}
+
 @compute @workgroup_size(8, 8)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
   let kk = p.k * p.k;
   let kdim = p.c * kk;
-  let hw = p.ho * p.wo;
-  let ncols = p.n * hw;
   let row0 = wg.y * TM;
   let col0 = wg.x * TN;
   // Loading: this thread fills vector li % 16 of X's tile rows li / 16 + 4 t
@@ -113,21 +133,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: v
     }
     workgroupBarrier();
   }
-  var acc = array<vec4<f32>, 8>(acc0, acc1, acc2, acc3, acc4, acc5, acc6, acc7);
-  for (var i = 0u; i < 4u; i++) {
-    let r = row0 + 4u * l.y + i;
-    if (r >= p.o) { break; }
-    for (var h = 0u; h < 2u; h++) {
-      for (var j = 0u; j < 4u; j++) {
-        let c = col0 + 32u * h + 4u * l.x + j;
-        if (c < ncols) {
-          var v = acc[4u * h + i][j] + b[r];
-          if (p.act == 1u) { v = silu(v); }
-          y[((c / hw) * p.o + r) * hw + c % hw] = v;
-        }
-      }
-    }
-  }
+  store8(array<vec4<f32>, 8>(acc0, acc1, acc2, acc3, acc4, acc5, acc6, acc7), row0 + 4u * l.y, col0 + 4u * l.x, 32u);
 }
 
 // narrow: the same convolution for at most 4 output channels (the
@@ -210,8 +216,6 @@ fn half(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: v
         @builtin(local_invocation_index) li: u32) {
   let kk = p.k * p.k;
   let kdim = p.c * kk;
-  let hw = p.ho * p.wo;
-  let ncols = p.n * hw;
   let col0 = wg.x * 128u;
   // Loading: this thread fills vector li % 32 of X's tile rows li / 32 + 2 t
   // and vector li % 4 of the weights' tile row li / 4.
@@ -264,19 +268,5 @@ fn half(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: v
     }
     workgroupBarrier();
   }
-  var acc = array<vec4<f32>, 8>(acc0, acc1, acc2, acc3, acc4, acc5, acc6, acc7);
-  for (var i = 0u; i < 4u; i++) {
-    let r = 4u * l.y + i;
-    if (r >= p.o) { break; }
-    for (var h = 0u; h < 2u; h++) {
-      for (var j = 0u; j < 4u; j++) {
-        let c = col0 + 64u * h + 4u * l.x + j;
-        if (c < ncols) {
-          var v = acc[4u * h + i][j] + b[r];
-          if (p.act == 1u) { v = silu(v); }
-          y[((c / hw) * p.o + r) * hw + c % hw] = v;
-        }
-      }
-    }
-  }
+  store8(array<vec4<f32>, 8>(acc0, acc1, acc2, acc3, acc4, acc5, acc6, acc7), 4u * l.y, col0 + 4u * l.x, 64u);
 }

@@ -138,6 +138,15 @@ static inline void store(float *y, v128_t v, int j, int N, int oc, int o, int hw
 #undef LANE
 }
 
+// STORE_TILE finishes and stores a tile of rows o0.. and columns j0..
+// (numbered over all samples) where y keeps them.
+#define STORE_ROW(r, lo, hi)                                                           \
+	if (o0 + r < o) {                                                              \
+		store(y, finish(lo, bias, o0 + r, act), j0, N, o0 + r, o, hw);         \
+		store(y, finish(hi, bias, o0 + r, act), j0 + 4, N, o0 + r, o, hw);     \
+	}
+#define STORE_TILE STORE_ROW(0, c00, c01) STORE_ROW(1, c10, c11) STORE_ROW(2, c20, c21) STORE_ROW(3, c30, c31)
+
 static void packed(float *y, const float *x, const float *w, const float *bias, int n, int c, int h,
 		   int wd, int o, int k, int stride, int pad, int act, float *ws) {
 	int ho = (h + 2 * pad - k) / stride + 1, wo = (wd + 2 * pad - k) / stride + 1;
@@ -147,13 +156,7 @@ static void packed(float *y, const float *x, const float *w, const float *bias, 
 		for (int o0 = 0; o0 < o; o0 += 4) {
 			ROWS
 			TILE(ws + p * NR)
-#define ROW(r, lo, hi)                                                                 \
-	if (o0 + r < o) {                                                              \
-		store(y, finish(lo, bias, o0 + r, act), j0, N, o0 + r, o, hw);         \
-		store(y, finish(hi, bias, o0 + r, act), j0 + 4, N, o0 + r, o, hw);     \
-	}
-			ROW(0, c00, c01) ROW(1, c10, c11) ROW(2, c20, c21) ROW(3, c30, c31)
-#undef ROW
+			STORE_TILE
 		}
 	}
 }
@@ -264,13 +267,7 @@ static void gathered(float *y, const float *x, const float *w, const float *bias
 		for (int o0 = 0; o0 < o; o0 += 4) {
 			ROWS
 			TILE(bp + p * NR)
-#define ROW(r, lo, hi)                                                                 \
-	if (o0 + r < o) {                                                              \
-		store(y, finish(lo, bias, o0 + r, act), j0, N, o0 + r, o, hw);         \
-		store(y, finish(hi, bias, o0 + r, act), j0 + 4, N, o0 + r, o, hw);     \
-	}
-			ROW(0, c00, c01) ROW(1, c10, c11) ROW(2, c20, c21) ROW(3, c30, c31)
-#undef ROW
+			STORE_TILE
 		}
 	}
 }
