@@ -199,6 +199,21 @@ type Guide struct {
 // MaxGuidance bounds the guidance scale: far above it samples saturate.
 const MaxGuidance = 20
 
+// GuideInput returns the class input y for a batch of n latents under
+// guide g (nil: unconditional), and whether the network runs both halves:
+// n rows of the class then n of "no class" (halves true, batch 2n), or n
+// rows alone at scale 0 (no class) or 1 (the class), where the other half
+// has weight 0. The CPU and GPU backends both take their input from here.
+func (m *Model) GuideInput(g *Guide, n int) (y []float32, halves bool) {
+	switch {
+	case g == nil || g.Scale == 0:
+		return m.ClassInput(-1, n), false
+	case g.Scale == 1:
+		return m.ClassInput(g.Class, n), false
+	}
+	return append(m.ClassInput(g.Class, n), m.ClassInput(-1, n)...), true
+}
+
 // guided is the network under classifier-free guidance, as a sampler.Model:
 // one batched evaluation of the conditional and unconditional halves a
 // step (one half alone at scale 0 or 1).
@@ -209,17 +224,13 @@ type guided struct {
 
 func (g guided) Eps(dst, z []float32, t float64) error {
 	m := g.m
-	n := len(z) / m.LatentDim()
-	switch g.g.Scale {
-	case 0:
-		return m.netEps(dst, z, t, nil)
-	case 1:
-		return m.netEps(dst, z, t, m.ClassInput(g.g.Class, n))
+	y, halves := m.GuideInput(&g.g, len(z)/m.LatentDim())
+	if !halves {
+		return m.netEps(dst, z, t, y)
 	}
 	z2 := append(append(make([]float32, 0, 2*len(z)), z...), z...)
-	y2 := append(m.ClassInput(g.g.Class, n), m.ClassInput(-1, n)...)
 	out := make([]float32, len(z2))
-	if err := m.netEps(out, z2, t, y2); err != nil {
+	if err := m.netEps(out, z2, t, y); err != nil {
 		return err
 	}
 	sampler.CFG(dst, out[:len(z)], out[len(z):], g.g.Scale)

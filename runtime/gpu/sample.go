@@ -72,21 +72,15 @@ func (g *Model) batch(r runtime.Request, c sampler.Config, ts []float64, o Optio
 	n, d := r.Count, g.CPU.LatentDim()
 	u := &run{g: g, s: g.CPU.SDE, n: n, d: d, nd: n * d, noise: noise{r.Seed, r.First, d}, cb: cb, previews: o.Preview, every: o.PreviewEvery, stop: r.Stop}
 	var err error
+	rows, halves := g.CPU.GuideInput(r.Guide, n)
 	nb := n // the score network's batch: both halves when guided
-	if g := r.Guide; g != nil && g.Scale != 0 && g.Scale != 1 {
-		nb, u.guide = 2*n, g
+	if halves {
+		nb, u.guide = 2*n, r.Guide
 	}
 	if u.score, err = g.netFor(g.score, g.pScore, nb); err != nil {
 		return nil, err
 	}
 	if y := u.score.in["y"]; y != nil { // a class-conditional network
-		rows := g.CPU.ClassInput(-1, n)
-		switch {
-		case u.guide != nil:
-			rows = append(g.CPU.ClassInput(u.guide.Class, n), rows...)
-		case r.Guide != nil && r.Guide.Scale == 1:
-			rows = g.CPU.ClassInput(r.Guide.Class, n)
-		}
 		if err := g.D.Write(y, rows); err != nil {
 			return nil, err
 		}
