@@ -41,6 +41,16 @@ fn column(col: u32) -> Col {
              i32((r % p.wo) * p.stride) - i32(p.pad), col < p.n * hw);
 }
 
+// taps is X[q, cols[0..3]] (zero past the last tap q).
+fn taps(cols: array<Col, 4>, q: u32) -> vec4<f32> {
+  let kk = p.k * p.k;
+  if (q >= p.c * kk) { return vec4<f32>(); }
+  let ic = q / kk;
+  let ky = (q % kk) / p.k;
+  let kx = q % p.k;
+  return vec4<f32>(tap(cols[0], ic, ky, kx), tap(cols[1], ic, ky, kx), tap(cols[2], ic, ky, kx), tap(cols[3], ic, ky, kx));
+}
+
 // tap is X[(ic, ky, kx), col]: x under the tap, or zero in the padding.
 fn tap(c: Col, ic: u32, ky: u32, kx: u32) -> f32 {
   let iy = c.iy0 + i32(ky);
@@ -96,14 +106,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: v
     for (var t = 0u; t < 4u; t++) {
       let e = li + 64u * t;
       let q = q0 + e / 16u;
-      var xv = vec4<f32>();
-      if (q < kdim) {
-        let ic = q / kk;
-        let ky = (q % kk) / p.k;
-        let kx = q % p.k;
-        for (var j = 0u; j < 4u; j++) { xv[j] = tap(cols[j], ic, ky, kx); }
-      }
-      xs[e] = xv;
+      xs[e] = taps(cols, q);
     }
     for (var t = 0u; t < 2u; t++) {
       let e = li + 64u * t;
@@ -171,14 +174,7 @@ fn narrow(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index)
     }
     for (var t = 0u; t < NK; t++) {
       let q = q0 + t;
-      var xv = vec4<f32>();
-      if (q < kdim) {
-        let ic = q / kk;
-        let ky = (q % kk) / p.k;
-        let kx = q % p.k;
-        for (var j = 0u; j < 4u; j++) { xv[j] = tap(cols[j], ic, ky, kx); }
-      }
-      nx[t * 64u + li] = xv;
+      nx[t * 64u + li] = taps(cols, q);
     }
     workgroupBarrier();
     for (var t = 0u; t < NK; t++) {
@@ -234,14 +230,7 @@ fn half(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: v
     for (var t = 0u; t < 8u; t++) {
       let e = li + 64u * t;
       let q = q0 + e / 32u;
-      var xv = vec4<f32>();
-      if (q < kdim) {
-        let ic = q / kk;
-        let ky = (q % kk) / p.k;
-        let kx = q % p.k;
-        for (var j = 0u; j < 4u; j++) { xv[j] = tap(cols[j], ic, ky, kx); }
-      }
-      hx4[e] = xv;
+      hx4[e] = taps(cols, q);
     }
     let q = q0 + li / 4u;
     var wv = vec4<f32>();
