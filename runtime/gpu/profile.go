@@ -3,6 +3,8 @@ package gpu
 import (
 	"fmt"
 	"time"
+
+	"github.com/lsgm-go/lsgm/runtime"
 )
 
 // KernelTime is one launch of a network and the time it takes alone.
@@ -28,22 +30,15 @@ func (g *Model) Profile(n, reps int) ([]KernelTime, error) {
 	var out []KernelTime
 	for _, part := range []struct {
 		name string
-		nt   func() (*net, error)
-	}{
-		{"score", func() (*net, error) { return g.netFor(g.score, g.pScore, n) }},
-		{"decoder", func() (*net, error) {
-			if g.dec == nil {
-				return nil, nil
-			}
-			return g.netFor(g.dec, g.pDec, n)
-		}},
-	} {
-		nt, err := part.nt()
+		p    *runtime.Plan
+		ps   params
+	}{{"score", g.score, g.pScore}, {"decoder", g.dec, g.pDec}} {
+		if part.p == nil { // no VAE: no decoder
+			continue
+		}
+		nt, err := g.netFor(part.p, part.ps, n)
 		if err != nil {
 			return nil, err
-		}
-		if nt == nil {
-			continue
 		}
 		r, err := g.D.newRecorder(1)
 		if err != nil {
