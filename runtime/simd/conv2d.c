@@ -147,6 +147,25 @@ static inline void store(float *y, v128_t v, int j, int N, int oc, int o, int hw
 	}
 #define STORE_TILE STORE_ROW(0, c00, c01) STORE_ROW(1, c10, c11) STORE_ROW(2, c20, c21) STORE_ROW(3, c30, c31)
 
+// padded copies the h x wd planes of x into img as (h + 2 pad) x
+// (wd + 2 pad) planes with a zero border.
+static void padded(float *img, const float *x, int planes, int h, int wd, int pad) {
+	int wp = wd + 2 * pad, plane = (h + 2 * pad) * wp;
+	for (int i = 0; i < planes; i++) {
+		float *dst = img + (long)i * plane;
+		const float *src = x + (long)i * h * wd;
+		for (int q = 0; q < pad * wp; q++)
+			dst[q] = dst[plane - 1 - q] = 0;
+		for (int iy = 0; iy < h; iy++) {
+			float *row = dst + (iy + pad) * wp;
+			for (int q = 0; q < pad; q++)
+				row[q] = row[wp - 1 - q] = 0;
+			for (int q = 0; q < wd; q++)
+				row[pad + q] = src[iy * wd + q];
+		}
+	}
+}
+
 static void packed(float *y, const float *x, const float *w, const float *bias, int n, int c, int h,
 		   int wd, int o, int k, int stride, int pad, int act, float *ws) {
 	int ho = (h + 2 * pad - k) / stride + 1, wo = (wd + 2 * pad - k) / stride + 1;
@@ -177,19 +196,7 @@ static void directly(float *y, const float *x, const float *w, const float *bias
 	for (int i = 0; i < n; i++) {
 		const float *xi = x + (long)i * c * h * wd;
 		float *yi = y + (long)i * o * ho * wo;
-		for (int ic = 0; ic < c; ic++) {
-			float *dst = img + ic * plane;
-			for (int q = 0; q < pad * wp; q++)
-				dst[q] = dst[plane - 1 - q] = 0;
-			for (int iy = 0; iy < h; iy++) {
-				float *row = dst + (iy + pad) * wp;
-				const float *src = xi + (ic * h + iy) * wd;
-				for (int q = 0; q < pad; q++)
-					row[q] = row[wp - 1 - q] = 0;
-				for (int q = 0; q < wd; q++)
-					row[pad + q] = src[q];
-			}
-		}
+		padded(img, xi, c, h, wd, pad);
 		for (int m0 = 0; m0 < M; m0 += NR) {
 			int oy = m0 / wp, ox = m0 % wp;
 			int whole = ox + NR <= wo; // all 8 columns are outputs of one row
@@ -236,19 +243,7 @@ static void gathered(float *y, const float *x, const float *w, const float *bias
 		for (int ky = 0; ky < k; ky++)
 			for (int kx = 0; kx < k; kx++)
 				off[p++] = ic * plane + ky * wp + kx;
-	for (int i = 0; i < n * c; i++) {
-		float *dst = img + (long)i * plane;
-		const float *src = x + (long)i * h * wd;
-		for (int q = 0; q < pad * wp; q++)
-			dst[q] = dst[plane - 1 - q] = 0;
-		for (int iy = 0; iy < h; iy++) {
-			float *row = dst + (iy + pad) * wp;
-			for (int q = 0; q < pad; q++)
-				row[q] = row[wp - 1 - q] = 0;
-			for (int q = 0; q < wd; q++)
-				row[pad + q] = src[iy * wd + q];
-		}
-	}
+	padded(img, x, n * c, h, wd, pad);
 	for (int j0 = 0; j0 < N; j0 += NR) {
 		// Where each of the 8 columns' window starts (past N: the last column's).
 #define BASE(q)                                                                 \
