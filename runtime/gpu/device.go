@@ -190,7 +190,17 @@ var kernelSpecs = map[string]struct {
 	"mixed":     {"mixed", "main", slots(bDynUniform, bRead, bRead, bWrite)},
 	"cfg":       {"cfg", "main", slots(bDynUniform, bRead, bWrite)},
 	"normals":   {"philox", "normals", slots(bDynUniform, bWrite)},
-	"words":     {"philox", "words", []bslot{{0, bDynUniform}, {2, bWrite}}},
+	// The training ops (Program).
+	"map":            {"map", "main", slots(bUniform, bRead, bRead, bRead, bWrite)},
+	"sum":            {"reduce", "serial", slots(bUniform, bRead, bWrite)},
+	"sumwide":        {"reduce", "wide", slots(bUniform, bRead, bWrite)},
+	"gemm":           {"gemm", "main", slots(bUniform, bRead, bRead, bWrite)},
+	"conv2d_dx":      {"conv2d_dx", "main", slots(bUniform, bRead, bRead, bWrite)},
+	"conv2d_dw":      {"conv2d_dw", "main", slots(bUniform, bRead, bRead, bWrite)},
+	"groupnorm_grad": {"groupnorm_grad", "main", slots(bUniform, bRead, bRead, bWrite)},
+	"upsample_grad":  {"upsample_grad", "main", slots(bUniform, bRead, bWrite)},
+	"logistic":       {"logistic", "main", slots(bUniform, bRead, bRead, bRead, bRead, bWrite)},
+	"words":          {"philox", "words", []bslot{{0, bDynUniform}, {2, bWrite}}},
 }
 
 func slots(kinds ...bkind) []bslot {

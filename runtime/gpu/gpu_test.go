@@ -47,3 +47,7 @@ func TestEveryShaderCompiles(t *testing.T) {
 		}
 	}
 }
+
+// The training ops (backward passes, the generic tensor ops) against the
+// CPU reference.
+func TestTrainOps(t *testing.T) { optest.RunTrain(t, Host{device(t)}) }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math"
 
+	"github.com/lsgm-go/lsgm/runtime"
 	"github.com/lsgm-go/lsgm/runtime/rng"
 )
 
@@ -209,4 +210,96 @@ func (h Host) RGBA(x []float32, n, c, hw int, signed bool) ([]byte, error) {
 		binary.LittleEndian.PutUint32(out[4*i:], math.Float32bits(v))
 	}
 	return out, nil
+}
+
+// The training ops (optest.TrainBackend), each through a one-op Program.
+
+// prog uploads ins and y (y's current values: Map keeps what its view
+// skips), lets mk add ops to a fresh program and reads y back.
+func (h Host) prog(y []float32, ins [][]float32, mk func(p *Program, out *Buffer, in []*Buffer) error) error {
+	p := h.D.NewProgram()
+	defer p.Release()
+	bufs := make([]*Buffer, len(ins))
+	for i, x := range ins {
+		b, err := p.scratch(len(x), x)
+		if err != nil {
+			return err
+		}
+		bufs[i] = b
+	}
+	out, err := p.scratch(len(y), y)
+	if err != nil {
+		return err
+	}
+	if err := mk(p, out, bufs); err != nil {
+		return err
+	}
+	data, err := p.RunRead(out)
+	if err != nil {
+		return err
+	}
+	copy(y, data[0])
+	return nil
+}
+
+// poisoned fills y with NaN, so an element a kernel skips fails the suite.
+func poisoned(y []float32) []float32 {
+	for i := range y {
+		y[i] = float32(math.NaN())
+	}
+	return y
+}
+
+func (h Host) Conv2DData(dx, dy, w []float32, n, c, hh, ww, o, k, stride, pad int) error {
+	return h.prog(poisoned(dx), [][]float32{dy, w}, func(p *Program, out *Buffer, in []*Buffer) error {
+		return p.Conv2DData(out, in[0], in[1], n, c, hh, ww, o, k, stride, pad)
+	})
+}
+
+func (h Host) Conv2DFilter(dw, x, dy []float32, n, c, hh, ww, o, k, stride, pad int) error {
+	return h.prog(poisoned(dw), [][]float32{x, dy}, func(p *Program, out *Buffer, in []*Buffer) error {
+		return p.Conv2DFilter(out, in[0], in[1], n, c, hh, ww, o, k, stride, pad)
+	})
+}
+
+func (h Host) GroupNormGrad(dx, x, dy []float32, n, c, hw, groups int, eps float32) error {
+	return h.prog(poisoned(dx), [][]float32{x, dy}, func(p *Program, out *Buffer, in []*Buffer) error {
+		return p.NormalizeGrad(out, in[0], in[1], n, c, hw, groups, eps)
+	})
+}
+
+func (h Host) UpsampleGrad(dx, dy []float32, n, c, hh, ww, f int) error {
+	return h.prog(poisoned(dx), [][]float32{dy}, func(p *Program, out *Buffer, in []*Buffer) error {
+		return p.UpsampleGrad(out, in[0], n, c, hh, ww, f)
+	})
+}
+
+func (h Host) Map(op runtime.MapOp, shape [runtime.MaxDims]int, y []float32, vy runtime.View, a []float32, va runtime.View, b []float32, vb runtime.View, c []float32, vc runtime.View) error {
+	ins := [][]float32{a, b, c}[:op.Arity()]
+	return h.prog(y, ins, func(p *Program, out *Buffer, in []*Buffer) error {
+		refs := []Ref{{}, {}, {}}
+		views := []runtime.View{va, vb, vc}
+		for i := range in {
+			refs[i] = Ref{in[i], views[i]}
+		}
+		return p.Map(op, shape, Ref{out, vy}, refs[0], refs[1], refs[2])
+	})
+}
+
+func (h Host) SumAxis(y, x []float32, outer, k, inner int) error {
+	return h.prog(poisoned(y), [][]float32{x}, func(p *Program, out *Buffer, in []*Buffer) error {
+		return p.Sum(out, in[0], outer, k, inner)
+	})
+}
+
+func (h Host) MatMul(c, a, b []float32, m, n, k int, ta, tb bool) error {
+	return h.prog(poisoned(c), [][]float32{a, b}, func(p *Program, out *Buffer, in []*Buffer) error {
+		return p.MatMul(out, in[0], in[1], m, n, k, ta, tb)
+	})
+}
+
+func (h Host) LogisticNLL(y, mu, ls, x, dy []float32, which int) error {
+	return h.prog(poisoned(y), [][]float32{mu, ls, x, dy}, func(p *Program, out *Buffer, in []*Buffer) error {
+		return p.Logistic(out, in[0], in[1], in[2], in[3], len(y), which)
+	})
 }

@@ -15,6 +15,7 @@ type launch struct {
 	bg    *wgpu.BindGroup
 	u     *wgpu.Buffer
 	x, y  uint32
+	z     uint32 // 0 or 1: a 2-D grid
 }
 
 func (l *launch) release() {
@@ -22,7 +23,7 @@ func (l *launch) release() {
 	l.u.Release()
 }
 
-func (l *launch) record(r *recorder) { r.launch(l.k, l.bg, l.x, l.y) }
+func (l *launch) record(r *recorder) { r.launch(l.k, l.bg, l.x, l.y, l.z) }
 
 // prep compiles name's kernel (once), makes its uniform from words and binds bufs.
 func (d *Device) prep(name string, x, y uint32, words []uint32, bufs ...*Buffer) (*launch, error) {

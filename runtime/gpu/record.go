@@ -77,7 +77,7 @@ type dispatch struct {
 	k       *kernel
 	bg      *wgpu.BindGroup
 	dyn     int // block index into the recorder's dynamic parameters, -1 for none
-	x, y    uint32
+	x, y, z uint32
 	copySrc *wgpu.Buffer // a buffer copy instead of a launch, when set
 	copyDst *wgpu.Buffer
 	copyOff uint64 // byte offset into copyDst
@@ -156,8 +156,8 @@ func (r *recorder) release() {
 }
 
 // launch records a static kernel with a prepared bind group.
-func (r *recorder) launch(k *kernel, bg *wgpu.BindGroup, x, y uint32) {
-	r.list = append(r.list, dispatch{k: k, bg: bg, dyn: -1, x: x, y: y})
+func (r *recorder) launch(k *kernel, bg *wgpu.BindGroup, x, y, z uint32) {
+	r.list = append(r.list, dispatch{k: k, bg: bg, dyn: -1, x: x, y: y, z: max(z, 1)})
 }
 
 // launchDyn records a kernel whose parameters (words) change per step.
@@ -181,7 +181,7 @@ func (r *recorder) launchDyn(name string, threads int, words []uint32, bufs ...*
 	}
 	r.owned = append(r.owned, bg)
 	x, y := grid(threads)
-	r.list = append(r.list, dispatch{k: k, bg: bg, dyn: blk, x: x, y: y})
+	r.list = append(r.list, dispatch{k: k, bg: bg, dyn: blk, x: x, y: y, z: 1})
 	return nil
 }
 
@@ -234,7 +234,7 @@ func (r *recorder) submit() error {
 			offs = []uint32{uint32(op.dyn * dynStride)}
 		}
 		pass.SetBindGroup(0, op.bg, offs)
-		pass.DispatchWorkgroups(op.x, op.y, 1)
+		pass.DispatchWorkgroups(op.x, op.y, op.z)
 	}
 	endPass()
 	cb, err := enc.Finish(nil)

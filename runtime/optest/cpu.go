@@ -161,3 +161,45 @@ func (c *CPUFast) Add(y, a, b []float32, n, size, bsize int) error {
 	c.k.Add(y, a, b, n, size, bsize)
 	return nil
 }
+
+// The training ops of the reference (TrainBackend).
+
+func (CPU) Conv2DData(dx, dy, w []float32, n, c, h, wd, o, k, stride, pad int) error {
+	runtime.Conv2DData(dx, dy, w, n, c, h, wd, o, k, stride, pad)
+	return nil
+}
+
+func (CPU) Conv2DFilter(dw, x, dy []float32, n, c, h, wd, o, k, stride, pad int) error {
+	runtime.Conv2DFilter(dw, x, dy, n, c, h, wd, o, k, stride, pad)
+	return nil
+}
+
+func (CPU) GroupNormGrad(dx, x, dy []float32, n, c, hw, groups int, eps float32) error {
+	runtime.GroupNormGrad(dx, x, dy, n, c, hw, groups, eps)
+	return nil
+}
+
+func (CPU) UpsampleGrad(dx, dy []float32, n, c, h, w, f int) error {
+	runtime.UpsampleGrad(dx, dy, n, c, h, w, f)
+	return nil
+}
+
+func (CPU) Map(op runtime.MapOp, shape [runtime.MaxDims]int, y []float32, vy runtime.View, a []float32, va runtime.View, b []float32, vb runtime.View, c []float32, vc runtime.View) error {
+	runtime.Map(op, shape, y, vy, a, va, b, vb, c, vc)
+	return nil
+}
+
+func (CPU) SumAxis(y, x []float32, outer, k, inner int) error {
+	runtime.SumAxis(y, x, outer, k, inner)
+	return nil
+}
+
+func (CPU) MatMul(c, a, b []float32, m, n, k int, ta, tb bool) error {
+	runtime.MatMul(c, a, b, m, n, k, ta, tb)
+	return nil
+}
+
+func (CPU) LogisticNLL(y, mu, ls, x, dy []float32, which int) error {
+	runtime.LogisticNLL(y, mu, ls, x, dy, which)
+	return nil
+}
