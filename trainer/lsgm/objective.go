@@ -61,7 +61,8 @@ type Graph struct {
 	recon, negH, kl, ce, cost *G.Node
 	z0, mu, logSigma          *G.Node
 	beta                      *G.Node
-	nll                       *G.Node // StageEval: -log p(x|z0) per pixel, for per-image values
+	nll                       *G.Node   // StageEval: -log p(x|z0) per pixel, for per-image values
+	grads                     []*G.Node // the gradient nodes of Wrt
 }
 
 // SetBeta sets StageVAE's KL coefficient.
@@ -227,7 +228,7 @@ func NewGraph(f *weights.File, s Stage, B int, priorGrad bool) (*Graph, error) {
 		wrt[i] = gr.params.Nodes[n]
 	}
 	if s != StageEval {
-		if _, err := G.Grad(cost, wrt...); err != nil {
+		if gr.grads, err = G.Grad(cost, wrt...); err != nil {
 			return nil, fmt.Errorf("lsgm: differentiating the stage %d loss: %w", s, err)
 		}
 	} else {
@@ -249,9 +250,25 @@ func (gr *Graph) SetTimes(s sde.SDE, ts []float64) {
 	}
 }
 
+// Expr is the differentiated expression graph, for executors other than
+// gorgonia's tape machine (the GPU trainer). Its input nodes hold the
+// parameters and, after FillInputs, the inputs.
+func (gr *Graph) Expr() *G.ExprGraph { return gr.g }
+
+// ValueNodes are the nodes of Values' fields in order (Recon, NegEntropy,
+// KL, CE, Cost), nil where the stage has none.
+func (gr *Graph) ValueNodes() []*G.Node { return []*G.Node{gr.recon, gr.negH, gr.kl, gr.ce, gr.cost} }
+
+// GradNodes are the gradient nodes of Wrt, in order.
+func (gr *Graph) GradNodes() []*G.Node { return gr.grads }
+
+// FillInputs computes the inputs derived on the host (the time embeddings
+// of T) into their nodes; Run does it itself.
+func (gr *Graph) FillInputs() { nn.FillTimes(gr.times, gr.T) }
+
 // Run evaluates the loss and the gradients of Wrt.
 func (gr *Graph) Run() (Values, error) {
-	nn.FillTimes(gr.times, gr.T)
+	gr.FillInputs()
 	gr.vm.Reset()
 	if err := gr.vm.RunAll(); err != nil {
 		return Values{}, fmt.Errorf("lsgm: running the stage %d graph: %w", gr.Stage, err)

@@ -33,7 +33,7 @@ func logSumExp(row []float32) float64 {
 	return m + math.Log(s)
 }
 
-var softmaxNLLOp = &kernel{name: "softmax_nll", arity: 2, shape: same,
+var softmaxNLLOp = &kernel{name: "softmax_nll", arity: 2, shape: same, spec: Spec{Op: "softmax_nll"},
 	fwd: func(out []float32, in [][]float32, sh []tensor.Shape) {
 		k := sh[0][1]
 		for i := 0; i*k < len(out); i++ {
@@ -52,7 +52,7 @@ var softmaxNLLOp = &kernel{name: "softmax_nll", arity: 2, shape: same,
 }
 
 // d/dl_ik of sum_j dy_ij y_ij (lse_i - l_ij) = (sum_j dy_ij y_ij) p_ik - dy_ik y_ik.
-var softmaxNLLGradOp = &kernel{name: "softmax_nll_grad", arity: 3, shape: same,
+var softmaxNLLGradOp = &kernel{name: "softmax_nll_grad", arity: 3, shape: same, spec: Spec{Op: "softmax_nll_grad"},
 	fwd: func(out []float32, in [][]float32, sh []tensor.Shape) {
 		k := sh[0][1]
 		for i := 0; i*k < len(out); i++ {

@@ -16,7 +16,7 @@ func BernoulliNLL(logits, x *G.Node) (*G.Node, error) {
 	return G.ApplyOp(bernoulliOp, logits, x)
 }
 
-var bernoulliOp = &kernel{name: "bernoulli_nll", arity: 2, shape: same,
+var bernoulliOp = &kernel{name: "bernoulli_nll", arity: 2, shape: same, spec: Spec{Op: "bernoulli_nll"},
 	fwd: func(out []float32, in [][]float32, _ []tensor.Shape) {
 		for i, l := range in[0] {
 			out[i] = float32(runtime.MapBernoulliNLL.Apply(float64(l), float64(in[1][i]), 0))
@@ -29,7 +29,7 @@ var bernoulliOp = &kernel{name: "bernoulli_nll", arity: 2, shape: same,
 	nodiff: []int{1},
 }
 
-var bernoulliGradOp = &kernel{name: "bernoulli_nll_grad", arity: 3, shape: same,
+var bernoulliGradOp = &kernel{name: "bernoulli_nll_grad", arity: 3, shape: same, spec: Spec{Op: "bernoulli_nll_grad"},
 	fwd: func(out []float32, in [][]float32, _ []tensor.Shape) {
 		for i, l := range in[0] {
 			out[i] = float32(runtime.MapBernoulliGrad.Apply(float64(l), float64(in[1][i]), float64(in[2][i])))
@@ -48,7 +48,7 @@ func LogisticNLL(mean, logScale, x *G.Node) (*G.Node, error) {
 	return G.ApplyOp(logisticOp, mean, logScale, x)
 }
 
-var logisticOp = &kernel{name: "logistic_nll", arity: 3, shape: same,
+var logisticOp = &kernel{name: "logistic_nll", arity: 3, shape: same, spec: Spec{Op: "logistic_nll"},
 	fwd: func(out []float32, in [][]float32, _ []tensor.Shape) {
 		runtime.LogisticNLL(out, in[0], in[1], in[2], nil, 0)
 	},
@@ -64,7 +64,7 @@ var logisticOp = &kernel{name: "logistic_nll", arity: 3, shape: same,
 }
 
 func logisticGradOp(which int) *kernel {
-	return &kernel{name: fmt.Sprintf("logistic_nll_grad(%d)", which), arity: 4, shape: same,
+	return &kernel{name: fmt.Sprintf("logistic_nll_grad(%d)", which), arity: 4, shape: same, spec: Spec{Op: "logistic_nll_grad", Which: which},
 		fwd: func(out []float32, in [][]float32, _ []tensor.Shape) {
 			runtime.LogisticNLL(out, in[0], in[1], in[2], in[3], which+1)
 		},

@@ -32,6 +32,29 @@ type kernel struct {
 	grad func(in G.Nodes, out, dy *G.Node) (G.Nodes, error)
 	// nodiff lists inputs that get no gradient (data, targets, scales).
 	nodiff []int
+	spec   Spec
+}
+
+// Spec names what a kernel computes, for executors other than gorgonia's
+// (the GPU trainer lowers a differentiated graph op by op). Op is the
+// kernel's name without its parameters; the fields that apply are set.
+type Spec struct {
+	Op             string
+	K, Stride, Pad int     // convolutions
+	Groups         int     // group norm
+	Eps            float64 // group norm
+	Factor         int     // upsampling
+	Which          int     // logistic_nll_grad: 0 by the mean, 1 by the log scale
+}
+
+// OpSpec returns the Spec of one of this package's kernels, and false for
+// any other op (gorgonia's own).
+func OpSpec(op G.Op) (Spec, bool) {
+	k, ok := op.(*kernel)
+	if !ok {
+		return Spec{}, false
+	}
+	return k.spec, true
 }
 
 func (k *kernel) Arity() int { return k.arity }
@@ -147,7 +170,7 @@ func SiLU(x *G.Node) (*G.Node, error) {
 	return G.ApplyOp(siluOp, x)
 }
 
-var siluOp = &kernel{name: "silu", arity: 1, shape: same,
+var siluOp = &kernel{name: "silu", arity: 1, shape: same, spec: Spec{Op: "silu"},
 	fwd: func(out []float32, in [][]float32, _ []tensor.Shape) {
 		for i, v := range in[0] {
 			out[i] = v / (1 + float32(math.Exp(-float64(v))))
@@ -160,7 +183,7 @@ var siluOp = &kernel{name: "silu", arity: 1, shape: same,
 }
 
 // siluGradOp(x, dy) = dy * s (1 + x (1 - s)), s = sigmoid(x).
-var siluGradOp = &kernel{name: "silu_grad", arity: 2, shape: same,
+var siluGradOp = &kernel{name: "silu_grad", arity: 2, shape: same, spec: Spec{Op: "silu_grad"},
 	fwd: func(out []float32, in [][]float32, _ []tensor.Shape) {
 		for i, v := range in[0] {
 			s := 1 / (1 + math.Exp(-float64(v)))
@@ -175,7 +198,7 @@ func Upsample(x *G.Node, f int) (*G.Node, error) {
 }
 
 func upsampleOp(f int) *kernel {
-	return &kernel{name: fmt.Sprintf("upsample(%d)", f), arity: 1,
+	return &kernel{name: fmt.Sprintf("upsample(%d)", f), arity: 1, spec: Spec{Op: "upsample", Factor: f},
 		shape: func(in []tensor.Shape) (tensor.Shape, error) {
 			s := in[0]
 			if len(s) != 4 {
@@ -204,7 +227,7 @@ func upsampleOp(f int) *kernel {
 
 // upsampleGradOp(x, dy) sums each f x f block of dy (x gives the shape).
 func upsampleGradOp(f int) *kernel {
-	return &kernel{name: fmt.Sprintf("upsample_grad(%d)", f), arity: 2, shape: same,
+	return &kernel{name: fmt.Sprintf("upsample_grad(%d)", f), arity: 2, shape: same, spec: Spec{Op: "upsample_grad", Factor: f},
 		fwd: func(out []float32, in [][]float32, sh []tensor.Shape) {
 			h, w := sh[0][2], sh[0][3]
 			planes := sh[0][0] * sh[0][1]
@@ -253,7 +276,7 @@ func groupStats(x []float32, n, size int, eps float64) (mean, rstd []float64) {
 }
 
 func normOp(groups int, eps float64) *kernel {
-	return &kernel{name: fmt.Sprintf("groupnorm(%d,%g)", groups, eps), arity: 1, shape: same,
+	return &kernel{name: fmt.Sprintf("groupnorm(%d,%g)", groups, eps), arity: 1, shape: same, spec: Spec{Op: "groupnorm", Groups: groups, Eps: eps},
 		fwd: func(out []float32, in [][]float32, sh []tensor.Shape) {
 			n := sh[0][0] * groups
 			size := len(in[0]) / n
@@ -273,7 +296,7 @@ func normOp(groups int, eps float64) *kernel {
 
 // normGradOp(x, dy): dx = rstd (dy - mean(dy) - xhat mean(dy xhat)) per group.
 func normGradOp(groups int, eps float64) *kernel {
-	return &kernel{name: fmt.Sprintf("groupnorm_grad(%d,%g)", groups, eps), arity: 2, shape: same,
+	return &kernel{name: fmt.Sprintf("groupnorm_grad(%d,%g)", groups, eps), arity: 2, shape: same, spec: Spec{Op: "groupnorm_grad", Groups: groups, Eps: eps},
 		fwd: func(out []float32, in [][]float32, sh []tensor.Shape) {
 			n := sh[0][0] * groups
 			size := len(in[0]) / n
@@ -312,6 +335,8 @@ func Conv2D(x, w *G.Node, stride, pad int) (*G.Node, error) {
 }
 
 type convGeom struct{ k, stride, pad int }
+
+func (c convGeom) spec(op string) Spec { return Spec{Op: op, K: c.k, Stride: c.stride, Pad: c.pad} }
 
 // dims derives the sizes from the input and weight shapes.
 func (c convGeom) dims(xs, ws tensor.Shape) (b, ch, h, w, o, ho, wo int) {
@@ -444,7 +469,7 @@ func gemm(tA, tB bool, m, n, k int, a, b, c []float32) {
 }
 
 func convOp(c convGeom) *kernel {
-	return &kernel{name: fmt.Sprintf("conv2d(k%d,s%d,p%d)", c.k, c.stride, c.pad), arity: 2,
+	return &kernel{name: fmt.Sprintf("conv2d(k%d,s%d,p%d)", c.k, c.stride, c.pad), arity: 2, spec: c.spec("conv2d"),
 		shape: func(in []tensor.Shape) (tensor.Shape, error) {
 			b, _, h, w, o, ho, wo := c.dims(in[0], in[1])
 			if h+2*c.pad < c.k || w+2*c.pad < c.k {
@@ -475,7 +500,7 @@ func convOp(c convGeom) *kernel {
 
 // convDxOp(x, w, dy) = col2im(w^T dy): the input gradient (x gives the shape).
 func convDxOp(c convGeom) *kernel {
-	return &kernel{name: fmt.Sprintf("conv2d_dx(k%d,s%d,p%d)", c.k, c.stride, c.pad), arity: 3, shape: same,
+	return &kernel{name: fmt.Sprintf("conv2d_dx(k%d,s%d,p%d)", c.k, c.stride, c.pad), arity: 3, shape: same, spec: c.spec("conv2d_dx"),
 		fwd: func(out []float32, in [][]float32, sh []tensor.Shape) {
 			b, ch, h, w, o, ho, wo := c.dims(sh[0], sh[1])
 			kk, np := ch*c.k*c.k, b*ho*wo
@@ -491,7 +516,7 @@ func convDxOp(c convGeom) *kernel {
 
 // convDwOp(x, w, dy) = dy cols^T: the weight gradient (w gives the shape).
 func convDwOp(c convGeom) *kernel {
-	return &kernel{name: fmt.Sprintf("conv2d_dw(k%d,s%d,p%d)", c.k, c.stride, c.pad), arity: 3,
+	return &kernel{name: fmt.Sprintf("conv2d_dw(k%d,s%d,p%d)", c.k, c.stride, c.pad), arity: 3, spec: c.spec("conv2d_dw"),
 		shape: func(in []tensor.Shape) (tensor.Shape, error) { return in[1].Clone(), nil },
 		fwd: func(out []float32, in [][]float32, sh []tensor.Shape) {
 			b, ch, h, w, o, ho, wo := c.dims(sh[0], sh[1])
@@ -512,4 +537,4 @@ func convDwOp(c convGeom) *kernel {
 // a later value (the sum it fed, say).
 func Tap(x *G.Node) (*G.Node, error) { return G.ApplyOp(tapOp, x) }
 
-var tapOp = &kernel{name: "tap", arity: 1, shape: same, fwd: func(out []float32, in [][]float32, _ []tensor.Shape) { copy(out, in[0]) }}
+var tapOp = &kernel{name: "tap", arity: 1, shape: same, spec: Spec{Op: "tap"}, fwd: func(out []float32, in [][]float32, _ []tensor.Shape) { copy(out, in[0]) }}
