@@ -1,8 +1,9 @@
 // The convolution's input gradient, one thread per element of dx [n, c, h, w]:
 // dx[c, iy, ix] = sum over o and the taps (ky, kx) that read (iy, ix) of
 // dy[o, oy, ox] w[o, c, ky, kx], where oy stride + ky - pad = iy. The GPU
-// program runs it for strided convolutions; a stride-1 one is a convolution
-// of dy with the flipped, transposed kernel and goes through conv2d.wgsl.
+// program runs it only where the padding exceeds k - 1; otherwise the
+// gradient is a stride-1 convolution of (spread-out) dy with the flipped,
+// transposed kernel and runs on conv2d.wgsl's tuned tiles.
 
 struct Params {
   n: u32, c: u32, h: u32, w: u32,

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/lsgm-go/lsgm/runtime"
+	"github.com/lsgm-go/lsgm/runtime/gpu"
 	"github.com/lsgm-go/lsgm/runtime/sampler"
 	"github.com/lsgm-go/lsgm/runtime/sde"
 	"github.com/lsgm-go/lsgm/trainer/data"
@@ -116,6 +117,7 @@ func runFit(args []string) error {
 	out := fs.String("out", "run", "run folder: checkpoint, metrics.jsonl, loss.png, samples per epoch, model.lsgm")
 	resume := fs.Bool("resume", false, "continue the run in --out from its last checkpoint")
 	blas := fs.String("blas", "auto", "matrix multiply backend: auto, "+strings.Join(nn.Backends(), ", "))
+	device := fs.String("device", "auto", "where the training step runs: gpu (any WebGPU adapter), cpu, or auto (a hardware GPU when there is one, else the CPU); a run may resume on another device")
 	quiet := fs.Bool("q", false, "no progress bar")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -150,7 +152,7 @@ func runFit(args []string) error {
 				o.MaxSteps = given.MaxSteps
 			case "epochs":
 				o.Epochs = given.Epochs
-			case "data", "out", "resume", "blas", "q":
+			case "data", "out", "resume", "blas", "q", "device":
 			default:
 				fmt.Fprintf(os.Stderr, "trainer fit: --%s ignored: a resumed run keeps its settings\n", f.Name)
 			}
@@ -173,6 +175,12 @@ func runFit(args []string) error {
 		return fmt.Errorf("trainer fit: %v", err)
 	}
 	r := &run{o: o, set: set, out: *out, quiet: *quiet}
+	if r.dev, err = trainDevice("trainer fit", *device); err != nil {
+		return err
+	}
+	if r.dev != nil {
+		defer r.dev.Close()
+	}
 	return r.train(ck)
 }
 
@@ -285,6 +293,7 @@ type run struct {
 	pos      int
 	seconds  float64 // training time before this process
 	meter    *meter
+	dev      *gpu.Device // nil: the step runs on the CPU
 }
 
 func (r *run) newModel() error {
@@ -411,8 +420,21 @@ func (r *run) train(ck *lsgm.Checkpoint) error {
 			return g, nil
 		}
 		g, err := lsgm.NewGraph(r.file, s, o.Batch, r.pTimes.Weighting() == "ll")
+		if err != nil {
+			return nil, err
+		}
 		graphs[s] = g
-		return g, err
+		if r.dev != nil {
+			if err := g.UseGPU(r.dev); err != nil {
+				return nil, err
+			}
+			n, b := g.GPUStats()
+			if !r.quiet {
+				fmt.Fprintln(os.Stderr)
+			}
+			fmt.Fprintf(os.Stderr, "trainer fit: stage %d graph on the GPU: %d kernel launches a step, %.1f MB of buffers\n", s, n, float64(b)/(1<<20))
+		}
+		return g, nil
 	}
 	defer func() {
 		for _, g := range graphs {

@@ -68,3 +68,37 @@ func (g *Model) Profile(n, reps int) ([]KernelTime, error) {
 	}
 	return out, nil
 }
+
+// Profile times each launch of the program alone, as Model.Profile does:
+// reps copies in one submission, waited for. Copies are not timed.
+func (p *Program) Profile(reps int) ([]KernelTime, error) {
+	if reps < 1 {
+		return nil, fmt.Errorf("gpu: profile needs at least 1 repetition, got %d", reps)
+	}
+	if err := p.Run(); err != nil { // pipelines and memory warm
+		return nil, err
+	}
+	p.d.wait()
+	r, err := p.d.newRecorder(1)
+	if err != nil {
+		return nil, err
+	}
+	defer r.release()
+	var out []KernelTime
+	for i, s := range p.steps {
+		if s.l == nil {
+			continue
+		}
+		for j := 0; j < reps; j++ {
+			s.l.record(r)
+		}
+		start := time.Now()
+		if err := r.submit(); err != nil {
+			return nil, err
+		}
+		p.d.wait()
+		ms := float64(time.Since(start).Microseconds()) / 1e3 / float64(reps)
+		out = append(out, KernelTime{Net: "program", Node: fmt.Sprint(i), Kernel: s.l.k.name, MS: ms})
+	}
+	return out, nil
+}

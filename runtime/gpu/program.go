@@ -179,37 +179,60 @@ func (p *Program) Conv2D(y, x, w *Buffer, n, c, h, wd, o, k, stride, pad int) er
 	return p.add(p.d.prepConv(y, x, w, zero, n, c, h, wd, o, k, stride, pad, false))
 }
 
-// Conv2DData is the convolution's input gradient (runtime.Conv2DData). At
-// stride 1 it is a convolution of dy with the kernel flipped and its
-// channels swapped, padded k-1-pad, and runs on the tuned conv2d kernel;
-// strided ones run conv2d_dx.wgsl.
+// Conv2DData is the convolution's input gradient (runtime.Conv2DData): a
+// stride-1 convolution, on the tuned conv2d kernel, of dy with the kernel
+// flipped and its channels swapped, padded k-1-pad. A strided one first
+// spreads dy out with stride-1 zeros between its pixels (and r more at the
+// end, r = (h + 2 pad - k) mod stride: input rows no tap reads), which
+// multiplies by zero (stride^2 - 1)/stride^2 of the time but still beats
+// conv2d_dx.wgsl's direct sum, which serves a padding past k-1 only.
 func (p *Program) Conv2DData(dx, dy, w *Buffer, n, c, h, wd, o, k, stride, pad int) error {
 	ho, wo := convOut(h, k, stride, pad), convOut(wd, k, stride, pad)
 	if err := need("conv2d_dx", dy, n*o*ho*wo, w, o*c*k*k, dx, n*c*h*wd); err != nil {
 		return err
 	}
-	if stride == 1 && pad <= k-1 {
-		flip, err := p.scratch(o*c*k*k, nil)
+	if pad > k-1 {
+		gx, gy := grid(n * c * h * wd)
+		return p.add(p.d.prep("conv2d_dx", gx, gy, []uint32{
+			uint32(n), uint32(c), uint32(h), uint32(wd), uint32(o), uint32(k), uint32(stride), uint32(pad),
+			uint32(ho), uint32(wo), 0, 0}, dy, w, dx))
+	}
+	flip, err := p.scratch(o*c*k*k, nil)
+	if err != nil {
+		return err
+	}
+	// flip[ic, oc, ky, kx] = w[oc, ic, k-1-ky, k-1-kx]
+	shape := [4]int{c, o, k, k}
+	src := runtime.View{Off: k*k - 1, Stride: [4]int{k * k, c * k * k, -k, -1}}
+	if err := p.Map(runtime.MapCopy, shape, Ref{flip, runtime.Contiguous(shape)}, Ref{w, src}, Ref{}, Ref{}); err != nil {
+		return err
+	}
+	in, hs, ws := dy, ho, wo
+	if stride > 1 {
+		hs, ws = (ho-1)*stride+1+(h+2*pad-k)%stride, (wo-1)*stride+1+(wd+2*pad-k)%stride
+		if in, err = p.scratch(n*o*hs*ws, nil); err != nil {
+			return err
+		}
+		zero, err := p.filled(1, 0)
 		if err != nil {
 			return err
 		}
-		// flip[ic, oc, ky, kx] = w[oc, ic, k-1-ky, k-1-kx]
-		shape := [4]int{c, o, k, k}
-		src := runtime.View{Off: k*k - 1, Stride: [4]int{k * k, c * k * k, -k, -1}}
-		if err := p.Map(runtime.MapCopy, shape, Ref{flip, runtime.Contiguous(shape)}, Ref{w, src}, Ref{}, Ref{}); err != nil {
+		full := [4]int{n, o, hs, ws}
+		if err := p.Map(runtime.MapCopy, full, Ref{in, runtime.Contiguous(full)}, Ref{zero, runtime.View{}}, Ref{}, Ref{}); err != nil {
 			return err
 		}
-		return p.Conv2D(dx, dy, flip, n, o, ho, wo, c, k, 1, k-1-pad)
+		spread := runtime.View{Stride: [4]int{o * hs * ws, hs * ws, stride * ws, stride}}
+		part := [4]int{n, o, ho, wo}
+		if err := p.Map(runtime.MapCopy, part, Ref{in, spread}, Ref{dy, runtime.Contiguous(part)}, Ref{}, Ref{}); err != nil {
+			return err
+		}
 	}
-	gx, gy := grid(n * c * h * wd)
-	return p.add(p.d.prep("conv2d_dx", gx, gy, []uint32{
-		uint32(n), uint32(c), uint32(h), uint32(wd), uint32(o), uint32(k), uint32(stride), uint32(pad),
-		uint32(ho), uint32(wo), 0, 0}, dy, w, dx))
+	return p.Conv2D(dx, in, flip, n, o, hs, ws, c, k, 1, k-1-pad)
 }
 
 // Conv2DFilter is the convolution's weight gradient (runtime.Conv2DFilter).
 // The sum over the batch's pixels is split into chunks when the weight has
-// few 32x32 tiles, so a large GPU has work for all its cores; the partial
+// few 32x64 tiles, so a large GPU has work for all its cores; the partial
 // sums are then added by Sum.
 func (p *Program) Conv2DFilter(dw, x, dy *Buffer, n, c, h, wd, o, k, stride, pad int) error {
 	ho, wo := convOut(h, k, stride, pad), convOut(wd, k, stride, pad)
@@ -217,7 +240,7 @@ func (p *Program) Conv2DFilter(dw, x, dy *Buffer, n, c, h, wd, o, k, stride, pad
 		return err
 	}
 	nq, nr := c*k*k, n*ho*wo
-	tiles := ((o + 31) / 32) * ((nq + 31) / 32)
+	tiles := ((o + 31) / 32) * ((nq + 63) / 64)
 	splits := max(1, min((256+tiles-1)/tiles, nr/1024))
 	chunk := ((nr+splits-1)/splits + 15) / 16 * 16
 	splits = (nr + chunk - 1) / chunk
@@ -228,10 +251,10 @@ func (p *Program) Conv2DFilter(dw, x, dy *Buffer, n, c, h, wd, o, k, stride, pad
 			return err
 		}
 	}
-	if uint32((nq+31)/32) > maxGroups || uint32((o+31)/32) > maxGroups {
+	if uint32((nq+63)/64) > maxGroups || uint32((o+31)/32) > maxGroups {
 		return fmt.Errorf("gpu: conv2d_dw of %d by %d weights is beyond the dispatch limit", o, nq)
 	}
-	l, err := p.d.prep("conv2d_dw", uint32((nq+31)/32), uint32((o+31)/32), []uint32{
+	l, err := p.d.prep("conv2d_dw", uint32((nq+63)/64), uint32((o+31)/32), []uint32{
 		uint32(n), uint32(c), uint32(h), uint32(wd), uint32(o), uint32(k), uint32(stride), uint32(pad),
 		uint32(ho), uint32(wo), uint32(chunk), 0}, x, dy, out)
 	if err != nil {

@@ -23,34 +23,45 @@ import (
 type Exec struct {
 	d      *gpu.Device
 	prog   *gpu.Program
-	val    map[*G.Node]*storage // where each lowered node's value lives
-	inputs []*G.Node            // nodes with host values, uploaded by Sync
+	val    map[*G.Node]*value    // where each lowered node's value lives
+	uses   map[*G.Node][]*G.Node // each node's readers
+	inputs []*G.Node             // nodes with host values, uploaded by Sync
 	outs   []*G.Node
 	pool   map[int][]*gpu.Buffer // free intermediate buffers by length
 	all    []*gpu.Buffer         // every buffer Exec allocated
 	bytes  int64
 }
 
-// storage is a buffer shared by a node and its reshapes, freed to the pool
-// when its last reader has been lowered.
+// storage is a buffer shared by a node and its reshapes and views, freed to
+// the pool when its last reader has been lowered.
 type storage struct {
 	b     *gpu.Buffer
 	users int  // readers not yet lowered, over the node and its aliases
 	keep  bool // an input or an output: never reused
 }
 
+// value is where a node's tensor lies: a storage and a view of it. A
+// broadcast, transpose or slice whose readers are all elementwise ops is
+// not computed at all: it is a view of its input, read in place by them.
+type value struct {
+	*storage
+	v    runtime.View
+	lazy bool // v is not the contiguous layout of the node's shape
+}
+
 // Compile lowers the part of g that outs depend on. Input nodes (those
 // without an op: parameters, data, scalars set by G.Let) get buffers that
 // Sync fills from their host values.
 func Compile(d *gpu.Device, g *G.ExprGraph, outs []*G.Node) (e *Exec, err error) {
-	e = &Exec{d: d, prog: d.NewProgram(), val: map[*G.Node]*storage{}, pool: map[int][]*gpu.Buffer{}}
+	e = &Exec{d: d, prog: d.NewProgram(), val: map[*G.Node]*value{}, pool: map[int][]*gpu.Buffer{}}
 	defer func() {
 		if err != nil {
 			e.Release()
 			e = nil
 		}
 	}()
-	order, readers := schedule(g, outs)
+	order, readers, uses := schedule(g, outs)
+	e.uses = uses
 	isOut := map[*G.Node]bool{}
 	for _, o := range outs {
 		if o != nil {
@@ -63,10 +74,10 @@ func Compile(d *gpu.Device, g *G.ExprGraph, outs []*G.Node) (e *Exec, err error)
 			return nil, fmt.Errorf("gpugraph: node %d %q (%v): %w", n.ID(), n.Name(), n.Op(), err)
 		}
 		for _, c := range children(g, n) {
-			if s := e.val[c]; s != nil {
-				s.users--
-				if s.users == 0 && !s.keep {
-					e.pool[s.b.Len()] = append(e.pool[s.b.Len()], s.b)
+			if v := e.val[c]; v != nil {
+				v.users--
+				if v.users == 0 && !v.keep {
+					e.pool[v.b.Len()] = append(e.pool[v.b.Len()], v.b)
 				}
 			}
 		}
@@ -74,12 +85,13 @@ func Compile(d *gpu.Device, g *G.ExprGraph, outs []*G.Node) (e *Exec, err error)
 	return e, nil
 }
 
-// schedule returns the nodes outs depend on, each after its children, and
-// each node's number of readers among them.
-func schedule(g *G.ExprGraph, outs []*G.Node) ([]*G.Node, map[*G.Node]int) {
+// schedule returns the nodes outs depend on, each after its children, each
+// node's number of reads among them and its readers.
+func schedule(g *G.ExprGraph, outs []*G.Node) ([]*G.Node, map[*G.Node]int, map[*G.Node][]*G.Node) {
 	var order []*G.Node
 	seen := map[*G.Node]bool{}
 	readers := map[*G.Node]int{}
+	uses := map[*G.Node][]*G.Node{}
 	var visit func(n *G.Node)
 	visit = func(n *G.Node) {
 		if seen[n] {
@@ -89,6 +101,7 @@ func schedule(g *G.ExprGraph, outs []*G.Node) ([]*G.Node, map[*G.Node]int) {
 		for _, c := range children(g, n) {
 			visit(c)
 			readers[c]++
+			uses[c] = append(uses[c], n)
 		}
 		order = append(order, n)
 	}
@@ -97,7 +110,7 @@ func schedule(g *G.ExprGraph, outs []*G.Node) ([]*G.Node, map[*G.Node]int) {
 			visit(o)
 		}
 	}
-	return order, readers
+	return order, readers, uses
 }
 
 func children(g *G.ExprGraph, n *G.Node) []*G.Node {
@@ -147,7 +160,7 @@ func (e *Exec) Run(nodes ...*G.Node) ([][]float32, error) {
 	bufs := make([]*gpu.Buffer, len(nodes))
 	for i, n := range nodes {
 		s := e.val[n]
-		if s == nil || !s.keep {
+		if s == nil || !s.keep || s.lazy {
 			return nil, fmt.Errorf("gpugraph: node %q was not compiled as an output", n.Name())
 		}
 		bufs[i] = s.b
@@ -218,18 +231,27 @@ func (e *Exec) lower(g *G.ExprGraph, n *G.Node, readers int, out bool) error {
 		if err != nil {
 			return err
 		}
-		e.val[n] = &storage{b: b, users: readers, keep: true}
+		e.val[n] = contiguous(&storage{b: b, users: readers, keep: true})
 		e.inputs = append(e.inputs, n)
 		return nil
 	}
-	// Aliases: a reshape or a tap shares its child's storage.
+	// Aliases: a reshape or a tap shares its child's storage (its child is
+	// never lazy: neither is an elementwise reader).
 	if isReshape(n.Op()) || isTap(n.Op()) {
-		s := e.val[cs[0]]
-		s.users += readers
+		v := e.val[cs[0]]
+		v.users += readers
 		if out {
-			s.keep = true
+			v.keep = true
 		}
-		e.val[n] = s
+		e.val[n] = v
+		return nil
+	}
+	// Views: a broadcast, transpose or slice read only by elementwise ops.
+	if v, ok, err := e.view(n, cs); err != nil {
+		return err
+	} else if ok && !out && e.onlyElementwise(n) {
+		v.users += readers
+		e.val[n] = &value{storage: v.storage, v: v.v, lazy: true}
 		return nil
 	}
 	if a := n.Op().Arity(); a >= 0 && a != len(cs) {
@@ -242,11 +264,13 @@ func (e *Exec) lower(g *G.ExprGraph, n *G.Node, readers int, out bool) error {
 	if err != nil {
 		return err
 	}
-	e.val[n] = &storage{b: b, users: readers, keep: keep}
+	e.val[n] = contiguous(&storage{b: b, users: readers, keep: keep})
 	in := make([]*gpu.Buffer, len(cs))
 	for i, c := range cs {
-		if s := e.val[c]; s != nil {
-			in[i] = s.b
+		if v := e.val[c]; v != nil && !v.lazy && v.v.Off == 0 {
+			in[i] = v.b // kernels read contiguous inputs (views feed elementwise ops only)
+		} else if !elementwise[kind] {
+			return fmt.Errorf("internal: input %d of a kernel is a view", i)
 		}
 	}
 	if spec, ok := nn.OpSpec(n.Op()); ok {
@@ -364,31 +388,25 @@ func (e *Exec) lowerBuiltin(n *G.Node, cs []*G.Node, in []*gpu.Buffer, y *gpu.Bu
 		// The size of an axis, known when the graph is built.
 		ax := int(field(n.Op(), "axis").Int())
 		return e.constant(y, float32(cs[0].Shape()[ax]))
-	case "repeatOp":
-		// A broadcast: the input has size 1 along the repeated axis.
-		along := int(field(n.Op(), "along").Int())
-		xs := cs[0].Shape()
-		if len(xs) != len(n.Shape()) {
-			return fmt.Errorf("repeat of rank %d into rank %d", len(xs), len(n.Shape()))
+	case "repeatOp", "transposeOp", "sliceOp": // read by a kernel, or an output: computed
+		v, _, err := e.view(n, cs)
+		if err != nil {
+			return err
 		}
-		if xs[along] != 1 && xs[along] != n.Shape()[along] {
-			return fmt.Errorf("repeat along axis %d of size %d (only broadcasts from size 1)", along, xs[along])
-		}
-		return p.Map(runtime.MapCopy, oshape, gpu.Ref{B: y, V: ov}, gpu.Ref{B: in[0], V: broadcastView(xs, n.Shape())}, gpu.Ref{}, gpu.Ref{})
+		return p.Map(runtime.MapCopy, oshape, gpu.Ref{B: y, V: ov}, gpu.Ref{B: v.b, V: v.v}, gpu.Ref{}, gpu.Ref{})
 	case "elemBinOp":
 		sym, _, _ := strings.Cut(fmt.Sprint(n.Op()), " ")
 		op, ok := binOps[sym]
 		if !ok {
 			return fmt.Errorf("no GPU kernel for the elementwise %q", sym)
 		}
-		return p.Map(op, oshape, gpu.Ref{B: y, V: ov}, gpu.Ref{B: in[0], V: broadcastView(cs[0].Shape(), n.Shape())},
-			gpu.Ref{B: in[1], V: broadcastView(cs[1].Shape(), n.Shape())}, gpu.Ref{})
+		return p.Map(op, oshape, gpu.Ref{B: y, V: ov}, e.ref(cs[0], n.Shape()), e.ref(cs[1], n.Shape()), gpu.Ref{})
 	case "elemUnaryOp":
 		op, ok := unOps[fmt.Sprint(n.Op())]
 		if !ok {
 			return fmt.Errorf("no GPU kernel for the elementwise %q", fmt.Sprint(n.Op()))
 		}
-		return p.Map(op, oshape, gpu.Ref{B: y, V: ov}, gpu.Ref{B: in[0], V: ov}, gpu.Ref{}, gpu.Ref{})
+		return p.Map(op, oshape, gpu.Ref{B: y, V: ov}, e.ref(cs[0], n.Shape()), gpu.Ref{}, gpu.Ref{})
 	case "sumOp":
 		return e.sum(y, in[0], cs[0].Shape(), ints(field(n.Op(), "along")))
 	case "linAlgBinOp":
@@ -406,56 +424,23 @@ func (e *Exec) lowerBuiltin(n *G.Node, cs []*G.Node, in []*gpu.Buffer, y *gpu.Bu
 			nn = bs[0]
 		}
 		return p.MatMul(y, in[0], in[1], m, nn, k, ta, tb)
-	case "transposeOp":
-		pattern := ints(field(n.Op(), "pattern"))
-		xs := cs[0].Shape()
-		xd, err := dims(xs)
-		if err != nil {
-			return err
-		}
-		xv := runtime.Contiguous(xd)
-		pad := 4 - len(xs)
-		var v runtime.View
-		for i, a := range pattern {
-			v.Stride[pad+i] = xv.Stride[pad+a]
-		}
-		return p.Map(runtime.MapCopy, oshape, gpu.Ref{B: y, V: ov}, gpu.Ref{B: in[0], V: v}, gpu.Ref{}, gpu.Ref{})
 	case "concatOp":
 		axis := 4 - len(n.Shape()) + int(field(n.Op(), "axis").Int())
 		off := 0
-		for i, c := range cs {
+		for _, c := range cs {
 			cd, err := dims(c.Shape())
 			if err != nil {
 				return err
 			}
 			part := runtime.View{Off: off * ov.Stride[axis], Stride: ov.Stride}
-			if err := p.Map(runtime.MapCopy, cd, gpu.Ref{B: y, V: part}, gpu.Ref{B: in[i], V: runtime.Contiguous(cd)}, gpu.Ref{}, gpu.Ref{}); err != nil {
+			if err := p.Map(runtime.MapCopy, cd, gpu.Ref{B: y, V: part}, e.ref(c, c.Shape()), gpu.Ref{}, gpu.Ref{}); err != nil {
 				return err
 			}
 			off += cd[axis]
 		}
 		return nil
-	case "sliceOp":
-		return e.slice(n, cs[0], in[0], y, oshape)
 	}
 	return fmt.Errorf("no GPU kernel for gorgonia's %s", kind)
-}
-
-// broadcastView reads a tensor of shape xs as one of shape ys (same rank,
-// or a scalar): stride 0 where xs has size 1 and ys does not.
-func broadcastView(xs, ys tensor.Shape) runtime.View {
-	if xs.IsScalar() || xs.TotalSize() == 1 && len(xs) != len(ys) {
-		return runtime.View{}
-	}
-	xd, _ := dims(xs)
-	yd, _ := dims(ys)
-	v := runtime.Contiguous(xd)
-	for d := range xd {
-		if xd[d] == 1 && yd[d] != 1 {
-			v.Stride[d] = 0
-		}
-	}
-	return v
 }
 
 // constant makes y hold v (a one-value buffer, written at compile time
@@ -516,34 +501,108 @@ func (e *Exec) sum(y, x *gpu.Buffer, xs tensor.Shape, axes []int) error {
 	return nil
 }
 
-// slice lowers gorgonia's slice of one axis: a strided view of the input.
-func (e *Exec) slice(n, x *G.Node, xb, y *gpu.Buffer, oshape [4]int) error {
-	along := int(field(n.Op(), "along").Int())
-	sl, _ := field(n.Op(), "Slice").Interface().(tensor.Slice)
-	xs := x.Shape()
-	start, step := 0, 1
-	if sl != nil {
-		start, step = sl.Start(), max(1, sl.Step())
+// Profile times each kernel launch of the compiled graph alone.
+func (e *Exec) Profile(reps int) ([]gpu.KernelTime, error) { return e.prog.Profile(reps) }
+
+func contiguous(s *storage) *value { return &value{storage: s} }
+
+// elementwise ops read their operands through views.
+var elementwise = map[string]bool{"elemBinOp": true, "elemUnaryOp": true, "repeatOp": true, "transposeOp": true, "sliceOp": true, "concatOp": true}
+
+// onlyElementwise says whether every reader of n takes a view.
+func (e *Exec) onlyElementwise(n *G.Node) bool {
+	for _, u := range e.uses[n] {
+		if u.Op() == nil || !elementwise[typeName(u.Op())] {
+			return false
+		}
 	}
-	xd, err := dims(xs)
+	return true
+}
+
+// layout is the view v of a node of shape s, or its contiguous layout.
+func (e *Exec) layout(c *G.Node) (*value, runtime.View, [4]int, error) {
+	v := e.val[c]
+	d, err := dims(c.Shape())
 	if err != nil {
-		return err
+		return nil, runtime.View{}, d, err
 	}
-	xv := runtime.Contiguous(xd)
+	if !v.lazy {
+		cv := runtime.Contiguous(d)
+		cv.Off = v.v.Off
+		return v, cv, d, nil
+	}
+	return v, v.v, d, nil
+}
+
+// ref reads child c as an operand of an elementwise op of shape ys: through
+// its view, with stride 0 along the axes it broadcasts (size 1 in c, or a
+// scalar).
+func (e *Exec) ref(c *G.Node, ys tensor.Shape) gpu.Ref {
+	v, cv, cd, _ := e.layout(c)
+	if c.Shape().TotalSize() <= 1 && (len(c.Shape()) != len(ys) || c.Shape().IsScalar()) {
+		return gpu.Ref{B: v.b, V: runtime.View{Off: cv.Off}}
+	}
+	yd, _ := dims(ys)
+	for d := range cd {
+		if cd[d] == 1 && yd[d] != 1 {
+			cv.Stride[d] = 0
+		}
+	}
+	return gpu.Ref{B: v.b, V: cv}
+}
+
+// view is n as a view of its child, for a broadcast, a transpose or a
+// slice (ok false for other ops).
+func (e *Exec) view(n *G.Node, cs []*G.Node) (value, bool, error) {
+	kind := typeName(n.Op())
+	if kind != "repeatOp" && kind != "transposeOp" && kind != "sliceOp" {
+		return value{}, false, nil
+	}
+	cv, v, _, err := e.layout(cs[0])
+	if err != nil {
+		return value{}, false, err
+	}
+	xs := cs[0].Shape()
 	pad := 4 - len(xs)
-	v := runtime.View{Off: start * xv.Stride[pad+along]}
-	// the output keeps the input's axes, less along when it is indexed away
-	keep := len(n.Shape()) == len(xs)
-	od := 4 - len(n.Shape())
-	for a, i := 0, od; a < len(xs); a++ {
-		if a == along && !keep {
-			continue
+	out := runtime.View{Off: v.Off}
+	switch kind {
+	case "repeatOp":
+		// A broadcast: the input has size 1 along the repeated axis.
+		along := int(field(n.Op(), "along").Int())
+		if len(xs) != len(n.Shape()) {
+			return value{}, false, fmt.Errorf("repeat of rank %d into rank %d", len(xs), len(n.Shape()))
 		}
-		v.Stride[i] = xv.Stride[pad+a]
-		if a == along {
-			v.Stride[i] *= step
+		if xs[along] != 1 && xs[along] != n.Shape()[along] {
+			return value{}, false, fmt.Errorf("repeat along axis %d of size %d (only broadcasts from size 1)", along, xs[along])
 		}
-		i++
+		out.Stride = v.Stride
+		if xs[along] == 1 {
+			out.Stride[pad+along] = 0
+		}
+	case "transposeOp":
+		for i, a := range ints(field(n.Op(), "pattern")) {
+			out.Stride[pad+i] = v.Stride[pad+a]
+		}
+	case "sliceOp":
+		along := int(field(n.Op(), "along").Int())
+		sl, _ := field(n.Op(), "Slice").Interface().(tensor.Slice)
+		start, step := 0, 1
+		if sl != nil {
+			start, step = sl.Start(), max(1, sl.Step())
+		}
+		out.Off += start * v.Stride[pad+along]
+		// the output keeps the input's axes, less along when it is indexed away
+		keep := len(n.Shape()) == len(xs)
+		for a, i := 0, 4-len(n.Shape()); a < len(xs); a++ {
+			if a == along && !keep {
+				continue
+			}
+			out.Stride[i] = v.Stride[pad+a]
+			if a == along {
+				out.Stride[i] *= step
+			}
+			i++
+		}
 	}
-	return e.prog.Map(runtime.MapCopy, oshape, gpu.Ref{B: y, V: runtime.Contiguous(oshape)}, gpu.Ref{B: xb, V: v}, gpu.Ref{}, gpu.Ref{})
+	return value{storage: cv.storage, v: out}, true, nil
 }

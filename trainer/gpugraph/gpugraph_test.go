@@ -1,4 +1,4 @@
-package gpugraph
+package gpugraph_test
 
 import (
 	"math"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/lsgm-go/lsgm/runtime/gpu"
 	"github.com/lsgm-go/lsgm/runtime/sde"
+	"github.com/lsgm-go/lsgm/trainer/gpugraph"
 	"github.com/lsgm-go/lsgm/trainer/lsgm"
 	"github.com/lsgm-go/lsgm/weights"
 )
@@ -128,7 +129,7 @@ func TestStepMatchesCPU(t *testing.T) {
 				}
 			}
 			outs = append(outs, gr.GradNodes()...)
-			e, err := Compile(d, gr.Expr(), outs)
+			e, err := gpugraph.Compile(d, gr.Expr(), outs)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -8,7 +8,9 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"github.com/lsgm-go/lsgm/runtime/gpu"
 	"github.com/lsgm-go/lsgm/runtime/sde"
+	"github.com/lsgm-go/lsgm/trainer/gpugraph"
 	"github.com/lsgm-go/lsgm/trainer/nn"
 	"github.com/lsgm-go/lsgm/weights"
 )
@@ -63,6 +65,81 @@ type Graph struct {
 	beta                      *G.Node
 	nll                       *G.Node   // StageEval: -log p(x|z0) per pixel, for per-image values
 	grads                     []*G.Node // the gradient nodes of Wrt
+
+	dev *onGPU // set by UseGPU: Run executes the graph there
+}
+
+// onGPU is a Graph compiled for a GPU, with the host copies of what its
+// last Run read back.
+type onGPU struct {
+	e     *gpugraph.Exec
+	outs  []*G.Node
+	host  map[*G.Node][]float32
+	grads map[string][]float32
+}
+
+// UseGPU compiles the graph for d: from then on Run executes the forward
+// pass, the loss and the gradients there as one submission (uploading the
+// parameters and inputs first, reading the values and gradients back after).
+func (gr *Graph) UseGPU(d *gpu.Device) error {
+	var outs []*G.Node
+	for _, n := range []*G.Node{gr.recon, gr.negH, gr.kl, gr.ce, gr.cost, gr.z0, gr.mu, gr.logSigma, gr.nll} {
+		if n != nil {
+			outs = append(outs, n)
+		}
+	}
+	outs = append(outs, gr.grads...)
+	e, err := gpugraph.Compile(d, gr.g, outs)
+	if err != nil {
+		return fmt.Errorf("lsgm: compiling the stage %d graph for the GPU: %w", gr.Stage, err)
+	}
+	if gr.dev != nil {
+		gr.dev.e.Release()
+	}
+	gr.dev = &onGPU{e: e, outs: outs, host: map[*G.Node][]float32{}, grads: map[string][]float32{}}
+	return nil
+}
+
+// GPUStats reports the compiled graph's kernel launches per Run and the
+// device memory it holds (0, 0 on the CPU).
+func (gr *Graph) GPUStats() (launches int, bytes int64) {
+	if gr.dev == nil {
+		return 0, 0
+	}
+	return gr.dev.e.Launches(), gr.dev.e.Bytes()
+}
+
+// value is node n's value after Run, on either executor.
+func (gr *Graph) value(n *G.Node) []float32 {
+	if gr.dev != nil {
+		return gr.dev.host[n]
+	}
+	switch d := n.Value().Data().(type) {
+	case []float32:
+		return d
+	case float32:
+		return []float32{d}
+	}
+	return nil
+}
+
+func (gr *Graph) runGPU() error {
+	gr.FillInputs()
+	g := gr.dev
+	if err := g.e.Sync(); err != nil {
+		return err
+	}
+	data, err := g.e.Run(g.outs...)
+	if err != nil {
+		return err
+	}
+	for i, n := range g.outs {
+		g.host[n] = data[i]
+	}
+	for i, name := range gr.Wrt {
+		g.grads[name] = g.host[gr.grads[i]]
+	}
+	return nil
 }
 
 // SetBeta sets StageVAE's KL coefficient.
@@ -268,25 +345,38 @@ func (gr *Graph) FillInputs() { nn.FillTimes(gr.times, gr.T) }
 
 // Run evaluates the loss and the gradients of Wrt.
 func (gr *Graph) Run() (Values, error) {
-	gr.FillInputs()
-	gr.vm.Reset()
-	if err := gr.vm.RunAll(); err != nil {
-		return Values{}, fmt.Errorf("lsgm: running the stage %d graph: %w", gr.Stage, err)
+	if gr.dev != nil {
+		if err := gr.runGPU(); err != nil {
+			return Values{}, fmt.Errorf("lsgm: running the stage %d graph on the GPU: %w", gr.Stage, err)
+		}
+	} else {
+		gr.FillInputs()
+		gr.vm.Reset()
+		if err := gr.vm.RunAll(); err != nil {
+			return Values{}, fmt.Errorf("lsgm: running the stage %d graph: %w", gr.Stage, err)
+		}
 	}
 	scalar := func(n *G.Node) float64 {
 		if n == nil {
 			return 0
 		}
-		return float64(n.Value().Data().(float32))
+		return float64(gr.value(n)[0])
 	}
 	if (gr.Stage == StageJoint || gr.Stage == StageEval) && gr.Z0 != nil {
-		copy(gr.Z0, gr.z0.Value().Data().([]float32))
+		copy(gr.Z0, gr.value(gr.z0))
 	}
 	return Values{Recon: scalar(gr.recon), NegEntropy: scalar(gr.negH), KL: scalar(gr.kl), CE: scalar(gr.ce), Cost: scalar(gr.cost)}, nil
 }
 
 // Grad returns the live gradient of parameter name after Run.
 func (gr *Graph) Grad(name string) ([]float32, error) {
+	if gr.dev != nil {
+		g, ok := gr.dev.grads[name]
+		if !ok {
+			return nil, fmt.Errorf("lsgm: no gradient of %q after the GPU run", name)
+		}
+		return g, nil
+	}
 	v, err := gr.params.Nodes[name].Grad()
 	if err != nil {
 		return nil, err
@@ -296,7 +386,7 @@ func (gr *Graph) Grad(name string) ([]float32, error) {
 
 // Posterior returns the encoder's mu and log sigma after Run (StageJoint, StageVAE).
 func (gr *Graph) Posterior() (mu, logSigma []float32) {
-	return gr.mu.Value().Data().([]float32), gr.logSigma.Value().Data().([]float32)
+	return gr.value(gr.mu), gr.value(gr.logSigma)
 }
 
 // PerImage returns StageEval's terms per image after Run: the
@@ -308,8 +398,8 @@ func (gr *Graph) PerImage() (recon, negH []float64, err error) {
 		return nil, nil, fmt.Errorf("lsgm: per-image terms exist in the eval stage only, not stage %d", gr.Stage)
 	}
 	B := gr.Batch
-	nll := gr.nll.Value().Data().([]float32)
-	ls := gr.logSigma.Value().Data().([]float32)
+	nll := gr.value(gr.nll)
+	ls := gr.value(gr.logSigma)
 	recon, negH = make([]float64, B), make([]float64, B)
 	for i := 0; i < B; i++ {
 		for _, v := range nll[i*len(nll)/B : (i+1)*len(nll)/B] {
@@ -322,8 +412,14 @@ func (gr *Graph) PerImage() (recon, negH []float64, err error) {
 	return recon, negH, nil
 }
 
-// Close releases the tape machine.
-func (gr *Graph) Close() { gr.vm.Close() }
+// Close releases the tape machine and any GPU buffers.
+func (gr *Graph) Close() {
+	gr.vm.Close()
+	if gr.dev != nil {
+		gr.dev.e.Release()
+		gr.dev = nil
+	}
+}
 
 // CEConst is the cross entropy's part that the denoising loss leaves out,
 // per image of a batch with posterior (mu, logSigma) (lsgm-math.md 1): the
