@@ -200,6 +200,10 @@ var kernelSpecs = map[string]struct {
 	"groupnorm_grad": {"groupnorm_grad", "main", slots(bUniform, bRead, bRead, bWrite)},
 	"upsample_grad":  {"upsample_grad", "main", slots(bUniform, bRead, bWrite)},
 	"logistic":       {"logistic", "main", slots(bUniform, bRead, bRead, bRead, bRead, bWrite)},
+	"adam":           {"adam", "main", slots(bUniform, bRead, bRead, bRead, bWrite, bWrite, bWrite)},
+	"ema":            {"ema", "main", slots(bUniform, bRead, bRead, bRead, bWrite)},
+	"gradpartial":    {"gradnorm", "partial", slots(bUniform, bRead, bWrite)},
+	"graddecide":     {"gradnorm", "decide", []bslot{{0, bUniform}, {2, bWrite}, {3, bWrite}}},
 	"words":          {"philox", "words", []bslot{{0, bDynUniform}, {2, bWrite}}},
 }
 

@@ -303,3 +303,66 @@ func (h Host) LogisticNLL(y, mu, ls, x, dy []float32, which int) error {
 		return p.Logistic(out, in[0], in[1], in[2], in[3], len(y), which)
 	})
 }
+
+// Adam runs one step of AdamStep st on the device: its clipping factor
+// through the state buffer, its constants through the hyper buffer.
+func (h Host) Adam(w, m, v, g []float32, st runtime.AdamStep) error {
+	p := h.D.NewProgram()
+	defer p.Release()
+	var bufs []*Buffer
+	for _, x := range [][]float32{w, m, v, g, {1, 0, float32(st.Clip)}, Hyper([]runtime.AdamStep{st}, 0)} {
+		b, err := p.scratch(len(x), x)
+		if err != nil {
+			return err
+		}
+		bufs = append(bufs, b)
+	}
+	if err := p.Adam(bufs[0], bufs[1], bufs[2], bufs[3], bufs[4], bufs[5], len(w), 0, 1, st.Beta1, st.Beta2, st.Eps, st.Max); err != nil {
+		return err
+	}
+	out, err := p.RunRead(bufs[0], bufs[1], bufs[2])
+	if err != nil {
+		return err
+	}
+	copy(w, out[0])
+	copy(m, out[1])
+	copy(v, out[2])
+	return nil
+}
+
+// EMA moves s toward w with decay d.
+func (h Host) EMA(s, w []float32, d float64) error {
+	return h.prog(s, [][]float32{w, {1}, Hyper(nil, d)}, func(p *Program, out *Buffer, in []*Buffer) error {
+		return p.EMA(out, in[0], in[1], in[2], len(w), 0)
+	})
+}
+
+// GradNorm computes each group's norm and clipping factor and the finite
+// flag: the partial sums of every group, then the decision.
+func (h Host) GradNorm(groups [][]float32, clip float64) (norms, factors []float64, finite bool, err error) {
+	state := make([]float32, StateLen(len(groups)))
+	err = h.prog(state, nil, func(p *Program, out *Buffer, _ []*Buffer) error {
+		parts, err := p.scratch(len(groups)*NormParts, make([]float32, len(groups)*NormParts))
+		if err != nil {
+			return err
+		}
+		for i, g := range groups {
+			b, err := p.scratch(len(g), g)
+			if err != nil {
+				return err
+			}
+			if err := p.GradPartial(parts, b, len(g), i); err != nil {
+				return err
+			}
+		}
+		return p.GradNorm(out, parts, len(groups), clip)
+	})
+	if err != nil {
+		return nil, nil, false, err
+	}
+	for i := range groups {
+		norms = append(norms, float64(state[1+i]))
+		factors = append(factors, float64(state[1+len(groups)+i]))
+	}
+	return norms, factors, state[0] == 1, nil
+}

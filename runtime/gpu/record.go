@@ -8,10 +8,26 @@ import (
 	"github.com/cogentcore/webgpu/wgpu"
 )
 
-// Buffer is a storage buffer of f32 (or packed u32) values on the device.
+// Buffer is a storage buffer of f32 (or packed u32) values on the device,
+// or a range of one (Slice).
 type Buffer struct {
-	b   *wgpu.Buffer
-	len int // values
+	b    *wgpu.Buffer
+	off  int  // first value, in the underlying buffer
+	len  int  // values
+	view bool // a Slice: Release leaves the buffer alone
+}
+
+// SliceAlign is the value offset a Slice must be a multiple of (WebGPU's
+// default minStorageBufferOffsetAlignment, 256 bytes).
+const SliceAlign = 64
+
+// Slice is values [off, off+n) of b, as a buffer of its own for kernels
+// and copies. off must be a multiple of SliceAlign.
+func (b *Buffer) Slice(off, n int) (*Buffer, error) {
+	if off%SliceAlign != 0 || off < 0 || n < 1 || off+n > b.len {
+		return nil, fmt.Errorf("gpu: slice [%d, %d) of a buffer of %d (offsets must be multiples of %d)", off, off+n, b.len, SliceAlign)
+	}
+	return &Buffer{b: b.b, off: b.off + off, len: n, view: true}, nil
 }
 
 // Len is the number of 4-byte values the buffer holds.
@@ -19,7 +35,7 @@ func (b *Buffer) Len() int { return b.len }
 
 // Release frees the buffer.
 func (b *Buffer) Release() {
-	if b != nil && b.b != nil {
+	if b != nil && b.b != nil && !b.view {
 		b.b.Release()
 		b.b = nil
 	}
@@ -55,7 +71,7 @@ func (d *Device) Write(b *Buffer, data []float32) error {
 	if len(data) > b.len {
 		return fmt.Errorf("gpu: writing %d values into a buffer of %d", len(data), b.len)
 	}
-	return d.queue.WriteBuffer(b.b, 0, wgpu.ToBytes(data))
+	return d.queue.WriteBuffer(b.b, uint64(4*b.off), wgpu.ToBytes(data))
 }
 
 // uniform makes a small uniform buffer holding words (u32 or f32 bits).
@@ -80,6 +96,7 @@ type dispatch struct {
 	x, y, z uint32
 	copySrc *wgpu.Buffer // a buffer copy instead of a launch, when set
 	copyDst *wgpu.Buffer
+	srcOff  uint64 // byte offset into copySrc
 	copyOff uint64 // byte offset into copyDst
 	copyN   uint64
 }
@@ -98,7 +115,7 @@ func (d *Device) bind(k *kernel, u *wgpu.Buffer, bufs ...*Buffer) (*wgpu.BindGro
 		case bufs[i-1] == nil:
 			e.Buffer, e.Size = d.dummy, wgpu.WholeSize
 		default:
-			e.Buffer, e.Size = bufs[i-1].b, uint64(4*bufs[i-1].len)
+			e.Buffer, e.Offset, e.Size = bufs[i-1].b, uint64(4*bufs[i-1].off), uint64(4*bufs[i-1].len)
 		}
 		entries[i] = e
 	}
@@ -190,7 +207,7 @@ func (r *recorder) copy(dst, src *Buffer, n int) { r.copyAt(dst, 0, src, n) }
 
 // copyAt records a copy of src's first n values into dst from value off.
 func (r *recorder) copyAt(dst *Buffer, off int, src *Buffer, n int) {
-	r.list = append(r.list, dispatch{copySrc: src.b, copyDst: dst.b, copyOff: uint64(4 * off), copyN: uint64(4 * n)})
+	r.list = append(r.list, dispatch{copySrc: src.b, copyDst: dst.b, srcOff: uint64(4 * src.off), copyOff: uint64(4 * (dst.off + off)), copyN: uint64(4 * n)})
 }
 
 // submit encodes everything recorded so far into one command buffer and
@@ -220,7 +237,7 @@ func (r *recorder) submit() error {
 	for _, op := range r.list {
 		if op.copySrc != nil {
 			endPass()
-			if err := enc.CopyBufferToBuffer(op.copySrc, 0, op.copyDst, op.copyOff, op.copyN); err != nil {
+			if err := enc.CopyBufferToBuffer(op.copySrc, op.srcOff, op.copyDst, op.copyOff, op.copyN); err != nil {
 				return fmt.Errorf("gpu: %w", err)
 			}
 			continue
@@ -263,7 +280,7 @@ func (r *recorder) read(bufs []*Buffer, n []int) ([][]byte, error) {
 	defer st.Release()
 	off := uint64(0)
 	for i, b := range bufs {
-		r.list = append(r.list, dispatch{copySrc: b.b, copyDst: st, copyOff: off, copyN: uint64(4 * n[i])})
+		r.list = append(r.list, dispatch{copySrc: b.b, copyDst: st, srcOff: uint64(4 * b.off), copyOff: off, copyN: uint64(4 * n[i])})
 		off += uint64(4 * n[i])
 	}
 	if err := r.submit(); err != nil {

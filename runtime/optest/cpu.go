@@ -1,6 +1,8 @@
 package optest
 
 import (
+	"math"
+
 	"github.com/lsgm-go/lsgm/runtime"
 	"github.com/lsgm-go/lsgm/runtime/rng"
 	"github.com/lsgm-go/lsgm/runtime/sampler"
@@ -202,4 +204,28 @@ func (CPU) MatMul(c, a, b []float32, m, n, k int, ta, tb bool) error {
 func (CPU) LogisticNLL(y, mu, ls, x, dy []float32, which int) error {
 	runtime.LogisticNLL(y, mu, ls, x, dy, which)
 	return nil
+}
+
+func (CPU) Adam(p, m, v, g []float32, st runtime.AdamStep) error {
+	st.Apply(p, m, v, g)
+	return nil
+}
+
+func (CPU) EMA(s, p []float32, d float64) error {
+	runtime.EMAUpdate(s, p, d)
+	return nil
+}
+
+func (CPU) GradNorm(groups [][]float32, clip float64) (norms, factors []float64, finite bool, err error) {
+	finite = true
+	for _, g := range groups {
+		var s float64
+		for _, v := range g {
+			s += float64(v) * float64(v)
+		}
+		n := math.Sqrt(s)
+		finite = finite && !math.IsNaN(n) && !math.IsInf(n, 0)
+		norms, factors = append(norms, n), append(factors, runtime.ClipFactor(n, clip))
+	}
+	return norms, factors, finite, nil
 }

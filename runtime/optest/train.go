@@ -23,6 +23,12 @@ type TrainBackend interface {
 	SumAxis(y, x []float32, outer, k, inner int) error
 	MatMul(c, a, b []float32, m, n, k int, ta, tb bool) error
 	LogisticNLL(y, mu, ls, x, dy []float32, which int) error
+	// The optimizer: Adam updates p, m and v in place; EMA updates s;
+	// GradNorm returns each group's norm and clipping factor and whether
+	// every norm is finite.
+	Adam(p, m, v, g []float32, st runtime.AdamStep) error
+	EMA(s, p []float32, d float64) error
+	GradNorm(groups [][]float32, clip float64) (norms, factors []float64, finite bool, err error)
 }
 
 func init() {
@@ -44,6 +50,12 @@ func init() {
 		// scaled by exp(-ls) (up to e^7 = 1097) times dy: relative to the
 		// sum of absolute terms.
 		"logistic": {2e-6, 8e-6},
+		// One update in f32 against f64 rounded once, relative to the
+		// magnitudes of the old and the new value.
+		"adam": {1e-9, 2e-6}, "ema": {1e-9, 1e-6},
+		// f32 sums of squares of up to 1e5 values (in 64 strided shares)
+		// against f64.
+		"gradnorm": {0, 1e-5},
 	} {
 		Tolerances[op] = tol
 	}
@@ -141,6 +153,7 @@ func RunTrain(t *testing.T, b TrainBackend) {
 	}
 
 	runMapSuite(t, b, r)
+	runOptimSuite(t, b, r)
 
 	// Logistic: every bin from both edges and the middle, means near and far,
 	// log scales from below the clamp to wide.
@@ -276,6 +289,98 @@ func runMapSuite(t *testing.T, b TrainBackend, r *rand.Rand) {
 			}
 			must(b.Map(op, l.shape, got, l.vy, a, l.va, bv, l.vb, c, vc))
 			compare(t, "map", fmt.Sprintf("%v %s", op, l.name), got, want, scale)
+		}
+	}
+}
+
+// runOptimSuite checks Adam and Adamax steps (with and without clipping,
+// early and late bias corrections), the EMA, and the gradient norms with
+// their clipping factors and non-finite guard.
+func runOptimSuite(t *testing.T, b TrainBackend, r *rand.Rand) {
+	for _, c := range []struct {
+		max        bool
+		t          int
+		clip, lrmu float64
+	}{{false, 1, 1, 1}, {false, 1000, 0.25, 0.5}, {true, 3, 1, 1}, {true, 5000, 0.1, 0.01}} {
+		n := 1000
+		p, g := randn(r, n), randn(r, n)
+		m, v := randn(r, n), randn(r, n)
+		for i := range v { // a second moment is non-negative
+			v[i] = v[i] * v[i] * 1e-3
+		}
+		st := runtime.AdamStep{LR: 1e-3 * c.lrmu, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, Max: c.max, Clip: c.clip,
+			C1: 1 - math.Pow(0.9, float64(c.t)), C2: 1 - math.Pow(0.999, float64(c.t))}
+		wp, wm, wv := append([]float32(nil), p...), append([]float32(nil), m...), append([]float32(nil), v...)
+		st.Apply(wp, wm, wv, g)
+		gp, gm, gv := append([]float32(nil), p...), append([]float32(nil), m...), append([]float32(nil), v...)
+		if err := b.Adam(gp, gm, gv, g, st); err != nil {
+			t.Fatal(err)
+		}
+		size := fmt.Sprintf("max=%v t=%d clip=%v", c.max, c.t, c.clip)
+		sum := func(a, b []float32) []float32 {
+			out := abs(a)
+			for i := range out {
+				out[i] += float32(math.Abs(float64(b[i])))
+			}
+			return out
+		}
+		compare(t, "adam", size+" w", gp, wp, sum(wp, p))
+		compare(t, "adam", size+" m", gm, wm, sum(wm, m))
+		compare(t, "adam", size+" v", gv, wv, sum(wv, v))
+	}
+	s, w := randn(r, 777), randn(r, 777)
+	want, got := append([]float32(nil), s...), append([]float32(nil), s...)
+	runtime.EMAUpdate(want, w, 0.999)
+	if err := b.EMA(got, w, 0.999); err != nil {
+		t.Fatal(err)
+	}
+	scale := abs(s)
+	for i := range scale {
+		scale[i] += float32(math.Abs(float64(w[i])))
+	}
+	compare(t, "ema", "777", got, want, scale)
+
+	for _, c := range []struct {
+		name  string
+		sizes []int
+		clip  float64
+		bad   float32 // put into the last group's first value, 0: none
+	}{
+		{"one group, clipped", []int{100000}, 10, 0},
+		{"two groups, one clipped", []int{3000, 500}, 30, 0},
+		{"no clipping", []int{64, 65}, 0, 0},
+		{"NaN", []int{100, 100}, 1, float32(math.NaN())},
+		{"Inf", []int{100, 100}, 1, float32(math.Inf(1))},
+	} {
+		groups := make([][]float32, len(c.sizes))
+		for i, n := range c.sizes {
+			groups[i] = randn(r, n)
+		}
+		if c.bad != 0 {
+			groups[len(groups)-1][0] = c.bad
+		}
+		norms, factors, finite, err := b.GradNorm(groups, c.clip)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantFinite := c.bad == 0
+		if finite != wantFinite {
+			t.Errorf("gradnorm %s: finite %v, want %v", c.name, finite, wantFinite)
+		}
+		if !wantFinite {
+			continue
+		}
+		for i, g := range groups {
+			var ss float64
+			for _, v := range g {
+				ss += float64(v) * float64(v)
+			}
+			norm := math.Sqrt(ss)
+			f := runtime.ClipFactor(norm, c.clip)
+			tol := Tolerances["gradnorm"]
+			if math.Abs(norms[i]-norm) > tol.Rel*norm || math.Abs(factors[i]-f) > tol.Rel*f {
+				t.Errorf("gradnorm %s group %d: norm %v factor %v, want %v and %v", c.name, i, norms[i], factors[i], norm, f)
+			}
 		}
 	}
 }

@@ -3,6 +3,8 @@ package lsgm
 import (
 	"fmt"
 	"math"
+
+	"github.com/lsgm-go/lsgm/runtime"
 )
 
 // Adam is Adam (Kingma & Ba 2015) or, with Max, Adamax, over a group of
@@ -40,15 +42,9 @@ func (o *Adam) Step(params, grads map[string][]float32, norm, scale float64) err
 	if math.IsNaN(norm) || math.IsInf(norm, 0) {
 		return fmt.Errorf("lsgm: gradient norm is %v", norm)
 	}
-	clip := 1.0
-	if o.Clip > 0 && norm > o.Clip {
-		clip = o.Clip / norm
-	}
 	o.T++
-	b1, b2 := o.Beta1, o.Beta2
-	c1 := 1 - math.Pow(b1, float64(o.T))
-	c2 := 1 - math.Pow(b2, float64(o.T))
-	lr := o.LR * scale
+	st := runtime.AdamStep{LR: o.LR * scale, Beta1: o.Beta1, Beta2: o.Beta2, Eps: o.Eps, Max: o.Max,
+		C1: 1 - math.Pow(o.Beta1, float64(o.T)), C2: 1 - math.Pow(o.Beta2, float64(o.T)), Clip: runtime.ClipFactor(norm, o.Clip)}
 	for name, g := range grads {
 		p := params[name]
 		m, v := o.M[name], o.V[name]
@@ -56,20 +52,7 @@ func (o *Adam) Step(params, grads map[string][]float32, norm, scale float64) err
 			m, v = make([]float32, len(p)), make([]float32, len(p))
 			o.M[name], o.V[name] = m, v
 		}
-		for i := range p {
-			gi := float64(g[i]) * clip
-			mi := b1*float64(m[i]) + (1-b1)*gi
-			var vi, step float64
-			if o.Max {
-				vi = math.Max(b2*float64(v[i]), math.Abs(gi))
-				step = lr / c1 * mi / (vi + o.Eps)
-			} else {
-				vi = b2*float64(v[i]) + (1-b2)*gi*gi
-				step = lr * (mi / c1) / (math.Sqrt(vi/c2) + o.Eps)
-			}
-			m[i], v[i] = float32(mi), float32(vi)
-			p[i] -= float32(step)
-		}
+		st.Apply(p, m, v, g)
 	}
 	return nil
 }
@@ -89,14 +72,14 @@ func NewEMA(decay float64, params map[string][]float32) *EMA {
 	return e
 }
 
+// Rate is the decay Update uses at step.
+func (e *EMA) Rate(step int) float64 { return math.Min(e.Decay, (1+float64(step))/(10+float64(step))) }
+
 // Update moves the average toward params. Early steps use a shorter
 // horizon, min(decay, (1+n)/(10+n)), so the average is not stuck at init.
 func (e *EMA) Update(params map[string][]float32, step int) {
-	d := math.Min(e.Decay, (1+float64(step))/(10+float64(step)))
+	d := e.Rate(step)
 	for n, p := range params {
-		s := e.Shadow[n]
-		for i := range p {
-			s[i] = float32(d*float64(s[i]) + (1-d)*float64(p[i]))
-		}
+		runtime.EMAUpdate(e.Shadow[n], p, d)
 	}
 }
