@@ -97,6 +97,11 @@ func (p *Program) record() (*recorder, error) {
 	if err != nil {
 		return nil, err
 	}
+	p.recordInto(r)
+	return r, nil
+}
+
+func (p *Program) recordInto(r *recorder) {
 	for _, s := range p.steps {
 		if s.l != nil {
 			s.l.record(r)
@@ -104,7 +109,6 @@ func (p *Program) record() (*recorder, error) {
 			r.copyAt(s.dst, s.dstOff, s.src, s.num)
 		}
 	}
-	return r, nil
 }
 
 // scratch allocates a buffer the program owns.
@@ -423,4 +427,30 @@ func (p *Program) Logistic(y, mu, ls, x, dy *Buffer, n, which int) error {
 	}
 	gx, gy := grid(n)
 	return p.add(p.d.prep("logistic", gx, gy, []uint32{uint32(n), uint32(which)}, mu, ls, x, dy, y))
+}
+
+// RunRead submits progs in order as one command buffer and reads bufs back
+// in the same submission.
+func RunRead(d *Device, progs []*Program, bufs ...*Buffer) ([][]float32, error) {
+	r, err := d.newRecorder(1)
+	if err != nil {
+		return nil, err
+	}
+	defer r.release()
+	for _, p := range progs {
+		p.recordInto(r)
+	}
+	n := make([]int, len(bufs))
+	for i, b := range bufs {
+		n[i] = b.len
+	}
+	data, err := r.read(bufs, n)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]float32, len(data))
+	for i, b := range data {
+		out[i] = floats(b)
+	}
+	return out, nil
 }

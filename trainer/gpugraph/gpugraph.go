@@ -25,7 +25,8 @@ type Exec struct {
 	prog   *gpu.Program
 	val    map[*G.Node]*value    // where each lowered node's value lives
 	uses   map[*G.Node][]*G.Node // each node's readers
-	inputs []*G.Node             // nodes with host values, uploaded by Sync
+	place  map[*G.Node]*gpu.Buffer
+	inputs []*G.Node // nodes with host values, uploaded by Sync
 	outs   []*G.Node
 	pool   map[int][]*gpu.Buffer // free intermediate buffers by length
 	all    []*gpu.Buffer         // every buffer Exec allocated
@@ -51,9 +52,11 @@ type value struct {
 
 // Compile lowers the part of g that outs depend on. Input nodes (those
 // without an op: parameters, data, scalars set by G.Let) get buffers that
-// Sync fills from their host values.
-func Compile(d *gpu.Device, g *G.ExprGraph, outs []*G.Node) (e *Exec, err error) {
-	e = &Exec{d: d, prog: d.NewProgram(), val: map[*G.Node]*value{}, pool: map[int][]*gpu.Buffer{}}
+// Sync fills from their host values, except those placed in a given buffer
+// (place: the parameters of a device-resident model), which the program
+// reads where they are and Sync leaves alone.
+func Compile(d *gpu.Device, g *G.ExprGraph, outs []*G.Node, place map[*G.Node]*gpu.Buffer) (e *Exec, err error) {
+	e = &Exec{d: d, prog: d.NewProgram(), val: map[*G.Node]*value{}, pool: map[int][]*gpu.Buffer{}, place: place}
 	defer func() {
 		if err != nil {
 			e.Release()
@@ -154,6 +157,18 @@ func (e *Exec) Sync() error {
 	return nil
 }
 
+// Buffer is where an input or output node's value lives (nil for others).
+func (e *Exec) Buffer(n *G.Node) *gpu.Buffer {
+	if v := e.val[n]; v != nil && v.keep && !v.lazy && v.v.Off == 0 {
+		return v.b
+	}
+	return nil
+}
+
+// Program is the compiled program, for running it with others in one
+// submission (gpu.RunRead).
+func (e *Exec) Program() *gpu.Program { return e.prog }
+
 // Run executes the program and reads back nodes (each must be an output
 // given to Compile) in the same submission.
 func (e *Exec) Run(nodes ...*G.Node) ([][]float32, error) {
@@ -227,6 +242,13 @@ func dims(s tensor.Shape) ([4]int, error) {
 func (e *Exec) lower(g *G.ExprGraph, n *G.Node, readers int, out bool) error {
 	cs := children(g, n)
 	if n.Op() == nil { // an input
+		if b := e.place[n]; b != nil {
+			if b.Len() != size(n) {
+				return fmt.Errorf("placed in a buffer of %d values, needs %d", b.Len(), size(n))
+			}
+			e.val[n] = contiguous(&storage{b: b, users: readers, keep: true})
+			return nil
+		}
 		b, err := e.alloc(size(n), true)
 		if err != nil {
 			return err

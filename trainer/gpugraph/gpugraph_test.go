@@ -129,7 +129,7 @@ func TestStepMatchesCPU(t *testing.T) {
 				}
 			}
 			outs = append(outs, gr.GradNodes()...)
-			e, err := gpugraph.Compile(d, gr.Expr(), outs)
+			e, err := gpugraph.Compile(d, gr.Expr(), outs, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

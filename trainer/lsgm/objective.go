@@ -66,7 +66,10 @@ type Graph struct {
 	nll                       *G.Node   // StageEval: -log p(x|z0) per pixel, for per-image values
 	grads                     []*G.Node // the gradient nodes of Wrt
 
-	dev *onGPU // set by UseGPU: Run executes the graph there
+	dev    *onGPU  // set by UseGPU: Run executes the graph there
+	device *Device // set by UseDevice: Device.Step runs the graph
+	z0in   *G.Node // StagePrior's latent input
+	yin    *G.Node // the class input
 }
 
 // onGPU is a Graph compiled for a GPU, with the host copies of what its
@@ -81,7 +84,9 @@ type onGPU struct {
 // UseGPU compiles the graph for d: from then on Run executes the forward
 // pass, the loss and the gradients there as one submission (uploading the
 // parameters and inputs first, reading the values and gradients back after).
-func (gr *Graph) UseGPU(d *gpu.Device) error {
+func (gr *Graph) UseGPU(d *gpu.Device) error { return gr.useGPU(d, nil) }
+
+func (gr *Graph) useGPU(d *gpu.Device, place map[*G.Node]*gpu.Buffer) error {
 	var outs []*G.Node
 	for _, n := range []*G.Node{gr.recon, gr.negH, gr.kl, gr.ce, gr.cost, gr.z0, gr.mu, gr.logSigma, gr.nll} {
 		if n != nil {
@@ -89,7 +94,7 @@ func (gr *Graph) UseGPU(d *gpu.Device) error {
 		}
 	}
 	outs = append(outs, gr.grads...)
-	e, err := gpugraph.Compile(d, gr.g, outs)
+	e, err := gpugraph.Compile(d, gr.g, outs, place)
 	if err != nil {
 		return fmt.Errorf("lsgm: compiling the stage %d graph for the GPU: %w", gr.Stage, err)
 	}
@@ -250,6 +255,7 @@ func NewGraph(f *weights.File, s Stage, B int, priorGrad bool) (*Graph, error) {
 		}
 	} else {
 		z0, gr.Z0 = newInput(g, "z0", lat...)
+		gr.z0in = z0
 	}
 	if s != StageVAE && s != StageEval {
 		var n1, mt, st, w *G.Node
@@ -263,6 +269,7 @@ func NewGraph(f *weights.File, s Stage, B int, priorGrad bool) (*Graph, error) {
 		ins := map[string]*G.Node{"z": zt, "t": tn}
 		if k := len(a.Classes); k > 0 {
 			ins["y"], gr.Y = ClassInput(g, B, k)
+			gr.yin = ins["y"]
 		}
 		sc, err := nn.Build(g, &a.Score, "score", B, ins, gr.params)
 		if err != nil {
@@ -345,6 +352,9 @@ func (gr *Graph) FillInputs() { nn.FillTimes(gr.times, gr.T) }
 
 // Run evaluates the loss and the gradients of Wrt.
 func (gr *Graph) Run() (Values, error) {
+	if gr.device != nil {
+		return Values{}, fmt.Errorf("lsgm: the stage %d graph keeps its parameters on the GPU: run it with Device.Step", gr.Stage)
+	}
 	if gr.dev != nil {
 		if err := gr.runGPU(); err != nil {
 			return Values{}, fmt.Errorf("lsgm: running the stage %d graph on the GPU: %w", gr.Stage, err)

@@ -1,0 +1,374 @@
+package lsgm
+
+import (
+	"fmt"
+	"math"
+
+	G "gorgonia.org/gorgonia"
+
+	"github.com/lsgm-go/lsgm/runtime"
+	"github.com/lsgm-go/lsgm/runtime/gpu"
+	"github.com/lsgm-go/lsgm/weights"
+)
+
+// Device keeps a model's training state on a GPU: the parameters, their
+// gradients, both optimizers' moments and the EMA, each one flat buffer
+// with every tensor at a gpu.SliceAlign-aligned offset, the VAE's tensors
+// first (optimizer group 0) and the prior's after (group 1). A training step
+// (Step) is then one submission: the graph's forward and backward passes,
+// the gradient norms with the non-finite guard, both Adam updates and the
+// EMA, with one small readback (the loss parts, the norms, the flag). The
+// host's copies are brought up to date by Download, for checkpoints.
+type Device struct {
+	D *gpu.Device
+
+	names      []string
+	off, size  map[string]int
+	split, len int // the prior group's first offset; the layout's length
+
+	p, g, m, v, e       *gpu.Buffer
+	parts, state, hyper *gpu.Buffer
+	opt                 map[[2]bool]*gpu.Program // by (VAE steps, prior steps)
+	hyperv              Hyperparams
+}
+
+// Hyperparams are the optimizers' settings the device programs bake in.
+type Hyperparams struct {
+	Beta1, Beta2, Eps, Clip float64
+	Max                     bool
+}
+
+// NewDevice lays out f's tensors on d.
+func NewDevice(d *gpu.Device, f *weights.File, h Hyperparams) (*Device, error) {
+	dv := &Device{D: d, off: map[string]int{}, size: map[string]int{}, opt: map[[2]bool]*gpu.Program{}, hyperv: h}
+	at := 0
+	for _, vae := range []bool{true, false} {
+		if !vae {
+			dv.split = at
+		}
+		for _, t := range f.Tensors {
+			if IsVAEParam(t.Name) != vae {
+				continue
+			}
+			dv.names = append(dv.names, t.Name)
+			dv.off[t.Name], dv.size[t.Name] = at, len(t.Data)
+			at += (len(t.Data) + gpu.SliceAlign - 1) / gpu.SliceAlign * gpu.SliceAlign
+		}
+	}
+	dv.len = max(at, gpu.SliceAlign)
+	var err error
+	for _, b := range []**gpu.Buffer{&dv.p, &dv.g, &dv.m, &dv.v, &dv.e} {
+		if *b, err = d.NewBuffer(dv.len, make([]float32, dv.len)); err != nil {
+			dv.Release()
+			return nil, err
+		}
+	}
+	if dv.parts, err = d.NewBuffer(2*gpu.NormParts, make([]float32, 2*gpu.NormParts)); err == nil {
+		if dv.state, err = d.NewBuffer(gpu.StateLen(2), nil); err == nil {
+			dv.hyper, err = d.NewBuffer(gpu.HyperLen(2), nil)
+		}
+	}
+	if err != nil {
+		dv.Release()
+		return nil, err
+	}
+	return dv, nil
+}
+
+// Release frees the device buffers and programs.
+func (dv *Device) Release() {
+	for _, p := range dv.opt {
+		p.Release()
+	}
+	for _, b := range []*gpu.Buffer{dv.p, dv.g, dv.m, dv.v, dv.e, dv.parts, dv.state, dv.hyper} {
+		b.Release()
+	}
+}
+
+// Bytes is the device memory of the training state.
+func (dv *Device) Bytes() int64 { return int64(4 * (5*dv.len + 2*gpu.NormParts)) }
+
+func (dv *Device) slice(b *gpu.Buffer, name string) *gpu.Buffer {
+	s, _ := b.Slice(dv.off[name], dv.size[name])
+	return s
+}
+
+// scatter writes the flat layout's values into a map of tensors.
+func (dv *Device) scatter(flat []float32, into map[string][]float32, keep func(string) bool) {
+	for _, n := range dv.names {
+		if keep != nil && !keep(n) {
+			continue
+		}
+		if into[n] == nil {
+			into[n] = make([]float32, dv.size[n])
+		}
+		copy(into[n], flat[dv.off[n]:dv.off[n]+dv.size[n]])
+	}
+}
+
+// gather lays a map of tensors out flat (absent tensors as zeros).
+func (dv *Device) gather(from map[string][]float32) []float32 {
+	flat := make([]float32, dv.len)
+	for _, n := range dv.names {
+		copy(flat[dv.off[n]:], from[n])
+	}
+	return flat
+}
+
+// Upload copies the host's training state to the device: parameters, the
+// optimizers' moments (zero where an optimizer has not stepped) and the EMA.
+func (dv *Device) Upload(params map[string][]float32, vae, prior *Adam, ema *EMA) error {
+	m, v := map[string][]float32{}, map[string][]float32{}
+	for _, o := range []*Adam{vae, prior} {
+		for n, x := range o.M {
+			m[n] = x
+		}
+		for n, x := range o.V {
+			v[n] = x
+		}
+	}
+	for _, w := range []struct {
+		b *gpu.Buffer
+		x map[string][]float32
+	}{{dv.p, params}, {dv.m, m}, {dv.v, v}, {dv.e, ema.Shadow}} {
+		if err := dv.D.Write(w.b, dv.gather(w.x)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Download copies the device's training state into the host's: parameters,
+// the moments of each optimizer that has stepped, and the EMA.
+func (dv *Device) Download(params map[string][]float32, vae, prior *Adam, ema *EMA) error {
+	got, err := gpu.RunRead(dv.D, nil, dv.p, dv.m, dv.v, dv.e)
+	if err != nil {
+		return err
+	}
+	dv.scatter(got[0], params, nil)
+	for _, o := range []struct {
+		a   *Adam
+		vae bool
+	}{{vae, true}, {prior, false}} {
+		if o.a.T == 0 {
+			continue
+		}
+		if o.a.M == nil {
+			o.a.M, o.a.V = map[string][]float32{}, map[string][]float32{}
+		}
+		in := func(n string) bool { return IsVAEParam(n) == o.vae }
+		dv.scatter(got[1], o.a.M, in)
+		dv.scatter(got[2], o.a.V, in)
+	}
+	dv.scatter(got[3], ema.Shadow, nil)
+	return nil
+}
+
+// UseDevice compiles gr to read its parameters from dv and leave its
+// gradients in dv's gradient buffer, for Step.
+func (gr *Graph) UseDevice(dv *Device) error {
+	place := map[*G.Node]*gpu.Buffer{}
+	for _, n := range gr.params.Names {
+		if _, ok := dv.off[n]; !ok {
+			return fmt.Errorf("lsgm: parameter %q is not on the device", n)
+		}
+		place[gr.params.Nodes[n]] = dv.slice(dv.p, n)
+	}
+	if err := gr.useGPU(dv.D, place); err != nil {
+		return err
+	}
+	e := gr.dev.e
+	for i, name := range gr.Wrt {
+		if err := e.Program().Copy(dv.slice(dv.g, name), 0, e.Buffer(gr.grads[i]), dv.size[name]); err != nil {
+			return err
+		}
+	}
+	gr.device = dv
+	return nil
+}
+
+// program is the optimizer part of a step that updates the given groups.
+func (dv *Device) program(vae, prior bool) (*gpu.Program, error) {
+	key := [2]bool{vae, prior}
+	if p := dv.opt[key]; p != nil {
+		return p, nil
+	}
+	p := dv.D.NewProgram()
+	var ranges [][2]int
+	if vae {
+		ranges = append(ranges, [2]int{0, dv.split})
+	}
+	if prior {
+		ranges = append(ranges, [2]int{dv.split, dv.len})
+	}
+	h := dv.hyperv
+	err := func() error {
+		for i, r := range ranges {
+			if r[1] == r[0] {
+				return fmt.Errorf("lsgm: optimizer group %d has no parameters", i)
+			}
+			g, err := dv.g.Slice(r[0], r[1]-r[0])
+			if err != nil {
+				return err
+			}
+			if err := p.GradPartial(dv.parts, g, r[1]-r[0], i); err != nil {
+				return err
+			}
+		}
+		if err := p.GradNorm(dv.state, dv.parts, len(ranges), h.Clip); err != nil {
+			return err
+		}
+		for i, r := range ranges {
+			var bs [4]*gpu.Buffer
+			for j, b := range []*gpu.Buffer{dv.p, dv.m, dv.v, dv.g} {
+				var err error
+				if bs[j], err = b.Slice(r[0], r[1]-r[0]); err != nil {
+					return err
+				}
+			}
+			if err := p.Adam(bs[0], bs[1], bs[2], bs[3], dv.state, dv.hyper, r[1]-r[0], i, len(ranges), h.Beta1, h.Beta2, h.Eps, h.Max); err != nil {
+				return err
+			}
+		}
+		return p.EMA(dv.e, dv.p, dv.state, dv.hyper, dv.len, len(ranges))
+	}()
+	if err != nil {
+		p.Release()
+		return nil, err
+	}
+	dv.opt[key] = p
+	return p, nil
+}
+
+// StepResult is what a device step reports.
+type StepResult struct {
+	Values, PriorValues Values // the graph's, and the separate prior graph's
+	NormVAE, NormPrior  float64
+	Finite              bool // false: the step changed nothing
+	Mu, LogSigma        []float32
+}
+
+// Step runs one training step on the device: gr (and pg, the prior's own
+// graph on gr's latents, when not nil), then the updates of the optimizers
+// whose parameters have gradients, with learning-rate scales from warm, and
+// the EMA at decay ema.Rate(step). Both graphs must UseDevice(dv), their
+// inputs filled (pg's Z0 and Y are copied from gr on the device). The
+// optimizers' step counts advance only when the step was finite.
+func (dv *Device) Step(gr, pg *Graph, vae, prior *Adam, ema *EMA, step int, warm func(t int) float64) (StepResult, error) {
+	if gr.device != dv || pg != nil && pg.device != dv {
+		return StepResult{}, fmt.Errorf("lsgm: Step needs graphs compiled for this device (UseDevice)")
+	}
+	doVAE, doPrior := false, false
+	for _, g := range []*Graph{gr, pg} {
+		if g == nil {
+			continue
+		}
+		for _, n := range g.Wrt {
+			if IsVAEParam(n) {
+				doVAE = true
+			} else {
+				doPrior = true
+			}
+		}
+	}
+	opt, err := dv.program(doVAE, doPrior)
+	if err != nil {
+		return StepResult{}, err
+	}
+	var steps []runtime.AdamStep
+	for _, o := range []struct {
+		a  *Adam
+		on bool
+	}{{vae, doVAE}, {prior, doPrior}} {
+		if !o.on {
+			continue
+		}
+		t := float64(o.a.T + 1)
+		steps = append(steps, runtime.AdamStep{LR: o.a.LR * warm(o.a.T), C1: 1 - math.Pow(o.a.Beta1, t), C2: 1 - math.Pow(o.a.Beta2, t)})
+	}
+	if err := dv.D.Write(dv.hyper, gpu.Hyper(steps, ema.Rate(step))); err != nil {
+		return StepResult{}, err
+	}
+	progs := []*gpu.Program{}
+	var reads []*gpu.Buffer
+	var readNodes []*G.Node
+	for _, g := range []*Graph{gr, pg} {
+		if g == nil {
+			continue
+		}
+		g.FillInputs()
+		if err := g.dev.e.Sync(); err != nil {
+			return StepResult{}, err
+		}
+	}
+	progs = append(progs, gr.dev.e.Program())
+	if pg != nil {
+		link := dv.D.NewProgram()
+		defer link.Release()
+		for _, c := range [][2]*G.Node{{gr.z0, pg.z0in}, {gr.yin, pg.yin}} {
+			if c[0] == nil || c[1] == nil {
+				continue
+			}
+			dst, src := pg.dev.e.Buffer(c[1]), gr.dev.e.Buffer(c[0])
+			if err := link.Copy(dst, 0, src, src.Len()); err != nil {
+				return StepResult{}, err
+			}
+		}
+		progs = append(progs, link, pg.dev.e.Program())
+	}
+	progs = append(progs, opt)
+	for _, g := range []*Graph{gr, pg} {
+		if g == nil {
+			continue
+		}
+		for _, n := range append(g.ValueNodes(), g.mu, g.logSigma) {
+			if n != nil {
+				reads = append(reads, g.dev.e.Buffer(n))
+				readNodes = append(readNodes, n)
+			}
+		}
+	}
+	reads = append(reads, dv.state)
+	got, err := gpu.RunRead(dv.D, progs, reads...)
+	if err != nil {
+		return StepResult{}, fmt.Errorf("lsgm: device step: %w", err)
+	}
+	host := map[*G.Node][]float32{}
+	for i, n := range readNodes {
+		host[n] = got[i]
+	}
+	values := func(g *Graph) Values {
+		if g == nil {
+			return Values{}
+		}
+		sc := func(n *G.Node) float64 {
+			if n == nil {
+				return 0
+			}
+			return float64(host[n][0])
+		}
+		return Values{Recon: sc(g.recon), NegEntropy: sc(g.negH), KL: sc(g.kl), CE: sc(g.ce), Cost: sc(g.cost)}
+	}
+	st := got[len(got)-1]
+	res := StepResult{Values: values(gr), PriorValues: values(pg), Finite: st[0] == 1}
+	if gr.mu != nil {
+		res.Mu, res.LogSigma = host[gr.mu][:gr.mu.Shape().TotalSize()], host[gr.logSigma][:gr.logSigma.Shape().TotalSize()]
+	}
+	i := 1
+	if doVAE {
+		res.NormVAE = float64(st[i])
+		i++
+	}
+	if doPrior {
+		res.NormPrior = float64(st[i])
+	}
+	if res.Finite {
+		if doVAE {
+			vae.T++
+		}
+		if doPrior {
+			prior.T++
+		}
+	}
+	return res, nil
+}
