@@ -293,7 +293,9 @@ type run struct {
 	pos      int
 	seconds  float64 // training time before this process
 	meter    *meter
-	dev      *gpu.Device // nil: the step runs on the CPU
+	dev      *gpu.Device  // nil: the step runs on the CPU
+	dv       *lsgm.Device // the training state on dev
+	pulled   bool         // the host's state matches dv's
 }
 
 func (r *run) newModel() error {
@@ -402,6 +404,18 @@ func (r *run) train(ck *lsgm.Checkpoint) error {
 		}
 		fmt.Fprintf(os.Stderr, "trainer fit: resuming %s at step %d (epoch %d, image %d)\n", r.out, r.step, r.epoch+1, r.pos)
 	}
+	if r.dev != nil {
+		h := lsgm.Hyperparams{Beta1: r.optVAE.Beta1, Beta2: r.optVAE.Beta2, Eps: r.optVAE.Eps, Clip: o.Clip, Max: o.Adamax}
+		if r.dv, err = lsgm.NewDevice(r.dev, r.file, h); err != nil {
+			return fmt.Errorf("trainer fit: %v", err)
+		}
+		defer r.dv.Release()
+		if err := r.dv.Upload(r.params, r.optVAE, r.optPrior, r.ema); err != nil {
+			return fmt.Errorf("trainer fit: %v", err)
+		}
+		r.pulled = true
+		fmt.Fprintf(os.Stderr, "trainer fit: training state on the GPU: %.1f MB (parameters, gradients, moments, EMA)\n", float64(r.dv.Bytes())/(1<<20))
+	}
 	perEpoch := r.set.N / o.Batch
 	total := perEpoch * (o.EpochsVAE + o.Epochs)
 	if o.MaxSteps > 0 && o.MaxSteps < total {
@@ -424,8 +438,8 @@ func (r *run) train(ck *lsgm.Checkpoint) error {
 			return nil, err
 		}
 		graphs[s] = g
-		if r.dev != nil {
-			if err := g.UseGPU(r.dev); err != nil {
+		if r.dv != nil {
+			if err := g.UseDevice(r.dv); err != nil {
 				return nil, err
 			}
 			n, b := g.GPUStats()
@@ -574,38 +588,16 @@ func (r *run) trainStep(graph func(lsgm.Stage) (*lsgm.Graph, error), idx []int, 
 		fillNormal(rng, g.N1)
 		r.fillClasses(g.Y, idx, rng)
 	}
-	v, err := g.Run()
-	if err != nil {
-		return record{}, false, fmt.Errorf("trainer fit: %v", err)
-	}
-	if poison != nil && poison(r.step) {
-		nan := math.NaN()
-		v = lsgm.Values{Recon: nan, NegEntropy: nan, KL: nan, CE: nan, Cost: nan}
-	}
-	grads := map[string][]float32{}
-	for _, n := range g.Wrt {
-		if grads[n], err = g.Grad(n); err != nil {
-			return record{}, false, fmt.Errorf("trainer fit: %v", err)
+	var v, pv lsgm.Values
+	var mu, ls []float32
+	finite := false
+	if r.dv != nil {
+		if v, pv, mu, ls, finite, err = r.deviceStep(g, st, graph, rng, &rec); err != nil {
+			return record{}, false, err
 		}
-	}
-	vae, prior := split(grads)
-	var pv lsgm.Values
-	var pg *lsgm.Graph
-	if st == lsgm.StageJoint && len(prior) == 0 { // the prior's own weighting: a second graph on the same latents
-		if pg, err = graph(lsgm.StagePrior); err != nil {
-			return record{}, false, fmt.Errorf("trainer fit: %v", err)
-		}
-		copy(pg.Z0, g.Z0)
-		copy(pg.Y, g.Y)
-		r.drawTimes(pg, r.pTimes, rng)
-		fillNormal(rng, pg.N1)
-		if pv, err = pg.Run(); err != nil {
-			return record{}, false, fmt.Errorf("trainer fit: %v", err)
-		}
-		for _, n := range pg.Wrt {
-			if prior[n], err = pg.Grad(n); err != nil {
-				return record{}, false, fmt.Errorf("trainer fit: %v", err)
-			}
+	} else {
+		if v, pv, mu, ls, finite, err = r.hostStep(g, st, graph, rng, &rec); err != nil {
+			return record{}, false, err
 		}
 	}
 	d := float64(weights.Numel(r.file.Arch.LatentShape))
@@ -624,29 +616,11 @@ func (r *run) trainStep(graph func(lsgm.Stage) (*lsgm.Graph, error), idx []int, 
 		rec.KL = v.KL
 		rec.NELBO = v.Recon + v.KL
 	default:
-		mu, ls := g.Posterior()
 		rec.CE = v.CE + lsgm.CEConst(r.sde, o.TimeEps, mu, ls, g.Batch)
 		rec.NELBO = rec.Recon + rec.NegEnt + rec.CE
 		rec.PriorLoss = v.CE
-		if pg != nil {
+		if pv != (lsgm.Values{}) {
 			rec.PriorLoss = pv.CE
-		}
-	}
-	isFinite := func(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
-	finite := isFinite(v.Cost) && isFinite(pv.Cost)
-	if finite {
-		rec.GradVAE, rec.GradPrior = lsgm.GradNorm(vae), lsgm.GradNorm(prior)
-		finite = isFinite(rec.GradVAE) && isFinite(rec.GradPrior)
-	}
-	if finite { // both groups checked before either is updated
-		warm := func(t int) float64 { return math.Min(1, float64(t+1)/float64(max(1, o.Warmup))) }
-		if err := r.optVAE.Step(r.params, vae, rec.GradVAE, warm(r.optVAE.T)); err != nil {
-			return record{}, false, fmt.Errorf("trainer fit: %v", err)
-		}
-		if len(prior) > 0 {
-			if err := r.optPrior.Step(r.params, prior, rec.GradPrior, warm(r.optPrior.T)); err != nil {
-				return record{}, false, fmt.Errorf("trainer fit: %v", err)
-			}
 		}
 	}
 	if !finite {
@@ -659,8 +633,124 @@ func (r *run) trainStep(graph func(lsgm.Stage) (*lsgm.Graph, error), idx []int, 
 		return rec, false, nil
 	}
 	r.bad = 0
-	r.ema.Update(r.params, r.step)
 	return rec, true, nil
+}
+
+// warm is the learning rate's warm-up factor after t optimizer steps.
+func (r *run) warm(t int) float64 { return math.Min(1, float64(t+1)/float64(max(1, r.o.Warmup))) }
+
+// priorGraph returns the prior's own graph on g's latents when g does not
+// train the prior itself (a prior weighting other than the VAE's), its
+// times and noise drawn; nil otherwise.
+func (r *run) priorGraph(g *lsgm.Graph, st lsgm.Stage, graph func(lsgm.Stage) (*lsgm.Graph, error), rng *rand.Rand) (*lsgm.Graph, error) {
+	if st != lsgm.StageJoint || slices.ContainsFunc(g.Wrt, func(n string) bool { return !lsgm.IsVAEParam(n) }) {
+		return nil, nil
+	}
+	pg, err := graph(lsgm.StagePrior)
+	if err != nil {
+		return nil, fmt.Errorf("trainer fit: %v", err)
+	}
+	copy(pg.Y, g.Y)
+	r.drawTimes(pg, r.pTimes, rng)
+	fillNormal(rng, pg.N1)
+	return pg, nil
+}
+
+// hostStep runs a step's graphs on the CPU (or, with the host's optimizer,
+// a GPU graph) and, where the loss and gradients are finite, the optimizers
+// and the EMA.
+func (r *run) hostStep(g *lsgm.Graph, st lsgm.Stage, graph func(lsgm.Stage) (*lsgm.Graph, error), rng *rand.Rand, rec *record) (v, pv lsgm.Values, mu, ls []float32, finite bool, err error) {
+	fail := func(err error) (lsgm.Values, lsgm.Values, []float32, []float32, bool, error) {
+		return v, pv, nil, nil, false, fmt.Errorf("trainer fit: %v", err)
+	}
+	if v, err = g.Run(); err != nil {
+		return fail(err)
+	}
+	if poison != nil && poison(r.step) {
+		nan := math.NaN()
+		v = lsgm.Values{Recon: nan, NegEntropy: nan, KL: nan, CE: nan, Cost: nan}
+	}
+	grads := map[string][]float32{}
+	for _, n := range g.Wrt {
+		if grads[n], err = g.Grad(n); err != nil {
+			return fail(err)
+		}
+	}
+	vae, prior := split(grads)
+	pg, err := r.priorGraph(g, st, graph, rng)
+	if err != nil {
+		return v, pv, nil, nil, false, err
+	}
+	if pg != nil {
+		copy(pg.Z0, g.Z0)
+		if pv, err = pg.Run(); err != nil {
+			return fail(err)
+		}
+		for _, n := range pg.Wrt {
+			if prior[n], err = pg.Grad(n); err != nil {
+				return fail(err)
+			}
+		}
+	}
+	if st != lsgm.StagePrior && st != lsgm.StageVAE {
+		mu, ls = g.Posterior()
+	}
+	isFinite := func(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+	finite = isFinite(v.Cost) && isFinite(pv.Cost)
+	if finite {
+		rec.GradVAE, rec.GradPrior = lsgm.GradNorm(vae), lsgm.GradNorm(prior)
+		finite = isFinite(rec.GradVAE) && isFinite(rec.GradPrior)
+	}
+	if !finite {
+		return v, pv, mu, ls, false, nil
+	}
+	// both groups checked before either is updated
+	if err := r.optVAE.Step(r.params, vae, rec.GradVAE, r.warm(r.optVAE.T)); err != nil {
+		return fail(err)
+	}
+	if len(prior) > 0 {
+		if err := r.optPrior.Step(r.params, prior, rec.GradPrior, r.warm(r.optPrior.T)); err != nil {
+			return fail(err)
+		}
+	}
+	r.ema.Update(r.params, r.step)
+	return v, pv, mu, ls, true, nil
+}
+
+// deviceStep runs a whole step on the GPU (lsgm.Device.Step): the host
+// only fills the inputs and reads the loss parts, the norms and the flag.
+func (r *run) deviceStep(g *lsgm.Graph, st lsgm.Stage, graph func(lsgm.Stage) (*lsgm.Graph, error), rng *rand.Rand, rec *record) (v, pv lsgm.Values, mu, ls []float32, finite bool, err error) {
+	pg, err := r.priorGraph(g, st, graph, rng)
+	if err != nil {
+		return v, pv, nil, nil, false, err
+	}
+	if poison != nil && poison(r.step) { // a NaN input: the device's guard must catch it
+		in := g.X
+		if in == nil {
+			in = g.Z0
+		}
+		in[0] = float32(math.NaN())
+	}
+	res, err := r.dv.Step(g, pg, r.optVAE, r.optPrior, r.ema, r.step, r.warm)
+	if err != nil {
+		return v, pv, nil, nil, false, fmt.Errorf("trainer fit: %v", err)
+	}
+	r.pulled = false
+	rec.GradVAE, rec.GradPrior = res.NormVAE, res.NormPrior
+	return res.Values, res.PriorValues, res.Mu, res.LogSigma, res.Finite, nil
+}
+
+// pull brings the host's copy of the training state up to date with the
+// device's (before a checkpoint, samples or an export).
+func (r *run) pull() error {
+	if r.dv == nil || r.pulled {
+		return nil
+	}
+	if err := r.dv.Download(r.params, r.optVAE, r.optPrior, r.ema); err != nil {
+		return fmt.Errorf("trainer fit: reading the training state from the GPU: %v", err)
+	}
+	r.pulled = true
+	return nil
 }
 
 func (r *run) drawTimes(g *lsgm.Graph, ts *lsgm.TimeSampler, rng *rand.Rand) {
@@ -730,6 +820,9 @@ func (r *run) log(rec record) {
 }
 
 func (r *run) checkpoint() error {
+	if err := r.pull(); err != nil {
+		return err
+	}
 	model, err := weights.Encode(r.file)
 	if err != nil {
 		return fmt.Errorf("trainer fit: %v", err)
@@ -758,6 +851,9 @@ func (r *run) emaFile() *weights.File {
 }
 
 func (r *run) endOfEpoch(stage1 bool) error {
+	if err := r.pull(); err != nil {
+		return err
+	}
 	if err := r.checkpoint(); err != nil {
 		return err
 	}
@@ -806,6 +902,9 @@ func (r *run) export(elapsed time.Duration) error {
 // exportTo writes the EMA weights to path; errors start with cmd, the
 // command that asked.
 func (r *run) exportTo(path string, elapsed time.Duration, cmd string) error {
+	if err := r.pull(); err != nil {
+		return err
+	}
 	f := r.emaFile()
 	f.Provenance = weights.Provenance{
 		Dataset:       r.set.Source,

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/lsgm-go/lsgm/runtime/gpu"
+	"github.com/lsgm-go/lsgm/trainer/lsgm"
+	"github.com/lsgm-go/lsgm/weights"
+)
+
+// needDevice skips without a WebGPU adapter, except under CI=true (lavapipe
+// installed), where it fails.
+func needDevice(t *testing.T) {
+	t.Helper()
+	d, err := gpu.Open(gpu.OpenOptions{})
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("no WebGPU device under CI (install mesa-vulkan-drivers libvulkan1): %v", err)
+		}
+		t.Skipf("no WebGPU device (install mesa-vulkan-drivers libvulkan1 for lavapipe): %v", err)
+	}
+	d.Close()
+}
+
+// closeModels checks every tensor of b against a's within rel (in norm).
+func closeModels(t *testing.T, what string, a, b *weights.File, rel float64) {
+	t.Helper()
+	worst := 0.0
+	for i := range a.Tensors {
+		var d, n float64
+		for j, x := range a.Tensors[i].Data {
+			y := b.Tensors[i].Data[j]
+			d += (float64(x) - float64(y)) * (float64(x) - float64(y))
+			n += float64(x) * float64(x)
+		}
+		e := math.Sqrt(d / math.Max(n, 1e-30))
+		worst = math.Max(worst, e)
+		if e > rel {
+			t.Errorf("%s: %s differs by %.3g relative", what, a.Tensors[i].Name, e)
+		}
+	}
+	t.Logf("%s: worst tensor differs by %.3g relative", what, worst)
+}
+
+// trainer fit --device gpu trains the tiny recipe (15 steps, both stages)
+// to the CPU's weights within 1e-4 relative; a run resumes across devices
+// either way; the GPU's non-finite guard skips poisoned steps.
+func TestFitDevice(t *testing.T) {
+	needDevice(t)
+	data := toyIDX(t, 40)
+	run := func(dir string, extra ...string) {
+		t.Helper()
+		if err := runFit(fitArgs(data, dir, extra...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cpu, gpuRun := filepath.Join(t.TempDir(), "cpu"), filepath.Join(t.TempDir(), "gpu")
+	run(cpu, "--device", "cpu")
+	run(gpuRun, "--device", "gpu")
+	want := readModel(t, filepath.Join(cpu, "model.lsgm"))
+	closeModels(t, "gpu run", want, readModel(t, filepath.Join(gpuRun, "model.lsgm")), 1e-4)
+
+	for _, c := range [][2]string{{"gpu", "cpu"}, {"cpu", "gpu"}} {
+		dir := filepath.Join(t.TempDir(), c[0]+"-"+c[1])
+		run(dir, "--device", c[0], "--max-steps", "7")
+		if err := runFit([]string{"--out", dir, "--resume", "--max-steps", "0", "-q", "--blas", "gonum", "--device", c[1]}); err != nil {
+			t.Fatal(err)
+		}
+		closeModels(t, c[0]+" then "+c[1], want, readModel(t, filepath.Join(dir, "model.lsgm")), 1e-4)
+	}
+
+	defer func() { poison = nil }()
+	poison = func(step int) bool { return step == 3 || step == 4 }
+	dir := filepath.Join(t.TempDir(), "nan")
+	run(dir, "--device", "gpu")
+	c, err := lsgm.ReadCheckpoint(filepath.Join(dir, "checkpoint.lsgmckpt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Skipped != 2 {
+		t.Errorf("GPU run skipped %d steps, want 2", c.Skipped)
+	}
+	if err := lsgm.CheckFinite("EMA", c.EMA); err != nil {
+		t.Error(err)
+	}
+}
