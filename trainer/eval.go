@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lsgm-go/lsgm/runtime/gpu"
 	"github.com/lsgm-go/lsgm/trainer/data"
 	"github.com/lsgm-go/lsgm/trainer/lsgm"
 	"github.com/lsgm-go/lsgm/trainer/nn"
@@ -42,6 +43,7 @@ func runEval(args []string) error {
 	probe := fs.String("probe", "rademacher", "Hutchinson probe: rademacher or gaussian")
 	seed := fs.Uint64("seed", 0, "seed of the posterior samples and probes")
 	blas := fs.String("blas", "auto", "matrix multiply backend: auto, gonum, openblas")
+	device := fs.String("device", "auto", "where the networks run: gpu (any WebGPU adapter), cpu, or auto (a hardware GPU when there is one, else the CPU)")
 	quiet := fs.Bool("q", false, "no progress output")
 	binarize := fs.String("binarize", "auto", "score a bernoulli model on binarized test images: yes, no, or auto (as it was trained: its provenance command has --binarize)")
 	record := fs.Bool("record", false, "write the results into the weights file's provenance (metrics test_nelbo_nats, test_nelbo_se, ...)")
@@ -88,7 +90,14 @@ func runEval(args []string) error {
 	if !weights.EqualShape(set.Shape, f.Arch.DataShape) {
 		return fmt.Errorf("trainer eval: test images are %v, the model's are %v", set.Shape, f.Arch.DataShape)
 	}
-	res, err := evaluate(f, set, evalOptions{N: *n, Batch: *batch, ODEEps: *odeEps, RTol: *rtol, ATol: *atol, Probe: *probe, Seed: *seed, Quiet: *quiet, Binarize: bin})
+	dev, err := trainDevice("trainer eval", *device)
+	if err != nil {
+		return err
+	}
+	if dev != nil {
+		defer dev.Close()
+	}
+	res, err := evaluate(f, set, evalOptions{N: *n, Batch: *batch, ODEEps: *odeEps, RTol: *rtol, ATol: *atol, Probe: *probe, Seed: *seed, Quiet: *quiet, Binarize: bin, Device: dev})
 	if err != nil {
 		return err
 	}
@@ -150,7 +159,8 @@ type evalOptions struct {
 	Probe              string
 	Seed               uint64
 	Quiet              bool
-	Binarize           bool // a bernoulli model's test images are binarized (as trained)
+	Binarize           bool        // a bernoulli model's test images are binarized (as trained)
+	Device             *gpu.Device // nil: the CPU
 }
 
 // evaluate estimates the NELBO of the first N images: one posterior sample
@@ -175,6 +185,11 @@ func evaluate(f *weights.File, set *data.Set, o evalOptions) (*evalResult, error
 			return nil, fmt.Errorf("trainer eval: %v", err)
 		}
 		defer vae.Close()
+		if o.Device != nil {
+			if err := vae.UseGPU(o.Device); err != nil {
+				return nil, fmt.Errorf("trainer eval: %v", err)
+			}
+		}
 		z0 = vae.Z0
 	}
 	jvp, err := lsgm.NewScoreJVP(f, B)
@@ -182,6 +197,11 @@ func evaluate(f *weights.File, set *data.Set, o evalOptions) (*evalResult, error
 		return nil, fmt.Errorf("trainer eval: %v", err)
 	}
 	defer jvp.Close()
+	if o.Device != nil {
+		if err := jvp.UseGPU(o.Device); err != nil {
+			return nil, fmt.Errorf("trainer eval: %v", err)
+		}
+	}
 	d := float64(weights.Numel(f.Arch.LatentShape))
 	gaussH := d / 2 * math.Log(2*math.Pi*math.E) // a unit Normal's entropy in d dimensions
 	res := &evalResult{ODEEps: o.ODEEps, RTol: o.RTol, ATol: o.ATol, Probe: o.Probe, Likelihood: f.Arch.Likelihood}

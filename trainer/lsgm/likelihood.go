@@ -7,8 +7,10 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"github.com/lsgm-go/lsgm/runtime/gpu"
 	"github.com/lsgm-go/lsgm/runtime/sampler"
 	"github.com/lsgm-go/lsgm/runtime/sde"
+	"github.com/lsgm-go/lsgm/trainer/gpugraph"
 	"github.com/lsgm-go/lsgm/trainer/nn"
 	"github.com/lsgm-go/lsgm/weights"
 )
@@ -29,6 +31,8 @@ type ScoreJVP struct {
 	eps     *G.Node
 	hasMix  bool
 	inShape []int
+	zgrad   *G.Node
+	gpu     *gpugraph.Exec // set by UseGPU
 }
 
 // NewScoreJVP builds the graph for batch B over the tensors of f.
@@ -71,9 +75,11 @@ func NewScoreJVP(f *weights.File, B int) (*ScoreJVP, error) {
 	if j.eps, err = nn.Tap(eps); err != nil {
 		return nil, err
 	}
-	if _, err := G.Grad(proj, zn); err != nil {
+	grads, err := G.Grad(proj, zn)
+	if err != nil {
 		return nil, fmt.Errorf("lsgm: differentiating the score: %w", err)
 	}
+	j.zgrad = grads[0]
 	j.z, j.v = zn, vn
 	j.vm = G.NewTapeMachine(g)
 	return j, nil
@@ -93,6 +99,18 @@ func (j *ScoreJVP) Eval(eps, jtv, z, v []float32, t float64) error {
 		}
 	}
 	nn.FillTimes(j.times, j.t)
+	if j.gpu != nil {
+		if err := j.gpu.Sync(); err != nil {
+			return err
+		}
+		out, err := j.gpu.Run(j.eps, j.zgrad)
+		if err != nil {
+			return fmt.Errorf("lsgm: score Jacobian on the GPU: %w", err)
+		}
+		copy(eps, out[0])
+		copy(jtv, out[1])
+		return nil
+	}
 	j.vm.Reset()
 	if err := j.vm.RunAll(); err != nil {
 		return fmt.Errorf("lsgm: score Jacobian: %w", err)
@@ -106,8 +124,25 @@ func (j *ScoreJVP) Eval(eps, jtv, z, v []float32, t float64) error {
 	return nil
 }
 
+// UseGPU compiles the evaluation for d: from then on Eval runs there, one
+// submission and one readback an evaluation.
+func (j *ScoreJVP) UseGPU(d *gpu.Device) error {
+	e, err := gpugraph.Compile(d, j.z.Graph(), []*G.Node{j.eps, j.zgrad}, nil)
+	if err != nil {
+		return fmt.Errorf("lsgm: compiling the score Jacobian for the GPU: %w", err)
+	}
+	j.gpu = e
+	return nil
+}
+
 // Close releases the graph.
-func (j *ScoreJVP) Close() { j.vm.Close() }
+func (j *ScoreJVP) Close() {
+	j.vm.Close()
+	if j.gpu != nil {
+		j.gpu.Release()
+		j.gpu = nil
+	}
+}
 
 // LogLikelihood returns log p(z) per sample of the prior at time t0 (LSGM's
 // ode_eps) by integrating the probability-flow ODE
