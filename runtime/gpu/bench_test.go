@@ -185,3 +185,83 @@ func BenchmarkSample(b *testing.B) {
 		})
 	}
 }
+
+// benchProgram times a program that repeats one op: reps launches a
+// submission, waited for; GFLOP/s for flops per op.
+func benchProgram(b *testing.B, p *Program, flops float64, reps int) {
+	if err := p.Run(); err != nil { // pipelines warm
+		b.Fatal(err)
+	}
+	p.d.wait()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := p.Run(); err != nil {
+			b.Fatal(err)
+		}
+		p.d.wait()
+	}
+	b.ReportMetric(flops*float64(reps)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
+
+// The training kernels at the shipped network's sizes, batch 64: the
+// convolution's forward, input-gradient and weight-gradient passes (the
+// score network's 64-channel 7x7 maps, the decoder's 16-channel 28x28 maps,
+// the encoder's strided 16 -> 32 downsampling) and the time embedding's
+// matrix products with both transposes.
+func BenchmarkTrainKernels(b *testing.B) {
+	r := rand.New(rand.NewPCG(2, 2))
+	const reps = 5
+	for _, s := range []struct {
+		name                          string
+		n, c, h, w, o, k, stride, pad int
+	}{
+		{"score64x7x7", 64, 64, 7, 7, 64, 3, 1, 1},
+		{"decoder16x28x28", 64, 16, 28, 28, 16, 3, 1, 1},
+		{"encoder16to32s2", 64, 16, 28, 28, 32, 3, 2, 1},
+	} {
+		ho, wo := convOut(s.h, s.k, s.stride, s.pad), convOut(s.w, s.k, s.stride, s.pad)
+		flops := 2.0 * float64(s.n*ho*wo*s.o*s.c*s.k*s.k)
+		x, w, dy := randn(r, s.n*s.c*s.h*s.w), randn(r, s.o*s.c*s.k*s.k), randn(r, s.n*s.o*ho*wo)
+		for _, pass := range []string{"forward", "data", "filter"} {
+			b.Run(s.name+"/"+pass, func(b *testing.B) {
+				d := device(b)
+				bs := upload(b, d, x, w, dy, make([]float32, len(x)), make([]float32, len(w)), make([]float32, len(dy)))
+				p := d.NewProgram()
+				defer p.Release()
+				for k := 0; k < reps; k++ {
+					var err error
+					switch pass {
+					case "forward":
+						err = p.Conv2D(bs[5], bs[0], bs[1], s.n, s.c, s.h, s.w, s.o, s.k, s.stride, s.pad)
+					case "data":
+						err = p.Conv2DData(bs[3], bs[2], bs[1], s.n, s.c, s.h, s.w, s.o, s.k, s.stride, s.pad)
+					default:
+						err = p.Conv2DFilter(bs[4], bs[0], bs[2], s.n, s.c, s.h, s.w, s.o, s.k, s.stride, s.pad)
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+				benchProgram(b, p, flops, reps)
+			})
+		}
+	}
+	for _, s := range [][3]int{{64, 256, 64}, {64, 256, 256}} {
+		m, n, k := s[0], s[1], s[2]
+		a, bb := randn(r, m*k), randn(r, k*n)
+		for _, tr := range [][2]bool{{false, true}, {true, false}, {false, false}} {
+			b.Run(fmt.Sprintf("matmul%dx%dx%d/ta=%v,tb=%v", m, n, k, tr[0], tr[1]), func(b *testing.B) {
+				d := device(b)
+				bs := upload(b, d, a, bb, make([]float32, m*n))
+				p := d.NewProgram()
+				defer p.Release()
+				for i := 0; i < reps; i++ {
+					if err := p.MatMul(bs[2], bs[0], bs[1], m, n, k, tr[0], tr[1]); err != nil {
+						b.Fatal(err)
+					}
+				}
+				benchProgram(b, p, 2*float64(m*n*k), reps)
+			})
+		}
+	}
+}

@@ -195,7 +195,7 @@ var kernelSpecs = map[string]struct {
 	"sum":            {"reduce", "serial", slots(bUniform, bRead, bWrite)},
 	"sumwide":        {"reduce", "wide", slots(bUniform, bRead, bWrite)},
 	"gemm":           {"gemm", "main", slots(bUniform, bRead, bRead, bWrite)},
-	"conv2d_dx":      {"conv2d_dx", "main", slots(bUniform, bRead, bRead, bWrite)},
+	"col2im":         {"col2im", "main", slots(bUniform, bRead, bWrite)},
 	"conv2d_dw":      {"conv2d_dw", "main", slots(bUniform, bRead, bRead, bWrite)},
 	"groupnorm_grad": {"groupnorm_grad", "main", slots(bUniform, bRead, bRead, bWrite)},
 	"upsample_grad":  {"upsample_grad", "main", slots(bUniform, bRead, bWrite)},

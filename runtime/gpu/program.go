@@ -183,55 +183,51 @@ func (p *Program) Conv2D(y, x, w *Buffer, n, c, h, wd, o, k, stride, pad int) er
 	return p.add(p.d.prepConv(y, x, w, zero, n, c, h, wd, o, k, stride, pad, false))
 }
 
-// Conv2DData is the convolution's input gradient (runtime.Conv2DData): a
-// stride-1 convolution, on the tuned conv2d kernel, of dy with the kernel
-// flipped and its channels swapped, padded k-1-pad. A strided one first
-// spreads dy out with stride-1 zeros between its pixels (and r more at the
-// end, r = (h + 2 pad - k) mod stride: input rows no tap reads), which
-// multiplies by zero (stride^2 - 1)/stride^2 of the time but still beats
-// conv2d_dx.wgsl's direct sum, which serves a padding past k-1 only.
+// Conv2DData is the convolution's input gradient (runtime.Conv2DData). At
+// stride 1 (and a padding up to k-1) it is a convolution of dy with the
+// kernel flipped and its channels swapped, padded k-1-pad, on the tuned
+// conv2d kernel. Otherwise the products w^T dy are one 1x1 convolution on
+// the same kernel into columns [n, c k k, ho wo], which col2im.wgsl adds up
+// into dx: no multiply by the zeros a stride leaves between dy's pixels.
 func (p *Program) Conv2DData(dx, dy, w *Buffer, n, c, h, wd, o, k, stride, pad int) error {
 	ho, wo := convOut(h, k, stride, pad), convOut(wd, k, stride, pad)
 	if err := need("conv2d_dx", dy, n*o*ho*wo, w, o*c*k*k, dx, n*c*h*wd); err != nil {
 		return err
 	}
-	if pad > k-1 {
-		gx, gy := grid(n * c * h * wd)
-		return p.add(p.d.prep("conv2d_dx", gx, gy, []uint32{
-			uint32(n), uint32(c), uint32(h), uint32(wd), uint32(o), uint32(k), uint32(stride), uint32(pad),
-			uint32(ho), uint32(wo), 0, 0}, dy, w, dx))
-	}
-	flip, err := p.scratch(o*c*k*k, nil)
-	if err != nil {
-		return err
-	}
-	// flip[ic, oc, ky, kx] = w[oc, ic, k-1-ky, k-1-kx]
-	shape := [4]int{c, o, k, k}
-	src := runtime.View{Off: k*k - 1, Stride: [4]int{k * k, c * k * k, -k, -1}}
-	if err := p.Map(runtime.MapCopy, shape, Ref{flip, runtime.Contiguous(shape)}, Ref{w, src}, Ref{}, Ref{}); err != nil {
-		return err
-	}
-	in, hs, ws := dy, ho, wo
-	if stride > 1 {
-		hs, ws = (ho-1)*stride+1+(h+2*pad-k)%stride, (wo-1)*stride+1+(wd+2*pad-k)%stride
-		if in, err = p.scratch(n*o*hs*ws, nil); err != nil {
-			return err
-		}
-		zero, err := p.filled(1, 0)
+	if stride == 1 && pad <= k-1 {
+		flip, err := p.scratch(o*c*k*k, nil)
 		if err != nil {
 			return err
 		}
-		full := [4]int{n, o, hs, ws}
-		if err := p.Map(runtime.MapCopy, full, Ref{in, runtime.Contiguous(full)}, Ref{zero, runtime.View{}}, Ref{}, Ref{}); err != nil {
+		// flip[ic, oc, ky, kx] = w[oc, ic, k-1-ky, k-1-kx]
+		shape := [4]int{c, o, k, k}
+		src := runtime.View{Off: k*k - 1, Stride: [4]int{k * k, c * k * k, -k, -1}}
+		if err := p.Map(runtime.MapCopy, shape, Ref{flip, runtime.Contiguous(shape)}, Ref{w, src}, Ref{}, Ref{}); err != nil {
 			return err
 		}
-		spread := runtime.View{Stride: [4]int{o * hs * ws, hs * ws, stride * ws, stride}}
-		part := [4]int{n, o, ho, wo}
-		if err := p.Map(runtime.MapCopy, part, Ref{in, spread}, Ref{dy, runtime.Contiguous(part)}, Ref{}, Ref{}); err != nil {
-			return err
-		}
+		return p.Conv2D(dx, dy, flip, n, o, ho, wo, c, k, 1, k-1-pad)
 	}
-	return p.Conv2D(dx, in, flip, n, o, hs, ws, c, k, 1, k-1-pad)
+	q := c * k * k
+	wt, err := p.scratch(q*o, nil)
+	if err != nil {
+		return err
+	}
+	// wt[(ic, ky, kx), oc] = w[oc, ic, ky, kx]
+	shape := [4]int{c, k, k, o}
+	if err := p.Map(runtime.MapCopy, shape, Ref{wt, runtime.Contiguous(shape)}, Ref{w, runtime.View{Stride: [4]int{k * k, k, 1, q}}}, Ref{}, Ref{}); err != nil {
+		return err
+	}
+	cols, err := p.scratch(n*q*ho*wo, nil)
+	if err != nil {
+		return err
+	}
+	if err := p.Conv2D(cols, dy, wt, n, o, ho, wo, q, 1, 1, 0); err != nil {
+		return err
+	}
+	gx, gy := grid(n * c * h * wd)
+	return p.add(p.d.prep("col2im", gx, gy, []uint32{
+		uint32(n), uint32(c), uint32(h), uint32(wd), uint32(k), uint32(stride), uint32(pad), 0,
+		uint32(ho), uint32(wo), 0, 0}, cols, dx))
 }
 
 // Conv2DFilter is the convolution's weight gradient (runtime.Conv2DFilter).

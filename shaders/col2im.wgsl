@@ -1,20 +1,18 @@
-// The convolution's input gradient, one thread per element of dx [n, c, h, w]:
-// dx[c, iy, ix] = sum over o and the taps (ky, kx) that read (iy, ix) of
-// dy[o, oy, ox] w[o, c, ky, kx], where oy stride + ky - pad = iy. The GPU
-// program runs it only where the padding exceeds k - 1; otherwise the
-// gradient is a stride-1 convolution of (spread-out) dy with the flipped,
-// transposed kernel and runs on conv2d.wgsl's tuned tiles.
+// col2im, the last half of a strided convolution's input gradient: given
+// cols[n, (c, ky, kx), oy, ox] = sum_o w[o, c, ky, kx] dy[n, o, oy, ox] (a
+// 1x1 convolution on conv2d.wgsl's tiles), each thread sums the at most
+// k^2 / stride^2 columns that read its element of dx [n, c, h, w]:
+// those with oy stride + ky - pad = iy and ox stride + kx - pad = ix.
 
 struct Params {
   n: u32, c: u32, h: u32, w: u32,
-  o: u32, k: u32, stride: u32, pad: u32,
-  ho: u32, wo: u32, _p0: u32, _p1: u32,
+  k: u32, stride: u32, pad: u32, _p0: u32,
+  ho: u32, wo: u32, _p1: u32, _p2: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> dy: array<f32>;
-@group(0) @binding(2) var<storage, read> wt: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(1) var<storage, read> cols: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dx: array<f32>;
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -25,6 +23,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let ic = (e / (p.w * p.h)) % p.c;
   let img = e / (p.w * p.h * p.c);
   let hw = p.ho * p.wo;
+  let kk = p.k * p.k;
+  let base = (img * p.c + ic) * kk * hw;
   var s = 0.0;
   for (var ky = 0u; ky < p.k; ky++) {
     let ty = i32(iy + p.pad) - i32(ky);
@@ -36,9 +36,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
       if (tx < 0 || tx % i32(p.stride) != 0) { continue; }
       let ox = u32(tx) / p.stride;
       if (ox >= p.wo) { continue; }
-      for (var oc = 0u; oc < p.o; oc++) {
-        s += dy[(img * p.o + oc) * hw + oy * p.wo + ox] * wt[((oc * p.c + ic) * p.k + ky) * p.k + kx];
-      }
+      s += cols[base + (ky * p.k + kx) * hw + oy * p.wo + ox];
     }
   }
   dx[e] = s;
