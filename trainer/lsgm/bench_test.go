@@ -1,6 +1,7 @@
 package lsgm
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 
@@ -69,4 +70,86 @@ func BenchmarkTrainStep(b *testing.B) {
 	b.Run("vae/B64", func(b *testing.B) { benchStage(b, cfg, StageVAE, 64) })
 	b.Run("joint/B64", func(b *testing.B) { benchStage(b, cfg, StageJoint, 64) })
 	b.Run("baseline/B64", func(b *testing.B) { benchStage(b, weights.BaselineConfig(), StagePrior, 64) })
+}
+
+// BenchmarkWholeStep times whole training steps of the shipped model's
+// joint stage (graph, clipping, both Adam updates, EMA) on the CPU and with
+// the state on the GPU (Device.Step: one submission and a small readback a
+// step), at batch 64 and 256, in one run. It reports images/s, and on the
+// GPU the kernel launches a step and the device memory.
+func BenchmarkWholeStep(b *testing.B) {
+	cfg := weights.DefaultConfig()
+	cfg.Likelihood = "logistic"
+	a, err := weights.NewArch(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, B := range []int{64, 256} {
+		for _, where := range []string{"cpu", "gpu"} {
+			b.Run(fmt.Sprintf("%s/B%d", where, B), func(b *testing.B) {
+				f, err := weights.Random(a, 1)
+				if err != nil {
+					b.Fatal(err)
+				}
+				params := map[string][]float32{}
+				for _, t := range f.Tensors {
+					params[t.Name] = t.Data
+				}
+				gr, err := NewGraph(f, StageJoint, B, true)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer gr.Close()
+				vae, prior := NewAdam(1e-3, false, 200), NewAdam(5e-4, false, 200)
+				ema := NewEMA(0.999, params)
+				warm := func(int) float64 { return 1 }
+				var dv *Device
+				if where == "gpu" {
+					if dv, err = NewDevice(device(b), f, Hyperparams{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, Clip: 200}); err != nil {
+						b.Fatal(err)
+					}
+					defer dv.Release()
+					if err := gr.UseDevice(dv); err != nil {
+						b.Fatal(err)
+					}
+					if err := dv.Upload(params, vae, prior, ema); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					b.StopTimer()
+					stepInputs(gr, i+1, false)
+					b.StartTimer()
+					if dv != nil {
+						if _, err := dv.Step(gr, nil, vae, prior, ema, i+1, warm); err != nil {
+							b.Fatal(err)
+						}
+						continue
+					}
+					if _, err := gr.Run(); err != nil {
+						b.Fatal(err)
+					}
+					gv, gp := map[string][]float32{}, map[string][]float32{}
+					for _, n := range gr.Wrt {
+						g, _ := gr.Grad(n)
+						if IsVAEParam(n) {
+							gv[n] = g
+						} else {
+							gp[n] = g
+						}
+					}
+					vae.Step(params, gv, GradNorm(gv), 1)
+					prior.Step(params, gp, GradNorm(gp), 1)
+					ema.Update(params, i+1)
+				}
+				b.ReportMetric(float64(B*b.N)/b.Elapsed().Seconds(), "images/s")
+				if dv != nil { // after the timing: ResetTimer clears reported metrics
+					n, bytes := gr.GPUStats()
+					b.ReportMetric(float64(n), "launches/step")
+					b.ReportMetric(float64(bytes+dv.Bytes())/(1<<20), "MB")
+				}
+			})
+		}
+	}
 }
