@@ -41,6 +41,13 @@ func (b *Buffer) Release() {
 	}
 }
 
+// SizeError is NewBuffer's refusal of a buffer beyond the adapter's limit.
+type SizeError struct{ Bytes, Limit uint64 }
+
+func (e *SizeError) Error() string {
+	return fmt.Sprintf("gpu: a buffer of %d MB exceeds the adapter's %d MB binding limit; use a smaller batch", e.Bytes>>20, e.Limit>>20)
+}
+
 // NewBuffer allocates n values, optionally filled from data (len n).
 func (d *Device) NewBuffer(n int, data []float32) (*Buffer, error) {
 	if n < 1 {
@@ -48,7 +55,7 @@ func (d *Device) NewBuffer(n int, data []float32) (*Buffer, error) {
 	}
 	size := uint64(4 * n)
 	if lim := min(d.limits.MaxStorageBufferBindingSize, d.limits.MaxBufferSize); lim > 0 && size > lim {
-		return nil, fmt.Errorf("gpu: a buffer of %d MB exceeds the adapter's %d MB binding limit; use a smaller batch", size>>20, lim>>20)
+		return nil, &SizeError{Bytes: size, Limit: lim}
 	}
 	usage := wgpu.BufferUsageStorage | wgpu.BufferUsageCopyDst | wgpu.BufferUsageCopySrc
 	var (

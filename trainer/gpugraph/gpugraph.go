@@ -56,13 +56,13 @@ type value struct {
 // (place: the parameters of a device-resident model), which the program
 // reads where they are and Sync leaves alone.
 func Compile(d *gpu.Device, g *G.ExprGraph, outs []*G.Node, place map[*G.Node]*gpu.Buffer) (e *Exec, err error) {
-	e = &Exec{d: d, prog: d.NewProgram(), val: map[*G.Node]*value{}, pool: map[int][]*gpu.Buffer{}, place: place}
+	ex := &Exec{d: d, prog: d.NewProgram(), val: map[*G.Node]*value{}, pool: map[int][]*gpu.Buffer{}, place: place}
 	defer func() {
-		if err != nil {
-			e.Release()
-			e = nil
+		if err != nil { // the returns below have set e to nil already
+			ex.Release()
 		}
 	}()
+	e = ex
 	order, readers, uses := schedule(g, outs)
 	e.uses = uses
 	isOut := map[*G.Node]bool{}

@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 
@@ -255,4 +256,28 @@ func TestDeviceStepMatchesCPU(t *testing.T) {
 			t.Logf("optimizer steps %d/%d; worst relative error %.3g", opts[1][0].T, opts[1][1].T, worst)
 		})
 	}
+}
+
+// A batch whose buffers exceed the adapter's binding limit is refused with
+// the limit and a bound on the batch that fits, not a crash.
+func TestDeviceBatchLimit(t *testing.T) {
+	d := device(t)
+	a, err := weights.NewArch(weights.TinyConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := weights.Random(a, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gr, err := NewGraph(f, StageVAE, 20000, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gr.Close()
+	err = gr.UseGPU(d)
+	if err == nil || !strings.Contains(err.Error(), "binding limit") || !strings.Contains(err.Error(), "largest batch that fits is at most") {
+		t.Fatalf("batch 20000: %v, want the limit and the largest batch", err)
+	}
+	t.Log(err)
 }

@@ -1,6 +1,7 @@
 package lsgm
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -95,6 +96,12 @@ func (gr *Graph) useGPU(d *gpu.Device, place map[*G.Node]*gpu.Buffer) error {
 	}
 	outs = append(outs, gr.grads...)
 	e, err := gpugraph.Compile(d, gr.g, outs, place)
+	var se *gpu.SizeError
+	if errors.As(err, &se) {
+		// Every large buffer grows with the batch: this one alone bounds it.
+		return fmt.Errorf("lsgm: at batch %d the stage %d graph needs a buffer of %d MB, over the adapter's %d MB binding limit: the largest batch that fits is at most %d",
+			gr.Batch, gr.Stage, se.Bytes>>20, se.Limit>>20, LargestBatch(gr.Batch, se.Bytes, se.Limit))
+	}
 	if err != nil {
 		return fmt.Errorf("lsgm: compiling the stage %d graph for the GPU: %w", gr.Stage, err)
 	}
@@ -103,6 +110,12 @@ func (gr *Graph) useGPU(d *gpu.Device, place map[*G.Node]*gpu.Buffer) error {
 	}
 	gr.dev = &onGPU{e: e, outs: outs, host: map[*G.Node][]float32{}, grads: map[string][]float32{}}
 	return nil
+}
+
+// LargestBatch bounds the batch whose buffers fit a binding limit, given
+// that a buffer of bytes at batch b (growing in proportion) did not.
+func LargestBatch(b int, bytes, limit uint64) int {
+	return int(uint64(b) * limit / bytes)
 }
 
 // GPUStats reports the compiled graph's kernel launches per Run and the
