@@ -4,6 +4,9 @@ export PATH := $(PATH):/usr/local/go/bin
 
 WEIGHTS ?=
 FUZZTIME ?= 20s
+# Where make fit and make eval run the networks: auto (a hardware GPU when
+# there is one, else the CPU), gpu (any WebGPU adapter) or cpu.
+DEVICE ?= auto
 
 .PHONY: setup sample test vet unit metrics wasm fuzz bench trainer fit eval fd site serve desktop
 
@@ -36,12 +39,12 @@ trainer: setup
 
 # Train the default model as shipped (resume with: bin/trainer fit --out runs/fmnist --resume).
 fit: trainer
-	OPENBLAS_NUM_THREADS=1 bin/trainer fit --out runs/fmnist --epochs-vae 2 --epochs 40 --lr-vae 1e-3 --lr-prior 5e-4 --seed 1
+	OPENBLAS_NUM_THREADS=1 bin/trainer fit --device $(DEVICE) --out runs/fmnist --epochs-vae 2 --epochs 40 --lr-vae 1e-3 --lr-prior 5e-4 --seed 1
 
 # Test-set NELBO of the shipped weights (N images; 10000 is the full test set).
 N ?= 1000
 eval: trainer
-	OPENBLAS_NUM_THREADS=1 bin/trainer eval --weights weights/default.lsgm --n $(N)
+	OPENBLAS_NUM_THREADS=1 bin/trainer eval --device $(DEVICE) --weights weights/default.lsgm --n $(N)
 
 # Sample quality of the shipped weights: Fréchet distance on the features of
 # the shipped classifier (bin/trainer classifier --out weights/fmnist-classifier.lsgmc
