@@ -134,3 +134,39 @@ func TestEvalDevice(t *testing.T) {
 	}
 	t.Logf("NELBO of 4 test images: GPU %.4f, CPU %.4f ± %.4f nats (NFE %.0f and %.0f)", got.NELBO, cpu.NELBO, cpu.SE, got.MeanNFE, cpu.MeanNFE)
 }
+
+// The Fréchet-distance classifier's features on the GPU equal the CPU's
+// (trainer fd computes them where it samples).
+func TestFeaturesDevice(t *testing.T) {
+	needDevice(t)
+	c, err := loadClassifier("../weights/fmnist-classifier.lsgmc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := gpu.Open(gpu.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	const n = 12
+	imgs := make([]float32, n*784)
+	for i := range imgs { // bars and noise in [0, 1]
+		imgs[i] = float32((i*7919)%255) / 255
+	}
+	want, err := c.features(imgs, n, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.features(imgs, n, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var num, den float64
+	for i := range want {
+		num += (got[i] - want[i]) * (got[i] - want[i])
+		den += want[i] * want[i]
+	}
+	if e := math.Sqrt(num / den); !(e < 1e-5) {
+		t.Errorf("GPU features differ from the CPU's by %.3g relative", e)
+	}
+}

@@ -23,6 +23,7 @@ import (
 	"github.com/lsgm-go/lsgm/runtime/gpu"
 	"github.com/lsgm-go/lsgm/runtime/sampler"
 	"github.com/lsgm-go/lsgm/trainer/data"
+	"github.com/lsgm-go/lsgm/trainer/gpugraph"
 	"github.com/lsgm-go/lsgm/trainer/lsgm"
 	"github.com/lsgm-go/lsgm/trainer/nn"
 	"github.com/lsgm-go/lsgm/weights"
@@ -155,14 +156,22 @@ func (cn *classNet) run() error {
 	return cn.vm.RunAll()
 }
 
-// features returns the 128 features of n images in the data scale [0, 1].
-func (c *classifier) features(imgs []float32, n int) ([]float64, error) {
+// features returns the 128 features of n images in the data scale [0, 1],
+// computed on dev when not nil (the classifier's graph through gpugraph).
+func (c *classifier) features(imgs []float32, n int, dev *gpu.Device) ([]float64, error) {
 	batch := min(n, 200)
 	cn, err := c.build(batch, false)
 	if err != nil {
 		return nil, err
 	}
 	defer cn.vm.Close()
+	var e *gpugraph.Exec
+	if dev != nil {
+		if e, err = gpugraph.Compile(dev, cn.x.Graph(), []*G.Node{cn.features}, nil); err != nil {
+			return nil, fmt.Errorf("trainer: the classifier on the GPU: %v", err)
+		}
+		defer e.Release()
+	}
 	d := len(imgs) / n
 	const k = 128
 	out := make([]float64, n*k)
@@ -171,10 +180,22 @@ func (c *classifier) features(imgs []float32, n int) ([]float64, error) {
 		m := min(batch, n-lo)
 		copy(xs, imgs[lo*d:(lo+m)*d])
 		clear(xs[m*d:])
-		if err := cn.run(); err != nil {
-			return nil, err
+		var f []float32
+		if e != nil {
+			if err := e.Sync(); err != nil {
+				return nil, err
+			}
+			got, err := e.Run(cn.features)
+			if err != nil {
+				return nil, err
+			}
+			f = got[0]
+		} else {
+			if err := cn.run(); err != nil {
+				return nil, err
+			}
+			f = cn.features.Value().Data().([]float32)
 		}
-		f := cn.features.Value().Data().([]float32)
 		for i := 0; i < m*k; i++ {
 			out[lo*k+i] = float64(f[i])
 		}
@@ -451,8 +472,15 @@ func runFD(args []string) error {
 	if !weights.EqualShape(test.Shape, m.DataShape()) {
 		return fmt.Errorf("trainer fd: test images are %v, the model's %v", test.Shape, m.DataShape())
 	}
+	s, err := backend.Open(m, *kind)
+	if err != nil {
+		return fmt.Errorf("trainer fd: %v", err)
+	}
+	defer s.Close()
+	// The classifier runs where the sampler does.
+	dev := s.Device()
 	nt := min(*n, test.N)
-	ft, err := c.features(test.Images[:nt*weights.Numel(test.Shape)], nt)
+	ft, err := c.features(test.Images[:nt*weights.Numel(test.Shape)], nt, dev)
 	if err != nil {
 		return err
 	}
@@ -462,7 +490,7 @@ func runFD(args []string) error {
 	if err != nil {
 		return fmt.Errorf("trainer fd: %v", err)
 	}
-	fr, err := c.features(train.Images[:*n*weights.Numel(train.Shape)], *n)
+	fr, err := c.features(train.Images[:*n*weights.Numel(train.Shape)], *n, dev)
 	if err != nil {
 		return err
 	}
@@ -470,11 +498,6 @@ func runFD(args []string) error {
 	if err != nil {
 		return err
 	}
-	s, err := backend.Open(m, *kind)
-	if err != nil {
-		return fmt.Errorf("trainer fd: %v", err)
-	}
-	defer s.Close()
 	fmt.Printf("Fréchet distance on %s features (test accuracy %.2f%%), %d samples of %s against %d test images\n", *clf, 100*c.Accuracy, *n, name, nt)
 	fmt.Printf("(%d training images against the same test images: %.2f, the floor at this n)\n\n", *n, floor)
 	fmt.Printf("| sampler | NFE | FD | wall time | images/s | on |\n|---|---|---|---|---|---|\n")
@@ -517,7 +540,7 @@ func runFD(args []string) error {
 		if len(imgs) != *n*weights.Numel(m.DataShape()) {
 			return fmt.Errorf("trainer fd: %s: internal: %d values for %d images", r, len(imgs), *n)
 		}
-		fs, err := c.features(imgs, *n)
+		fs, err := c.features(imgs, *n, dev)
 		if err != nil {
 			return err
 		}

@@ -76,6 +76,9 @@ func Open(m *runtime.Model, kind string) (*Sampler, error) {
 	return s, nil
 }
 
+// Device is the GPU the sampler runs on, nil on the CPU.
+func (s *Sampler) Device() *gpu.Device { return s.dev }
+
 // Close frees the GPU side.
 func (s *Sampler) Close() {
 	if s.GPU != nil {
