@@ -170,3 +170,38 @@ func TestFeaturesDevice(t *testing.T) {
 		t.Errorf("GPU features differ from the CPU's by %.3g relative", e)
 	}
 }
+
+// A short toy:gmm fit on the GPU lands within the CPU fit's test NELBO
+// standard error, and the shipped recipe's network takes a few steps on the
+// GPU and writes a model that trainer sample loads.
+func TestFitToyDevice(t *testing.T) {
+	needDevice(t)
+	nelbo := map[string]*evalResult{}
+	for _, dev := range []string{"cpu", "gpu"} {
+		run := filepath.Join(t.TempDir(), dev)
+		if err := runFit([]string{"--data", "toy:gmm", "--out", run, "--batch", "512", "--epochs-vae", "1", "--epochs", "1", "-q", "--blas", "gonum", "--device", dev}); err != nil {
+			t.Fatal(err)
+		}
+		f := readModel(t, filepath.Join(run, "model.lsgm"))
+		set, err := loadSet("toy:gmm", "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if nelbo[dev], err = evaluate(f, set, evalOptions{N: 256, Batch: 64, ODEEps: 1e-5, RTol: 1e-3, ATol: 1e-3, Probe: "rademacher", Quiet: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, g := nelbo["cpu"], nelbo["gpu"]
+	if math.Abs(c.NELBO-g.NELBO) > c.SE {
+		t.Errorf("toy:gmm test NELBO: GPU-trained %.4f, CPU-trained %.4f ± %.4f nats", g.NELBO, c.NELBO, c.SE)
+	}
+	t.Logf("toy:gmm test NELBO (256 points): GPU-trained %.4f ± %.4f, CPU-trained %.4f ± %.4f nats", g.NELBO, g.SE, c.NELBO, c.SE)
+
+	run := filepath.Join(t.TempDir(), "shipped")
+	if err := runFit([]string{"--data", toyIDX(t, 16), "--out", run, "--batch", "8", "--max-steps", "2", "--epochs-vae", "0", "-q", "--blas", "gonum", "--device", "gpu"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := runSample([]string{"--weights", filepath.Join(run, "model.lsgm"), "--out", filepath.Join(run, "s.png"), "--count", "4", "--nfe", "3", "-q", "--backend", "gpu"}); err != nil {
+		t.Fatal(err)
+	}
+}

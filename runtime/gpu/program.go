@@ -403,10 +403,11 @@ func (p *Program) MatMul(c, a, b *Buffer, m, n, k int, ta, tb bool) error {
 	if tb {
 		sbk, sbn = 1, k
 	}
-	if tiles(n) > maxGroups || tiles(m) > maxGroups {
+	gx := uint32((n + 63) / 64) // 32x64 tiles
+	if gx > maxGroups || tiles(m) > maxGroups {
 		return fmt.Errorf("gpu: matmul %dx%d is beyond the dispatch limit", m, n)
 	}
-	return p.add(p.d.prep("gemm", tiles(n), tiles(m), []uint32{uint32(m), uint32(n), uint32(k), 0, uint32(sam), uint32(sak), uint32(sbk), uint32(sbn)}, a, b, c))
+	return p.add(p.d.prep("gemm", gx, tiles(m), []uint32{uint32(m), uint32(n), uint32(k), 0, uint32(sam), uint32(sak), uint32(sbk), uint32(sbn)}, a, b, c))
 }
 
 // Logistic writes the discretized logistic's -log P (which 0) or dy times
