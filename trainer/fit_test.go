@@ -523,3 +523,22 @@ func TestEvalBinarize(t *testing.T) {
 		}
 	}
 }
+
+// --data mnist trains on MNIST from the Go module cache: a Bernoulli model
+// on binarized digits, named for its data, class-conditional on the digits.
+func TestFitMNIST(t *testing.T) {
+	if _, err := data.MNISTDir(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	run := filepath.Join(t.TempDir(), "run")
+	if err := runFit([]string{"--data", "mnist", "--likelihood", "bernoulli", "--binarize", "--classes", "--size", "tiny", "--batch", "8", "--max-steps", "2", "--out", run, "-q", "--blas", "gonum", "--device", "cpu"}); err != nil {
+		t.Fatal(err)
+	}
+	f := readModel(t, filepath.Join(run, "model.lsgm"))
+	if f.Arch.Name != "lsgm-mnist" || f.Arch.Likelihood != "bernoulli" || len(f.Arch.Classes) != 10 || f.Arch.Classes[3] != "3" {
+		t.Errorf("model %q, likelihood %s, classes %v", f.Arch.Name, f.Arch.Likelihood, f.Arch.Classes)
+	}
+}

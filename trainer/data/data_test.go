@@ -9,6 +9,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -170,5 +171,29 @@ func TestFashionMNIST(t *testing.T) {
 			t.Errorf("%s: mean pixel %.4f", split, mean)
 		}
 		t.Logf("%s: %d images, mean %.4f, sha256 %s", split, s.N, mean, s.SHA256[:16])
+	}
+}
+
+// MNIST comes from the Go module cache (the GoMNIST module go.mod requires):
+// 60,000 training and 10,000 test digits with labels 0 to 9.
+func TestMNIST(t *testing.T) {
+	if _, err := MNISTDir(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	for split, n := range map[string]int{"train": 60000, "test": 10000} {
+		s, err := MNIST(split)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.N != n || len(s.Labels) != n || !reflect.DeepEqual(s.Shape, []int{1, 28, 28}) {
+			t.Errorf("%s: %d images %v, %d labels", split, s.N, s.Shape, len(s.Labels))
+		}
+		names, err := s.ClassNames()
+		if err != nil || len(names) != 10 || names[7] != "7" {
+			t.Errorf("%s: classes %v (%v)", split, names, err)
+		}
 	}
 }
