@@ -368,6 +368,45 @@ func (e *Exec) lowerKernel(s nn.Spec, n *G.Node, cs []*G.Node, in []*gpu.Buffer,
 		return e.mapFlat(runtime.MapBernoulliNLL, n, y, in...)
 	case "bernoulli_nll_grad":
 		return e.mapFlat(runtime.MapBernoulliGrad, n, y, in...)
+	case "bcast_add", "bcast_mul":
+		op := runtime.MapAdd
+		if s.Op == "bcast_mul" {
+			op = runtime.MapMul
+		}
+		od, err := dims(n.Shape())
+		if err != nil {
+			return err
+		}
+		return p.Map(op, od, gpu.Ref{B: y, V: runtime.Contiguous(od)}, e.ref(cs[0], n.Shape()), e.ref(cs[1], n.Shape()), gpu.Ref{})
+	case "bcast_sum", "bcast_dot":
+		// the sum of dy (times x) over the axes the operand repeats along
+		xs := cs[0].Shape()
+		bs := cs[len(cs)-1].Shape()
+		var axes []int
+		for d := range xs {
+			if bs[d] == 1 && xs[d] != 1 {
+				axes = append(axes, d)
+			}
+		}
+		src := in[0]
+		if s.Op == "bcast_dot" {
+			xd, err := dims(xs)
+			if err != nil {
+				return err
+			}
+			if src, err = e.alloc(size(cs[0]), false); err != nil {
+				return err
+			}
+			v := runtime.Contiguous(xd)
+			if err := p.Map(runtime.MapMul, xd, gpu.Ref{B: src, V: v}, gpu.Ref{B: in[0], V: v}, gpu.Ref{B: in[1], V: v}, gpu.Ref{}); err != nil {
+				return err
+			}
+			defer func() { e.pool[src.Len()] = append(e.pool[src.Len()], src) }()
+		}
+		if len(axes) == 0 {
+			return p.Copy(y, 0, src, size(n))
+		}
+		return e.sum(y, src, xs, axes)
 	case "logistic_nll":
 		return p.Logistic(y, in[0], in[1], in[2], nil, size(n), 0)
 	case "logistic_nll_grad":

@@ -67,9 +67,9 @@ func NewScoreJVP(f *weights.File, B int) (*ScoreJVP, error) {
 	if a.MixLogit != "" {
 		j.hasMix = true
 		ctn, j.ct = newInput(g, "ct", B, 1, 1, 1)
-		kz := G.Must(G.BroadcastHadamardProd(zn, ctn, nil, []byte{1, 2, 3}))
+		kz := G.Must(nn.BroadcastMul(zn, ctn))
 		c := G.Must(G.Reshape(G.Must(G.Sigmoid(p.Nodes[a.MixLogit])), append(tensor.Shape{1}, a.LatentShape...)))
-		eps = G.Must(G.Add(kz, G.Must(G.BroadcastHadamardProd(G.Must(G.Sub(eps, kz)), c, nil, []byte{0}))))
+		eps = G.Must(G.Add(kz, G.Must(nn.BroadcastMul(G.Must(G.Sub(eps, kz)), c))))
 	}
 	proj := G.Must(G.Sum(G.Must(G.HadamardProd(eps, vn))))
 	if j.eps, err = nn.Tap(eps); err != nil {

@@ -277,7 +277,7 @@ func NewGraph(f *weights.File, s Stage, B int, priorGrad bool) (*Graph, error) {
 		st, gr.St = newInput(g, "st", col...)
 		w, gr.W = newInput(g, "w", B)
 		gr.T = make([]float32, B)
-		zt := G.Must(G.Add(G.Must(G.BroadcastHadamardProd(z0, mt, nil, []byte{1, 2, 3})), G.Must(G.BroadcastHadamardProd(n1, st, nil, []byte{1, 2, 3}))))
+		zt := G.Must(G.Add(G.Must(nn.BroadcastMul(z0, mt)), G.Must(nn.BroadcastMul(n1, st))))
 		tn, _ := newInput(g, "t", B, 1)
 		ins := map[string]*G.Node{"z": zt, "t": tn}
 		if k := len(a.Classes); k > 0 {
@@ -294,10 +294,10 @@ func NewGraph(f *weights.File, s Stage, B int, priorGrad bool) (*Graph, error) {
 			// eps = k zt + c (eps' - k zt), c = sigmoid(a), k = sigma/(m^2 + sigma^2)
 			var ct *G.Node
 			ct, gr.Ct = newInput(g, "ct", col...)
-			kz := G.Must(G.BroadcastHadamardProd(zt, ct, nil, []byte{1, 2, 3}))
+			kz := G.Must(nn.BroadcastMul(zt, ct))
 			c := G.Must(G.Sigmoid(gr.params.Nodes[a.MixLogit]))
 			c = G.Must(G.Reshape(c, append(tensor.Shape{1}, a.LatentShape...)))
-			eps = G.Must(G.Add(kz, G.Must(G.BroadcastHadamardProd(G.Must(G.Sub(eps, kz)), c, nil, []byte{0}))))
+			eps = G.Must(G.Add(kz, G.Must(nn.BroadcastMul(G.Must(G.Sub(eps, kz)), c))))
 		}
 		res := G.Must(G.Square(G.Must(G.Sub(n1, eps))))
 		per := G.Must(G.Sum(G.Must(G.Reshape(res, tensor.Shape{B, weights.Numel(a.LatentShape)})), 1))

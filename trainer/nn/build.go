@@ -98,19 +98,19 @@ func Build(g *G.ExprGraph, graph *weights.Graph, name string, batch int, ins map
 			var wt *G.Node
 			if wt, err = G.Transpose(param(nd.Name, "weight"), 1, 0); err == nil {
 				if y, err = G.Mul(x, wt); err == nil {
-					y, err = G.BroadcastAdd(y, rowVec(param(nd.Name, "bias")), nil, []byte{0})
+					y, err = BroadcastAdd(y, rowVec(param(nd.Name, "bias")))
 				}
 			}
 		case "conv2d":
 			if y, err = Conv2D(x, param(nd.Name, "weight"), nd.Stride, nd.Pad); err == nil {
-				y, err = G.BroadcastAdd(y, chanVec(param(nd.Name, "bias")), nil, []byte{0, 2, 3})
+				y, err = BroadcastAdd(y, chanVec(param(nd.Name, "bias")))
 			}
 		case "upsample":
 			y, err = Upsample(x, nd.Factor)
 		case "groupnorm":
 			if y, err = Normalize(x, nd.Groups, nd.Eps); err == nil {
-				if y, err = G.BroadcastHadamardProd(y, chanVec(param(nd.Name, "weight")), nil, []byte{0, 2, 3}); err == nil {
-					y, err = G.BroadcastAdd(y, chanVec(param(nd.Name, "bias")), nil, []byte{0, 2, 3})
+				if y, err = BroadcastMul(y, chanVec(param(nd.Name, "weight"))); err == nil {
+					y, err = BroadcastAdd(y, chanVec(param(nd.Name, "bias")))
 				}
 			}
 		case "silu":
@@ -124,7 +124,7 @@ func Build(g *G.ExprGraph, graph *weights.Graph, name string, batch int, ins map
 			} else { // [B, C] added per channel of [B, C, H, W]
 				var r *G.Node
 				if r, err = G.Reshape(b, tensor.Shape{batch, b.Shape()[1], 1, 1}); err == nil {
-					y, err = G.BroadcastAdd(x, r, nil, []byte{2, 3})
+					y, err = BroadcastAdd(x, r)
 				}
 			}
 		case "concat":

@@ -172,3 +172,41 @@ func TestCol2imAdjoint(t *testing.T) {
 		}
 	}
 }
+
+// The broadcast kernels: a per-channel bias and scale, a per-sample
+// embedding added to every pixel, a row bias of a linear layer.
+func TestBroadcastGradients(t *testing.T) {
+	for _, s := range [][2][]int{
+		{{2, 3, 4, 5}, {1, 3, 1, 1}}, {{2, 3, 4, 5}, {2, 3, 1, 1}}, {{3, 7}, {1, 7}}, {{2, 3, 4, 5}, {2, 1, 1, 1}}, {{2, 3, 4, 5}, {1, 1, 4, 5}},
+	} {
+		gradCheck(t, fmt.Sprintf("bcast_add%v", s[1]), [][]int{s[0], s[1]}, func(g *G.ExprGraph, in []*G.Node) (*G.Node, error) { return BroadcastAdd(in[0], in[1]) })
+		gradCheck(t, fmt.Sprintf("bcast_mul%v", s[1]), [][]int{s[0], s[1]}, func(g *G.ExprGraph, in []*G.Node) (*G.Node, error) { return BroadcastMul(in[0], in[1]) })
+	}
+}
+
+// Their values equal gorgonia's own broadcast ops'.
+func TestBroadcastValues(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 3))
+	g := G.NewGraph()
+	x := input(g, "x", []int{2, 3, 4, 5}, randSlice(r, 120, 1))
+	b := input(g, "b", []int{1, 3, 1, 1}, randSlice(r, 3, 1))
+	ours := [2]*G.Node{G.Must(BroadcastAdd(x, b)), G.Must(BroadcastMul(x, b))}
+	theirs := [2]*G.Node{G.Must(G.BroadcastAdd(x, b, nil, []byte{0, 2, 3})), G.Must(G.BroadcastHadamardProd(x, b, nil, []byte{0, 2, 3}))}
+	var taps [4]*G.Node
+	for i := range 2 {
+		taps[2*i], taps[2*i+1] = G.Must(Tap(ours[i])), G.Must(Tap(theirs[i]))
+	}
+	vm := G.NewTapeMachine(g)
+	defer vm.Close()
+	if err := vm.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		a, c := taps[2*i].Value().Data().([]float32), taps[2*i+1].Value().Data().([]float32)
+		for j := range a {
+			if a[j] != c[j] {
+				t.Fatalf("op %d element %d: %v, gorgonia %v", i, j, a[j], c[j])
+			}
+		}
+	}
+}

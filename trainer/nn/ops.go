@@ -172,9 +172,13 @@ func SiLU(x *G.Node) (*G.Node, error) {
 
 var siluOp = &kernel{name: "silu", arity: 1, shape: same, spec: Spec{Op: "silu"},
 	fwd: func(out []float32, in [][]float32, _ []tensor.Shape) {
-		for i, v := range in[0] {
-			out[i] = v / (1 + float32(math.Exp(-float64(v))))
-		}
+		parallelFor(len(out)/1024+1, func(lo, hi int) { // blocks of 1024 across the cores
+			x := in[0][min(lo*1024, len(out)):min(hi*1024, len(out))]
+			o := out[min(lo*1024, len(out)):]
+			for i, v := range x {
+				o[i] = v / (1 + float32(math.Exp(-float64(v))))
+			}
+		})
 	},
 	grad: func(in G.Nodes, _, dy *G.Node) (G.Nodes, error) {
 		dx, err := G.ApplyOp(siluGradOp, in[0], dy)
@@ -185,10 +189,14 @@ var siluOp = &kernel{name: "silu", arity: 1, shape: same, spec: Spec{Op: "silu"}
 // siluGradOp(x, dy) = dy * s (1 + x (1 - s)), s = sigmoid(x).
 var siluGradOp = &kernel{name: "silu_grad", arity: 2, shape: same, spec: Spec{Op: "silu_grad"},
 	fwd: func(out []float32, in [][]float32, _ []tensor.Shape) {
-		for i, v := range in[0] {
-			s := 1 / (1 + math.Exp(-float64(v)))
-			out[i] = in[1][i] * float32(s*(1+float64(v)*(1-s)))
-		}
+		parallelFor(len(out)/1024+1, func(lo, hi int) {
+			a, b := min(lo*1024, len(out)), min(hi*1024, len(out))
+			x, dy, o := in[0][a:b], in[1][a:b], out[a:b]
+			for i, v := range x {
+				s := 1 / (1 + math.Exp(-float64(v)))
+				o[i] = dy[i] * float32(s*(1+float64(v)*(1-s)))
+			}
+		})
 	},
 }
 

@@ -1,0 +1,172 @@
+package nn
+
+import (
+	"fmt"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// Broadcast arithmetic as kernels: a bias, a per-channel scale or a
+// per-sample time embedding b of the same rank as x, with size 1 along the
+// axes it is repeated over. gorgonia's BroadcastAdd materializes b repeated
+// to x's shape (three copies for a [1, C, 1, 1] bias) before adding, and
+// its gradient sums one axis at a time; these loop over x once.
+
+// bcastDims pads shapes of rank up to 4 to 4 axes on the left.
+func bcastDims(s tensor.Shape) [4]int {
+	out := [4]int{1, 1, 1, 1}
+	copy(out[4-len(s):], s)
+	return out
+}
+
+// bcastShape checks that b broadcasts to x.
+func bcastShape(in []tensor.Shape) (tensor.Shape, error) {
+	x, b := in[0], in[1]
+	if len(x) != len(b) || len(x) > 4 {
+		return nil, fmt.Errorf("nn: broadcast: shapes %v and %v differ in rank (or exceed 4 axes)", x, b)
+	}
+	for i := range x {
+		if b[i] != x[i] && b[i] != 1 {
+			return nil, fmt.Errorf("nn: broadcast: %v does not broadcast to %v", b, x)
+		}
+	}
+	return x.Clone(), nil
+}
+
+// bcastLoop calls fn(i, j) for every flat index i of x (shape xs) and the
+// index j of b (shape bs) it meets, running the last axis innermost.
+func bcastLoop(xs, bs tensor.Shape, fn func(i, j, n, step int)) {
+	x, b := bcastDims(xs), bcastDims(bs)
+	var bstr [4]int
+	s := 1
+	for d := 3; d >= 0; d-- {
+		if b[d] != 1 {
+			bstr[d] = s
+		}
+		s *= b[d]
+	}
+	i := 0
+	for a0 := 0; a0 < x[0]; a0++ {
+		for a1 := 0; a1 < x[1]; a1++ {
+			for a2 := 0; a2 < x[2]; a2++ {
+				fn(i, a0*bstr[0]+a1*bstr[1]+a2*bstr[2], x[3], bstr[3])
+				i += x[3]
+			}
+		}
+	}
+}
+
+// BroadcastAdd is x + b, b repeated along its size-1 axes.
+func BroadcastAdd(x, b *G.Node) (*G.Node, error) { return G.ApplyOp(bcastAddOp, x, b) }
+
+// BroadcastMul is x * b, b repeated along its size-1 axes.
+func BroadcastMul(x, b *G.Node) (*G.Node, error) { return G.ApplyOp(bcastMulOp, x, b) }
+
+var bcastAddOp = &kernel{name: "bcast_add", arity: 2, shape: bcastShape, spec: Spec{Op: "bcast_add"},
+	fwd: func(out []float32, in [][]float32, sh []tensor.Shape) {
+		x, b := in[0], in[1]
+		bcastLoop(sh[0], sh[1], func(i, j, n, step int) {
+			if step == 0 {
+				v := b[j]
+				for k := 0; k < n; k++ {
+					out[i+k] = x[i+k] + v
+				}
+				return
+			}
+			for k := 0; k < n; k++ {
+				out[i+k] = x[i+k] + b[j+k]
+			}
+		})
+	},
+	grad: func(in G.Nodes, _, dy *G.Node) (G.Nodes, error) {
+		db, err := G.ApplyOp(bcastSumOp, dy, in[1])
+		return G.Nodes{dy, db}, err
+	},
+}
+
+var bcastMulOp = &kernel{name: "bcast_mul", arity: 2, shape: bcastShape, spec: Spec{Op: "bcast_mul"},
+	fwd: func(out []float32, in [][]float32, sh []tensor.Shape) {
+		x, b := in[0], in[1]
+		bcastLoop(sh[0], sh[1], func(i, j, n, step int) {
+			if step == 0 {
+				v := b[j]
+				for k := 0; k < n; k++ {
+					out[i+k] = x[i+k] * v
+				}
+				return
+			}
+			for k := 0; k < n; k++ {
+				out[i+k] = x[i+k] * b[j+k]
+			}
+		})
+	},
+}
+
+func init() { // set here: the gradient applies the op itself
+	bcastMulOp.grad = func(in G.Nodes, _, dy *G.Node) (G.Nodes, error) {
+		dx, err := G.ApplyOp(bcastMulOp, dy, in[1])
+		if err != nil {
+			return nil, err
+		}
+		db, err := G.ApplyOp(bcastDotOp, dy, in[0], in[1])
+		return G.Nodes{dx, db}, err
+	}
+}
+
+// bcastSumOp(dy, b) sums dy over b's size-1 axes: b's gradient in x + b.
+var bcastSumOp = &kernel{name: "bcast_sum", arity: 2, spec: Spec{Op: "bcast_sum"},
+	shape: func(in []tensor.Shape) (tensor.Shape, error) {
+		if _, err := bcastShape(in); err != nil {
+			return nil, err
+		}
+		return in[1].Clone(), nil
+	},
+	fwd: func(out []float32, in [][]float32, sh []tensor.Shape) {
+		dy := in[0]
+		clear(out)
+		bcastLoop(sh[0], sh[1], func(i, j, n, step int) {
+			if step == 0 {
+				var s float32
+				for k := 0; k < n; k++ {
+					s += dy[i+k]
+				}
+				out[j] += s
+				return
+			}
+			for k := 0; k < n; k++ {
+				out[j+k] += dy[i+k]
+			}
+		})
+	},
+}
+
+// bcastDotOp(dy, x, b) sums dy x over b's size-1 axes: b's gradient in x b.
+var bcastDotOp = &kernel{name: "bcast_dot", arity: 3, spec: Spec{Op: "bcast_dot"},
+	shape: func(in []tensor.Shape) (tensor.Shape, error) {
+		if _, err := bcastShape([]tensor.Shape{in[0], in[2]}); err != nil {
+			return nil, err
+		}
+		if !in[0].Eq(in[1]) {
+			return nil, fmt.Errorf("nn: bcast_dot: %v and %v differ", in[0], in[1])
+		}
+		return in[2].Clone(), nil
+	},
+	fwd: func(out []float32, in [][]float32, sh []tensor.Shape) {
+		dy, x := in[0], in[1]
+		clear(out)
+		bcastLoop(sh[0], sh[2], func(i, j, n, step int) {
+			if step == 0 {
+				var s float32
+				for k := 0; k < n; k++ {
+					s += dy[i+k] * x[i+k]
+				}
+				out[j] += s
+				return
+			}
+			for k := 0; k < n; k++ {
+				out[j+k] += dy[i+k] * x[i+k]
+			}
+		})
+	},
+}
