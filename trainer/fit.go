@@ -573,11 +573,9 @@ func (r *run) trainStep(graph func(lsgm.Stage) (*lsgm.Graph, error), idx []int, 
 		rec.Stage = "sgm"
 		fillImages(g.Z0, r.set, idx, o.Likelihood, false, rng)
 		r.drawTimes(g, r.pTimes, rng)
-		fillNormal(rng, g.N1)
 		r.fillClasses(g.Y, idx, rng)
 	case lsgm.StageVAE:
 		fillImages(g.X, r.set, idx, o.Likelihood, o.Binarize, rng)
-		fillNormal(rng, g.N0)
 		beta := 1.0
 		if span := o.KLWarmup * float64(o.EpochsVAE*perEpoch); span > 0 {
 			beta = math.Min(1, 1e-2+float64(r.step)/span)
@@ -586,10 +584,13 @@ func (r *run) trainStep(graph func(lsgm.Stage) (*lsgm.Graph, error), idx []int, 
 	default:
 		rec.Stage = "joint"
 		fillImages(g.X, r.set, idx, o.Likelihood, o.Binarize, rng)
-		fillNormal(rng, g.N0)
 		r.drawTimes(g, r.qTimes, rng)
-		fillNormal(rng, g.N1)
 		r.fillClasses(g.Y, idx, rng)
+	}
+	// The noise is Philox's, keyed by (seed, step, sample), drawn where the
+	// step runs: here for the CPU, on the device by Device.Step.
+	if r.dv == nil {
+		g.DrawNoise(o.Seed, r.step, lsgm.NoiseMain)
 	}
 	var v, pv lsgm.Values
 	var mu, ls []float32
@@ -655,7 +656,9 @@ func (r *run) priorGraph(g *lsgm.Graph, st lsgm.Stage, graph func(lsgm.Stage) (*
 	}
 	copy(pg.Y, g.Y)
 	r.drawTimes(pg, r.pTimes, rng)
-	fillNormal(rng, pg.N1)
+	if r.dv == nil {
+		pg.DrawNoise(r.o.Seed, r.step, lsgm.NoisePrior)
+	}
 	return pg, nil
 }
 
@@ -734,7 +737,7 @@ func (r *run) deviceStep(g *lsgm.Graph, st lsgm.Stage, graph func(lsgm.Stage) (*
 		}
 		in[0] = float32(math.NaN())
 	}
-	res, err := r.dv.Step(g, pg, r.optVAE, r.optPrior, r.ema, r.step, r.warm)
+	res, err := r.dv.Step(g, pg, r.optVAE, r.optPrior, r.ema, r.o.Seed, r.step, r.warm)
 	if err != nil {
 		return v, pv, nil, nil, false, fmt.Errorf("trainer fit: %v", err)
 	}

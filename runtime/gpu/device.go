@@ -190,6 +190,8 @@ var kernelSpecs = map[string]struct {
 	"mixed":     {"mixed", "main", slots(bDynUniform, bRead, bRead, bWrite)},
 	"cfg":       {"cfg", "main", slots(bDynUniform, bRead, bWrite)},
 	"normals":   {"philox", "normals", slots(bDynUniform, bWrite)},
+	// The same draw with fixed parameters, for a Program (trainer noise).
+	"normals_static": {"philox", "normals", slots(bUniform, bWrite)},
 	// The training ops (Program).
 	"map":            {"map", "main", slots(bUniform, bRead, bRead, bRead, bWrite)},
 	"sum":            {"reduce", "serial", slots(bUniform, bRead, bWrite)},

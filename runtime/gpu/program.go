@@ -451,3 +451,13 @@ func RunRead(d *Device, progs []*Program, bufs ...*Buffer) ([][]float32, error) 
 	}
 	return out, nil
 }
+
+// Normals writes count samples of dim standard normals for (step, stream)
+// into y, the draw of rng.Source{Seed: seed, First: first, Dim: dim}.Fill.
+func (p *Program) Normals(y *Buffer, seed uint64, first uint32, dim, count, step int, stream uint32) error {
+	if err := need("normals", y, count*dim); err != nil {
+		return err
+	}
+	gx, gy := grid(count * ((dim + 3) / 4))
+	return p.add(p.d.prep("normals_static", gx, gy, []uint32{uint32(seed), uint32(seed >> 32), first, uint32(dim), uint32(step), stream, uint32(count), 0}, y))
+}

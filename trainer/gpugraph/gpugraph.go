@@ -157,6 +157,16 @@ func (e *Exec) Sync() error {
 	return nil
 }
 
+// SkipSync leaves input n out of Sync: the device fills it (noise drawn there).
+func (e *Exec) SkipSync(n *G.Node) {
+	for i, m := range e.inputs {
+		if m == n {
+			e.inputs = append(e.inputs[:i], e.inputs[i+1:]...)
+			return
+		}
+	}
+}
+
 // Buffer is where an input or output node's value lives (nil for others).
 func (e *Exec) Buffer(n *G.Node) *gpu.Buffer {
 	if v := e.val[n]; v != nil && v.keep && !v.lazy && v.v.Off == 0 {

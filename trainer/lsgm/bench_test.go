@@ -119,10 +119,10 @@ func BenchmarkWholeStep(b *testing.B) {
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
 					b.StopTimer()
-					stepInputs(gr, i+1, false)
+					stepInputs(gr, i+1, false, NoiseMain)
 					b.StartTimer()
 					if dv != nil {
-						if _, err := dv.Step(gr, nil, vae, prior, ema, i+1, warm); err != nil {
+						if _, err := dv.Step(gr, nil, vae, prior, ema, 7, i+1, warm); err != nil {
 							b.Fatal(err)
 						}
 						continue

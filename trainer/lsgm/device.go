@@ -8,6 +8,7 @@ import (
 
 	"github.com/lsgm-go/lsgm/runtime"
 	"github.com/lsgm-go/lsgm/runtime/gpu"
+	"github.com/lsgm-go/lsgm/runtime/rng"
 	"github.com/lsgm-go/lsgm/weights"
 )
 
@@ -178,6 +179,11 @@ func (gr *Graph) UseDevice(dv *Device) error {
 		return err
 	}
 	e := gr.dev.e
+	for _, n := range []*G.Node{gr.n0in, gr.n1in} { // Step draws the noise on the device
+		if n != nil {
+			e.SkipSync(n)
+		}
+	}
 	for i, name := range gr.Wrt {
 		if err := e.Program().Copy(dv.slice(dv.g, name), 0, e.Buffer(gr.grads[i]), dv.size[name]); err != nil {
 			return err
@@ -252,9 +258,11 @@ type StepResult struct {
 // graph on gr's latents, when not nil), then the updates of the optimizers
 // whose parameters have gradients, with learning-rate scales from warm, and
 // the EMA at decay ema.Rate(step). Both graphs must UseDevice(dv), their
-// inputs filled (pg's Z0 and Y are copied from gr on the device). The
-// optimizers' step counts advance only when the step was finite.
-func (dv *Device) Step(gr, pg *Graph, vae, prior *Adam, ema *EMA, step int, warm func(t int) float64) (StepResult, error) {
+// inputs filled but for the noise, which the device draws as DrawNoise
+// would with seed (streams NoiseMain for gr, NoisePrior for pg); pg's Z0
+// and Y are copied from gr on the device. The optimizers' step counts
+// advance only when the step was finite.
+func (dv *Device) Step(gr, pg *Graph, vae, prior *Adam, ema *EMA, seed uint64, step int, warm func(t int) float64) (StepResult, error) {
 	if gr.device != dv || pg != nil && pg.device != dv {
 		return StepResult{}, fmt.Errorf("lsgm: Step needs graphs compiled for this device (UseDevice)")
 	}
@@ -301,7 +309,26 @@ func (dv *Device) Step(gr, pg *Graph, vae, prior *Adam, ema *EMA, step int, warm
 			return StepResult{}, err
 		}
 	}
-	progs = append(progs, gr.dev.e.Program())
+	noise := dv.D.NewProgram()
+	defer noise.Release()
+	for _, gb := range []struct {
+		g    *Graph
+		base rng.Stream
+	}{{gr, NoiseMain}, {pg, NoisePrior}} {
+		if gb.g == nil {
+			continue
+		}
+		d := weights.Numel(gb.g.latent)
+		for k, n := range []*G.Node{gb.g.n0in, gb.g.n1in} {
+			if n == nil {
+				continue
+			}
+			if err := noise.Normals(gb.g.dev.e.Buffer(n), seed, 0, d, gb.g.Batch, step, uint32(gb.base)+uint32(k)); err != nil {
+				return StepResult{}, err
+			}
+		}
+	}
+	progs = append(progs, noise, gr.dev.e.Program())
 	if pg != nil {
 		link := dv.D.NewProgram()
 		defer link.Release()

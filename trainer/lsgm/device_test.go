@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/lsgm-go/lsgm/runtime/gpu"
+	"github.com/lsgm-go/lsgm/runtime/rng"
 	"github.com/lsgm-go/lsgm/runtime/sde"
 	"github.com/lsgm-go/lsgm/weights"
 )
@@ -33,8 +34,9 @@ func device(t testing.TB) *gpu.Device {
 	return testDev
 }
 
-// stepInputs fills a graph's inputs for step k as a training step does.
-func stepInputs(gr *Graph, k int, poison bool) {
+// stepInputs fills a graph's inputs for step k as a training step does,
+// the noise as the device draws it (seed 7, stream base).
+func stepInputs(gr *Graph, k int, poison bool, base rng.Stream) {
 	r := rand.New(rand.NewPCG(uint64(k), 9))
 	normal := func(s []float32) {
 		for i := range s {
@@ -44,12 +46,11 @@ func stepInputs(gr *Graph, k int, poison bool) {
 	for i := range gr.X {
 		gr.X[i] = float32(r.IntN(256))*2/255 - 1
 	}
-	normal(gr.N0)
+	gr.DrawNoise(7, k, base)
 	if gr.X == nil {
 		normal(gr.Z0)
 	}
 	if gr.N1 != nil {
-		normal(gr.N1)
 		ts := make([]float64, gr.Batch)
 		for i := range ts {
 			ts[i] = 0.01 + 0.98*r.Float64()
@@ -203,13 +204,20 @@ func TestDeviceStepMatchesCPU(t *testing.T) {
 			warm := func(k int) float64 { return math.Min(1, float64(k+1)/2) }
 			for step := 1; step <= 3; step++ {
 				for i := range graphs {
-					stepInputs(graphs[i][0], step, step == 2)
+					stepInputs(graphs[i][0], step, step == 2, NoiseMain)
 					if pg := graphs[i][1]; pg != nil {
-						stepInputs(pg, 100+step, false)
+						stepInputs(pg, step, false, NoisePrior)
 					}
 				}
 				want, okCPU := cpuStep(t, graphs[0][0], graphs[0][1], params[0], opts[0][0], opts[0][1], emas[0], step)
-				res, err := dv.Step(graphs[1][0], graphs[1][1], opts[1][0], opts[1][1], emas[1], step, warm)
+				// The GPU's noise inputs are drawn on the device: clear the host's.
+				for _, g := range graphs[1] {
+					if g != nil {
+						clear(g.N0)
+						clear(g.N1)
+					}
+				}
+				res, err := dv.Step(graphs[1][0], graphs[1][1], opts[1][0], opts[1][1], emas[1], 7, step, warm)
 				if err != nil {
 					t.Fatal(err)
 				}

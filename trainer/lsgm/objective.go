@@ -10,6 +10,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/lsgm-go/lsgm/runtime/gpu"
+	"github.com/lsgm-go/lsgm/runtime/rng"
 	"github.com/lsgm-go/lsgm/runtime/sde"
 	"github.com/lsgm-go/lsgm/trainer/gpugraph"
 	"github.com/lsgm-go/lsgm/trainer/nn"
@@ -67,9 +68,12 @@ type Graph struct {
 	nll                       *G.Node   // StageEval: -log p(x|z0) per pixel, for per-image values
 	grads                     []*G.Node // the gradient nodes of Wrt
 
+	latent []int   // one latent's shape
 	dev    *onGPU  // set by UseGPU: Run executes the graph there
 	device *Device // set by UseDevice: Device.Step runs the graph
 	z0in   *G.Node // StagePrior's latent input
+	n0in   *G.Node // the posterior sample's noise
+	n1in   *G.Node // the diffusion noise
 	yin    *G.Node // the class input
 }
 
@@ -219,6 +223,7 @@ func NewGraph(f *weights.File, s Stage, B int, priorGrad bool) (*Graph, error) {
 		}
 	}
 	lat := append([]int{B}, a.LatentShape...)
+	gr.latent = a.LatentShape
 	col := []int{B, 1, 1, 1}
 	invB := G.NewConstant(float32(1 / float64(B)))
 	sum := func(n *G.Node) *G.Node { return G.Must(G.Mul(G.Must(G.Sum(n)), invB)) }
@@ -235,6 +240,7 @@ func NewGraph(f *weights.File, s Stage, B int, priorGrad bool) (*Graph, error) {
 		gr.mu, gr.logSigma = enc.Outputs["mu"], enc.Outputs["log_sigma"]
 		var n0 *G.Node
 		n0, gr.N0 = newInput(g, "n0", lat...)
+		gr.n0in = n0
 		z0 = G.Must(G.Add(gr.mu, G.Must(G.HadamardProd(G.Must(G.Exp(gr.logSigma)), n0))))
 		gr.z0 = z0
 		gr.Z0 = make([]float32, weights.Numel(lat))
@@ -273,6 +279,7 @@ func NewGraph(f *weights.File, s Stage, B int, priorGrad bool) (*Graph, error) {
 	if s != StageVAE && s != StageEval {
 		var n1, mt, st, w *G.Node
 		n1, gr.N1 = newInput(g, "n1", lat...)
+		gr.n1in = n1
 		mt, gr.Mt = newInput(g, "mt", col...)
 		st, gr.St = newInput(g, "st", col...)
 		w, gr.W = newInput(g, "w", B)
@@ -358,6 +365,28 @@ func (gr *Graph) ValueNodes() []*G.Node { return []*G.Node{gr.recon, gr.negH, gr
 
 // GradNodes are the gradient nodes of Wrt, in order.
 func (gr *Graph) GradNodes() []*G.Node { return gr.grads }
+
+// The Philox streams of a training step's noise (runtime/rng): each
+// graph's two noise inputs draw from base and base + 1, keyed by the run's
+// seed, the step and the sample's place in the batch, so the CPU and the
+// GPU (Device.Step draws them there) see the same noise.
+const (
+	NoiseMain  rng.Stream = 100 // the step's graph
+	NoisePrior rng.Stream = 102 // the prior's own graph on its latents
+)
+
+// DrawNoise fills the noise inputs N0 and N1 for step from streams base
+// and base + 1.
+func (gr *Graph) DrawNoise(seed uint64, step int, base rng.Stream) {
+	d := weights.Numel(gr.latent)
+	src := rng.Source{Seed: seed, Dim: d}
+	if gr.N0 != nil {
+		src.Fill(gr.N0, step, base)
+	}
+	if gr.N1 != nil {
+		src.Fill(gr.N1, step, base+1)
+	}
+}
 
 // FillInputs computes the inputs derived on the host (the time embeddings
 // of T) into their nodes; Run does it itself.
