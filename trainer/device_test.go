@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -57,6 +58,14 @@ func TestFitDevice(t *testing.T) {
 		if err := runFit(fitArgs(data, dir, extra...)); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// The data-space baseline (dequantized pixels) and a Bernoulli model on
+	// dynamically binarized images too: both random scalings on the device.
+	for _, extra := range [][]string{{"--vae", "none"}, {"--likelihood", "bernoulli", "--binarize"}} {
+		c, g := filepath.Join(t.TempDir(), "cpu"), filepath.Join(t.TempDir(), "gpu")
+		run(c, append([]string{"--device", "cpu"}, extra...)...)
+		run(g, append([]string{"--device", "gpu"}, extra...)...)
+		closeModels(t, fmt.Sprint(extra), readModel(t, filepath.Join(c, "model.lsgm")), readModel(t, filepath.Join(g, "model.lsgm")), 1e-4)
 	}
 	cpu, gpuRun := filepath.Join(t.TempDir(), "cpu"), filepath.Join(t.TempDir(), "gpu")
 	run(cpu, "--device", "cpu")

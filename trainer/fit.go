@@ -299,6 +299,22 @@ type run struct {
 	dev      *gpu.Device  // nil: the step runs on the CPU
 	dv       *lsgm.Device // the training state on dev
 	pulled   bool         // the host's state matches dv's
+
+	pixels       []byte // the training set's bytes
+	dataOnDevice bool   // uploaded to dv: batches are gathered there
+}
+
+// imageMode is the scale the images are trained in.
+func (r *run) imageMode() runtime.ImageMode {
+	switch {
+	case r.o.Likelihood == "logistic":
+		return runtime.ImagesLogistic
+	case r.o.Likelihood == "none":
+		return runtime.ImagesDequantized
+	case r.o.Binarize:
+		return runtime.ImagesBinarized
+	}
+	return runtime.ImagesUnit
 }
 
 func (r *run) newModel() error {
@@ -418,6 +434,18 @@ func (r *run) train(ck *lsgm.Checkpoint) error {
 		}
 		r.pulled = true
 		fmt.Fprintf(os.Stderr, "trainer fit: training state on the GPU: %.1f MB (parameters, gradients, moments, EMA)\n", float64(r.dv.Bytes())/(1<<20))
+	}
+	r.pixels = make([]byte, len(r.set.Images))
+	for i, v := range r.set.Images {
+		r.pixels[i] = byte(math.Round(float64(v) * 255))
+	}
+	if r.dv != nil {
+		if err := r.dv.SetData(r.pixels, weights.Numel(r.set.Shape), o.Batch); err != nil {
+			fmt.Fprintf(os.Stderr, "trainer fit: %v; each batch is uploaded instead\n", err)
+		} else {
+			r.dataOnDevice = true
+			fmt.Fprintf(os.Stderr, "trainer fit: the training set on the GPU: %.1f MB\n", float64(len(r.pixels))/(1<<20))
+		}
 	}
 	perEpoch := r.set.N / o.Batch
 	total := perEpoch * (o.EpochsVAE + o.Epochs)
@@ -571,11 +599,9 @@ func (r *run) trainStep(graph func(lsgm.Stage) (*lsgm.Graph, error), idx []int, 
 	switch st {
 	case lsgm.StagePrior: // the data-space model: pixels are its z0
 		rec.Stage = "sgm"
-		fillImages(g.Z0, r.set, idx, o.Likelihood, false, rng)
 		r.drawTimes(g, r.pTimes, rng)
 		r.fillClasses(g.Y, idx, rng)
 	case lsgm.StageVAE:
-		fillImages(g.X, r.set, idx, o.Likelihood, o.Binarize, rng)
 		beta := 1.0
 		if span := o.KLWarmup * float64(o.EpochsVAE*perEpoch); span > 0 {
 			beta = math.Min(1, 1e-2+float64(r.step)/span)
@@ -583,7 +609,6 @@ func (r *run) trainStep(graph func(lsgm.Stage) (*lsgm.Graph, error), idx []int, 
 		g.SetBeta(beta)
 	default:
 		rec.Stage = "joint"
-		fillImages(g.X, r.set, idx, o.Likelihood, o.Binarize, rng)
 		r.drawTimes(g, r.qTimes, rng)
 		r.fillClasses(g.Y, idx, rng)
 	}
@@ -592,11 +617,15 @@ func (r *run) trainStep(graph func(lsgm.Stage) (*lsgm.Graph, error), idx []int, 
 	if r.dv == nil {
 		g.DrawNoise(o.Seed, r.step, lsgm.NoiseMain)
 	}
+	// The images likewise (with their binarization or dequantization).
+	if !r.dataOnDevice {
+		g.FillImages(r.pixels, weights.Numel(r.set.Shape), idx, r.imageMode(), o.Seed, r.step)
+	}
 	var v, pv lsgm.Values
 	var mu, ls []float32
 	finite := false
 	if r.dv != nil {
-		if v, pv, mu, ls, finite, err = r.deviceStep(g, st, graph, rng, &rec); err != nil {
+		if v, pv, mu, ls, finite, err = r.deviceStep(g, st, graph, rng, idx, &rec); err != nil {
 			return record{}, false, err
 		}
 	} else {
@@ -725,19 +754,19 @@ func (r *run) hostStep(g *lsgm.Graph, st lsgm.Stage, graph func(lsgm.Stage) (*ls
 
 // deviceStep runs a whole step on the GPU (lsgm.Device.Step): the host
 // only fills the inputs and reads the loss parts, the norms and the flag.
-func (r *run) deviceStep(g *lsgm.Graph, st lsgm.Stage, graph func(lsgm.Stage) (*lsgm.Graph, error), rng *rand.Rand, rec *record) (v, pv lsgm.Values, mu, ls []float32, finite bool, err error) {
+func (r *run) deviceStep(g *lsgm.Graph, st lsgm.Stage, graph func(lsgm.Stage) (*lsgm.Graph, error), rng *rand.Rand, idx []int, rec *record) (v, pv lsgm.Values, mu, ls []float32, finite bool, err error) {
 	pg, err := r.priorGraph(g, st, graph, rng)
 	if err != nil {
 		return v, pv, nil, nil, false, err
 	}
-	if poison != nil && poison(r.step) { // a NaN input: the device's guard must catch it
-		in := g.X
-		if in == nil {
-			in = g.Z0
-		}
-		in[0] = float32(math.NaN())
+	in := lsgm.StepIn{Seed: r.o.Seed, Step: r.step, Mode: r.imageMode()}
+	if r.dataOnDevice {
+		in.Batch = idx
 	}
-	res, err := r.dv.Step(g, pg, r.optVAE, r.optPrior, r.ema, r.o.Seed, r.step, r.warm)
+	if poison != nil && poison(r.step) { // a NaN image value: the device's guard must catch it
+		r.dv.PoisonNext()
+	}
+	res, err := r.dv.Step(g, pg, r.optVAE, r.optPrior, r.ema, in, r.warm)
 	if err != nil {
 		return v, pv, nil, nil, false, fmt.Errorf("trainer fit: %v", err)
 	}

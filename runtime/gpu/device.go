@@ -192,6 +192,7 @@ var kernelSpecs = map[string]struct {
 	"normals":   {"philox", "normals", slots(bDynUniform, bWrite)},
 	// The same draw with fixed parameters, for a Program (trainer noise).
 	"normals_static": {"philox", "normals", slots(bUniform, bWrite)},
+	"images":         {"images", "main", slots(bUniform, bRead, bRead, bWrite)},
 	// The training ops (Program).
 	"map":            {"map", "main", slots(bUniform, bRead, bRead, bRead, bWrite)},
 	"sum":            {"reduce", "serial", slots(bUniform, bRead, bWrite)},

@@ -366,3 +366,26 @@ func (h Host) GradNorm(groups [][]float32, clip float64) (norms, factors []float
 	}
 	return norms, factors, state[0] == 1, nil
 }
+
+// TrainImages gathers a batch from the dataset's bytes on the device.
+func (h Host) TrainImages(x []float32, data []byte, idx []int, d int, mode runtime.ImageMode, seed uint64, step int, stream rng.Stream) error {
+	db, err := h.D.NewBytes(data)
+	if err != nil {
+		return err
+	}
+	defer db.Release()
+	words := make([]uint32, len(idx))
+	for i, v := range idx {
+		words[i] = uint32(v)
+	}
+	return h.prog(poisoned(x), nil, func(p *Program, out *Buffer, _ []*Buffer) error {
+		ib, err := p.scratch(len(idx), nil)
+		if err != nil {
+			return err
+		}
+		if err := h.D.WriteWords(ib, words); err != nil {
+			return err
+		}
+		return p.Images(out, db, ib, d, len(idx), mode, seed, step, uint32(stream))
+	})
+}

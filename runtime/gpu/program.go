@@ -461,3 +461,14 @@ func (p *Program) Normals(y *Buffer, seed uint64, first uint32, dim, count, step
 	gx, gy := grid(count * ((dim + 3) / 4))
 	return p.add(p.d.prep("normals_static", gx, gy, []uint32{uint32(seed), uint32(seed >> 32), first, uint32(dim), uint32(step), stream, uint32(count), 0}, y))
 }
+
+// Images writes a training batch of count images of d pixels into x: image
+// idx[i] of the dataset's bytes in data, in mode's scale (runtime.TrainImages;
+// the random modes' uniforms keyed by seed, step and stream).
+func (p *Program) Images(x, data, idx *Buffer, d, count int, mode runtime.ImageMode, seed uint64, step int, stream uint32) error {
+	if err := need("images", x, count*d, idx, count); err != nil {
+		return err
+	}
+	gx, gy := grid(count * d)
+	return p.add(p.d.prep("images", gx, gy, []uint32{uint32(seed), uint32(seed >> 32), uint32(d), uint32(count), uint32(step), stream, uint32(mode), 0}, data, idx, x))
+}

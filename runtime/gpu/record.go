@@ -73,6 +73,30 @@ func (d *Device) NewBuffer(n int, data []float32) (*Buffer, error) {
 	return &Buffer{b: b, len: n}, nil
 }
 
+// NewBytes uploads raw bytes, four to a 32-bit word (little-endian; the
+// last word padded with zeros): a dataset's pixels, read by images.wgsl.
+func (d *Device) NewBytes(data []byte) (*Buffer, error) {
+	n := (len(data) + 3) / 4
+	if lim := min(d.limits.MaxStorageBufferBindingSize, d.limits.MaxBufferSize); lim > 0 && uint64(4*n) > lim {
+		return nil, &SizeError{Bytes: uint64(4 * n), Limit: lim}
+	}
+	padded := make([]byte, 4*max(n, 1))
+	copy(padded, data)
+	b, err := d.dev.CreateBufferInit(&wgpu.BufferInitDescriptor{Contents: padded, Usage: wgpu.BufferUsageStorage | wgpu.BufferUsageCopyDst | wgpu.BufferUsageCopySrc})
+	if err != nil {
+		return nil, fmt.Errorf("gpu: allocating %d KB: %w", len(padded)>>10, err)
+	}
+	return &Buffer{b: b, len: max(n, 1)}, nil
+}
+
+// WriteWords copies 32-bit integers into the buffer from its start.
+func (d *Device) WriteWords(b *Buffer, words []uint32) error {
+	if len(words) > b.len {
+		return fmt.Errorf("gpu: writing %d values into a buffer of %d", len(words), b.len)
+	}
+	return d.queue.WriteBuffer(b.b, uint64(4*b.off), wgpu.ToBytes(words))
+}
+
 // Write copies host values into the buffer from its start.
 func (d *Device) Write(b *Buffer, data []float32) error {
 	if len(data) > b.len {

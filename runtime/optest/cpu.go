@@ -229,3 +229,8 @@ func (CPU) GradNorm(groups [][]float32, clip float64) (norms, factors []float64,
 	}
 	return norms, factors, finite, nil
 }
+
+func (CPU) TrainImages(x []float32, data []byte, idx []int, d int, mode runtime.ImageMode, seed uint64, step int, stream rng.Stream) error {
+	runtime.TrainImages(x, data, idx, d, mode, seed, step, stream)
+	return nil
+}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/lsgm-go/lsgm/runtime"
+	"github.com/lsgm-go/lsgm/runtime/rng"
 )
 
 // TrainBackend runs the training ops (runtime/grad.go, runtime/mapop.go,
@@ -29,6 +30,8 @@ type TrainBackend interface {
 	Adam(p, m, v, g []float32, st runtime.AdamStep) error
 	EMA(s, p []float32, d float64) error
 	GradNorm(groups [][]float32, clip float64) (norms, factors []float64, finite bool, err error)
+	// TrainImages writes a training batch from a dataset's bytes.
+	TrainImages(x []float32, data []byte, idx []int, d int, mode runtime.ImageMode, seed uint64, step int, stream rng.Stream) error
 }
 
 func init() {
@@ -56,6 +59,9 @@ func init() {
 		// f32 sums of squares of up to 1e5 values (in 64 strided shares)
 		// against f64.
 		"gradnorm": {0, 1e-5},
+		// The same f32 operations and Philox words (a fused multiply-add
+		// could move a value by one ulp).
+		"images": {0, 2.4e-7},
 	} {
 		Tolerances[op] = tol
 	}
@@ -154,6 +160,22 @@ func RunTrain(t *testing.T, b TrainBackend) {
 
 	runMapSuite(t, b, r)
 	runOptimSuite(t, b, r)
+
+	// Training images: every byte value, odd image sizes, repeated indices.
+	for _, d := range []int{784, 5, 6} {
+		const n = 7
+		data := make([]byte, n*d)
+		for i := range data {
+			data[i] = byte(i * 37)
+		}
+		idx := []int{3, 0, 6, 3, 1}
+		for mode := runtime.ImagesLogistic; mode <= runtime.ImagesDequantized; mode++ {
+			want, got := make([]float32, len(idx)*d), make([]float32, len(idx)*d)
+			runtime.TrainImages(want, data, idx, d, mode, 42, 9, 7)
+			must(b.TrainImages(got, data, idx, d, mode, 42, 9, 7))
+			compare(t, "images", fmt.Sprintf("d=%d mode %d", d, mode), got, want, nil)
+		}
+	}
 
 	// Logistic: every bin from both edges and the middle, means near and far,
 	// log scales from below the clamp to wide.

@@ -122,7 +122,7 @@ func BenchmarkWholeStep(b *testing.B) {
 					stepInputs(gr, i+1, false, NoiseMain)
 					b.StartTimer()
 					if dv != nil {
-						if _, err := dv.Step(gr, nil, vae, prior, ema, 7, i+1, warm); err != nil {
+						if _, err := dv.Step(gr, nil, vae, prior, ema, StepIn{Seed: 7, Step: i + 1}, warm); err != nil {
 							b.Fatal(err)
 						}
 						continue

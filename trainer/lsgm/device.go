@@ -31,6 +31,40 @@ type Device struct {
 	parts, state, hyper *gpu.Buffer
 	opt                 map[[2]bool]*gpu.Program // by (VAE steps, prior steps)
 	hyperv              Hyperparams
+
+	data, idx *gpu.Buffer // the dataset's bytes and a batch's indices (SetData)
+	dataD     int         // bytes an image
+	poison    bool        // PoisonNext
+}
+
+// PoisonNext makes the next Step's first image value NaN on the device, so
+// tests can see the device's non-finite guard skip a step.
+func (dv *Device) PoisonNext() { dv.poison = true }
+
+// SetData uploads a dataset's pixels (d bytes an image) once, for Step to
+// gather each batch from on the device.
+func (dv *Device) SetData(pixels []byte, d, batch int) error {
+	data, err := dv.D.NewBytes(pixels)
+	if err != nil {
+		return fmt.Errorf("lsgm: the dataset on the GPU: %w", err)
+	}
+	idx, err := dv.D.NewBuffer(batch, nil)
+	if err != nil {
+		data.Release()
+		return err
+	}
+	dv.data, dv.idx, dv.dataD = data, idx, d
+	return nil
+}
+
+// StepIn keys a device step's random inputs: the run's seed and the step
+// (the noise), and, when SetData was called, the batch's image indices and
+// their scale (else the graphs' image inputs are uploaded from the host).
+type StepIn struct {
+	Seed  uint64
+	Step  int
+	Batch []int
+	Mode  runtime.ImageMode
 }
 
 // Hyperparams are the optimizers' settings the device programs bake in.
@@ -81,7 +115,7 @@ func (dv *Device) Release() {
 	for _, p := range dv.opt {
 		p.Release()
 	}
-	for _, b := range []*gpu.Buffer{dv.p, dv.g, dv.m, dv.v, dv.e, dv.parts, dv.state, dv.hyper} {
+	for _, b := range []*gpu.Buffer{dv.p, dv.g, dv.m, dv.v, dv.e, dv.parts, dv.state, dv.hyper, dv.data, dv.idx} {
 		b.Release()
 	}
 }
@@ -184,6 +218,11 @@ func (gr *Graph) UseDevice(dv *Device) error {
 			e.SkipSync(n)
 		}
 	}
+	if dv.data != nil && gr.Stage != StageEval { // and gathers the images there
+		if x, _ := gr.images(); x != nil && e.Buffer(x) != nil {
+			e.SkipSync(x)
+		}
+	}
 	for i, name := range gr.Wrt {
 		if err := e.Program().Copy(dv.slice(dv.g, name), 0, e.Buffer(gr.grads[i]), dv.size[name]); err != nil {
 			return err
@@ -262,7 +301,8 @@ type StepResult struct {
 // would with seed (streams NoiseMain for gr, NoisePrior for pg); pg's Z0
 // and Y are copied from gr on the device. The optimizers' step counts
 // advance only when the step was finite.
-func (dv *Device) Step(gr, pg *Graph, vae, prior *Adam, ema *EMA, seed uint64, step int, warm func(t int) float64) (StepResult, error) {
+func (dv *Device) Step(gr, pg *Graph, vae, prior *Adam, ema *EMA, in StepIn, warm func(t int) float64) (StepResult, error) {
+	seed, step := in.Seed, in.Step
 	if gr.device != dv || pg != nil && pg.device != dv {
 		return StepResult{}, fmt.Errorf("lsgm: Step needs graphs compiled for this device (UseDevice)")
 	}
@@ -311,6 +351,35 @@ func (dv *Device) Step(gr, pg *Graph, vae, prior *Adam, ema *EMA, seed uint64, s
 	}
 	noise := dv.D.NewProgram()
 	defer noise.Release()
+	if dv.data != nil {
+		if len(in.Batch) != gr.Batch {
+			return StepResult{}, fmt.Errorf("lsgm: a device step with the dataset on the GPU needs %d image indices, got %d", gr.Batch, len(in.Batch))
+		}
+		words := make([]uint32, len(in.Batch))
+		for i, v := range in.Batch {
+			words[i] = uint32(v)
+		}
+		if err := dv.D.WriteWords(dv.idx, words); err != nil {
+			return StepResult{}, err
+		}
+		x, _ := gr.images()
+		if err := noise.Images(gr.dev.e.Buffer(x), dv.data, dv.idx, dv.dataD, gr.Batch, in.Mode, seed, step, uint32(NoiseImages)); err != nil {
+			return StepResult{}, err
+		}
+	}
+	if dv.poison {
+		dv.poison = false
+		x, _ := gr.images()
+		nan, err := dv.D.NewBuffer(1, []float32{float32(math.NaN())})
+		if err != nil {
+			return StepResult{}, err
+		}
+		defer nan.Release()
+		one := [4]int{1, 1, 1, 1}
+		if err := noise.Map(runtime.MapCopy, one, gpu.Ref{B: gr.dev.e.Buffer(x), V: runtime.Contiguous(one)}, gpu.Ref{B: nan, V: runtime.Contiguous(one)}, gpu.Ref{}, gpu.Ref{}); err != nil {
+			return StepResult{}, err
+		}
+	}
 	for _, gb := range []struct {
 		g    *Graph
 		base rng.Stream

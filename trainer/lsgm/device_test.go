@@ -217,7 +217,7 @@ func TestDeviceStepMatchesCPU(t *testing.T) {
 						clear(g.N1)
 					}
 				}
-				res, err := dv.Step(graphs[1][0], graphs[1][1], opts[1][0], opts[1][1], emas[1], 7, step, warm)
+				res, err := dv.Step(graphs[1][0], graphs[1][1], opts[1][0], opts[1][1], emas[1], StepIn{Seed: 7, Step: step}, warm)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -9,6 +9,7 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"github.com/lsgm-go/lsgm/runtime"
 	"github.com/lsgm-go/lsgm/runtime/gpu"
 	"github.com/lsgm-go/lsgm/runtime/rng"
 	"github.com/lsgm-go/lsgm/runtime/sde"
@@ -71,6 +72,7 @@ type Graph struct {
 	latent []int   // one latent's shape
 	dev    *onGPU  // set by UseGPU: Run executes the graph there
 	device *Device // set by UseDevice: Device.Step runs the graph
+	xin    *G.Node // the images
 	z0in   *G.Node // StagePrior's latent input
 	n0in   *G.Node // the posterior sample's noise
 	n1in   *G.Node // the diffusion noise
@@ -233,6 +235,7 @@ func NewGraph(f *weights.File, s Stage, B int, priorGrad bool) (*Graph, error) {
 	if s != StagePrior {
 		var x *G.Node
 		x, gr.X = newInput(g, "x", append([]int{B}, a.DataShape...)...)
+		gr.xin = x
 		enc, err := nn.Build(g, a.Encoder, "encoder", B, map[string]*G.Node{"x": x}, gr.params)
 		if err != nil {
 			return nil, err
@@ -371,9 +374,25 @@ func (gr *Graph) GradNodes() []*G.Node { return gr.grads }
 // seed, the step and the sample's place in the batch, so the CPU and the
 // GPU (Device.Step draws them there) see the same noise.
 const (
-	NoiseMain  rng.Stream = 100 // the step's graph
-	NoisePrior rng.Stream = 102 // the prior's own graph on its latents
+	NoiseMain   rng.Stream = 100 // the step's graph
+	NoisePrior  rng.Stream = 102 // the prior's own graph on its latents
+	NoiseImages rng.Stream = 104 // binarization or dequantization of the images
 )
+
+// images is the graph's image input: X, or a data-space model's Z0.
+func (gr *Graph) images() (*G.Node, []float32) {
+	if gr.xin != nil {
+		return gr.xin, gr.X
+	}
+	return gr.z0in, gr.Z0
+}
+
+// FillImages writes the batch idx of a dataset's bytes (d an image) into
+// the graph's image input, as the device does (runtime.TrainImages).
+func (gr *Graph) FillImages(data []byte, d int, idx []int, mode runtime.ImageMode, seed uint64, step int) {
+	_, x := gr.images()
+	runtime.TrainImages(x, data, idx, d, mode, seed, step, NoiseImages)
+}
 
 // DrawNoise fills the noise inputs N0 and N1 for step from streams base
 // and base + 1.
