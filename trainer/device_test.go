@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -66,12 +68,14 @@ func TestFitDevice(t *testing.T) {
 		run(c, append([]string{"--device", "cpu"}, extra...)...)
 		run(g, append([]string{"--device", "gpu"}, extra...)...)
 		closeModels(t, fmt.Sprint(extra), readModel(t, filepath.Join(c, "model.lsgm")), readModel(t, filepath.Join(g, "model.lsgm")), 1e-4)
+		sameLog(t, fmt.Sprint(extra), c, g)
 	}
 	cpu, gpuRun := filepath.Join(t.TempDir(), "cpu"), filepath.Join(t.TempDir(), "gpu")
 	run(cpu, "--device", "cpu")
 	run(gpuRun, "--device", "gpu")
 	want := readModel(t, filepath.Join(cpu, "model.lsgm"))
 	closeModels(t, "gpu run", want, readModel(t, filepath.Join(gpuRun, "model.lsgm")), 1e-4)
+	sameLog(t, "gpu run", cpu, gpuRun)
 
 	for _, c := range [][2]string{{"gpu", "cpu"}, {"cpu", "gpu"}} {
 		dir := filepath.Join(t.TempDir(), c[0]+"-"+c[1])
@@ -212,5 +216,34 @@ func TestFitToyDevice(t *testing.T) {
 	}
 	if err := runSample([]string{"--weights", filepath.Join(run, "model.lsgm"), "--out", filepath.Join(run, "s.png"), "--count", "4", "--nfe", "3", "-q", "--backend", "gpu"}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// sameLog checks that two runs logged the same NELBO, cross entropy and
+// gradient norms (the GPU reports them from its own reductions).
+func sameLog(t *testing.T, what, a, b string) {
+	t.Helper()
+	read := func(dir string) []record {
+		var out []record
+		for _, line := range bytes.Split(bytes.TrimSpace(must(os.ReadFile(filepath.Join(dir, "metrics.jsonl")))), []byte("\n")) {
+			var r record
+			if err := json.Unmarshal(line, &r); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, r)
+		}
+		return out
+	}
+	ra, rb := read(a), read(b)
+	if len(ra) != len(rb) || len(ra) == 0 {
+		t.Fatalf("%s: %d and %d log lines", what, len(ra), len(rb))
+	}
+	for i := range ra {
+		for _, c := range [][2]float64{{ra[i].NELBO, rb[i].NELBO}, {ra[i].CE, rb[i].CE}, {ra[i].GradVAE, rb[i].GradVAE}, {ra[i].GradPrior, rb[i].GradPrior}} {
+			if math.Abs(c[0]-c[1]) > 1e-4*math.Abs(c[0])+1e-6 {
+				t.Errorf("%s: log line %d: CPU %+v, GPU %+v", what, i+1, ra[i], rb[i])
+				break
+			}
+		}
 	}
 }

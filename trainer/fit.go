@@ -623,9 +623,10 @@ func (r *run) trainStep(graph func(lsgm.Stage) (*lsgm.Graph, error), idx []int, 
 	}
 	var v, pv lsgm.Values
 	var mu, ls []float32
+	var post lsgm.StepResult // the device's posterior statistic
 	finite := false
 	if r.dv != nil {
-		if v, pv, mu, ls, finite, err = r.deviceStep(g, st, graph, rng, idx, &rec); err != nil {
+		if v, pv, post, finite, err = r.deviceStep(g, st, graph, rng, idx, &rec); err != nil {
 			return record{}, false, err
 		}
 	} else {
@@ -642,14 +643,22 @@ func (r *run) trainStep(graph func(lsgm.Stage) (*lsgm.Graph, error), idx []int, 
 		// -log P(x) <= -log p(y) + D log 128 for y dequantized into x's bin
 		// of width 2/256; -log p(y) is bounded by the DSM cross entropy.
 		rec.NegEnt = dequantNats(d)
-		rec.CE = v.CE + lsgm.CEConst(r.sde, o.TimeEps, g.Z0, pointMass(len(g.Z0)), g.Batch)
+		if r.dv != nil {
+			rec.CE = v.CE + lsgm.CEConstSum(r.sde, o.TimeEps, post.PosteriorSum, post.Latents, g.Batch)
+		} else {
+			rec.CE = v.CE + lsgm.CEConst(r.sde, o.TimeEps, g.Z0, pointMass(len(g.Z0)), g.Batch)
+		}
 		rec.NELBO = rec.NegEnt + rec.CE
 		rec.PriorLoss = v.CE
 	case lsgm.StageVAE:
 		rec.KL = v.KL
 		rec.NELBO = v.Recon + v.KL
 	default:
-		rec.CE = v.CE + lsgm.CEConst(r.sde, o.TimeEps, mu, ls, g.Batch)
+		if r.dv != nil {
+			rec.CE = v.CE + lsgm.CEConstSum(r.sde, o.TimeEps, post.PosteriorSum, post.Latents, g.Batch)
+		} else {
+			rec.CE = v.CE + lsgm.CEConst(r.sde, o.TimeEps, mu, ls, g.Batch)
+		}
 		rec.NELBO = rec.Recon + rec.NegEnt + rec.CE
 		rec.PriorLoss = v.CE
 		if pv != (lsgm.Values{}) {
@@ -754,10 +763,10 @@ func (r *run) hostStep(g *lsgm.Graph, st lsgm.Stage, graph func(lsgm.Stage) (*ls
 
 // deviceStep runs a whole step on the GPU (lsgm.Device.Step): the host
 // only fills the inputs and reads the loss parts, the norms and the flag.
-func (r *run) deviceStep(g *lsgm.Graph, st lsgm.Stage, graph func(lsgm.Stage) (*lsgm.Graph, error), rng *rand.Rand, idx []int, rec *record) (v, pv lsgm.Values, mu, ls []float32, finite bool, err error) {
+func (r *run) deviceStep(g *lsgm.Graph, st lsgm.Stage, graph func(lsgm.Stage) (*lsgm.Graph, error), rng *rand.Rand, idx []int, rec *record) (v, pv lsgm.Values, res lsgm.StepResult, finite bool, err error) {
 	pg, err := r.priorGraph(g, st, graph, rng)
 	if err != nil {
-		return v, pv, nil, nil, false, err
+		return v, pv, res, false, err
 	}
 	in := lsgm.StepIn{Seed: r.o.Seed, Step: r.step, Mode: r.imageMode()}
 	if r.dataOnDevice {
@@ -766,13 +775,12 @@ func (r *run) deviceStep(g *lsgm.Graph, st lsgm.Stage, graph func(lsgm.Stage) (*
 	if poison != nil && poison(r.step) { // a NaN image value: the device's guard must catch it
 		r.dv.PoisonNext()
 	}
-	res, err := r.dv.Step(g, pg, r.optVAE, r.optPrior, r.ema, in, r.warm)
-	if err != nil {
-		return v, pv, nil, nil, false, fmt.Errorf("trainer fit: %v", err)
+	if res, err = r.dv.Step(g, pg, r.optVAE, r.optPrior, r.ema, in, r.warm); err != nil {
+		return v, pv, res, false, fmt.Errorf("trainer fit: %v", err)
 	}
 	r.pulled = false
 	rec.GradVAE, rec.GradPrior = res.NormVAE, res.NormPrior
-	return res.Values, res.PriorValues, res.Mu, res.LogSigma, res.Finite, nil
+	return res.Values, res.PriorValues, res, res.Finite, nil
 }
 
 // pull brings the host's copy of the training state up to date with the

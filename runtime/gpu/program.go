@@ -111,6 +111,14 @@ func (p *Program) recordInto(r *recorder) {
 	}
 }
 
+// Own hands buffers to the program: Release frees them with it.
+func (p *Program) Own(bufs ...*Buffer) {
+	for _, b := range bufs {
+		p.own = append(p.own, b)
+		p.bytes += int64(4 * b.len)
+	}
+}
+
 // scratch allocates a buffer the program owns.
 func (p *Program) scratch(n int, data []float32) (*Buffer, error) {
 	b, err := p.d.NewBuffer(n, data)

@@ -290,7 +290,11 @@ type StepResult struct {
 	Values, PriorValues Values // the graph's, and the separate prior graph's
 	NormVAE, NormPrior  float64
 	Finite              bool // false: the step changed nothing
-	Mu, LogSigma        []float32
+	// PosteriorSum is the sum over gr's latents of mu^2 + sigma^2 (of z0^2
+	// for a data-space model, whose "posterior" is its images), all
+	// CEConstSum needs: the posterior itself stays on the device.
+	PosteriorSum float64
+	Latents      int // how many values it sums
 }
 
 // Step runs one training step on the device: gr (and pg, the prior's own
@@ -417,14 +421,23 @@ func (dv *Device) Step(gr, pg *Graph, vae, prior *Adam, ema *EMA, in StepIn, war
 		if g == nil {
 			continue
 		}
-		for _, n := range append(g.ValueNodes(), g.mu, g.logSigma) {
+		for _, n := range g.ValueNodes() {
 			if n != nil {
 				reads = append(reads, g.dev.e.Buffer(n))
 				readNodes = append(readNodes, n)
 			}
 		}
 	}
-	reads = append(reads, dv.state)
+	// The posterior's statistic for the cross entropy's constant.
+	stat := dv.D.NewProgram()
+	defer stat.Release()
+	sum, n, err := posteriorSum(dv.D, stat, gr)
+	if err != nil {
+		return StepResult{}, err
+	}
+	defer sum.Release()
+	progs = append(progs, stat)
+	reads = append(reads, sum, dv.state)
 	got, err := gpu.RunRead(dv.D, progs, reads...)
 	if err != nil {
 		return StepResult{}, fmt.Errorf("lsgm: device step: %w", err)
@@ -446,10 +459,8 @@ func (dv *Device) Step(gr, pg *Graph, vae, prior *Adam, ema *EMA, in StepIn, war
 		return Values{Recon: sc(g.recon), NegEntropy: sc(g.negH), KL: sc(g.kl), CE: sc(g.ce), Cost: sc(g.cost)}
 	}
 	st := got[len(got)-1]
-	res := StepResult{Values: values(gr), PriorValues: values(pg), Finite: st[0] == 1}
-	if gr.mu != nil {
-		res.Mu, res.LogSigma = host[gr.mu][:gr.mu.Shape().TotalSize()], host[gr.logSigma][:gr.logSigma.Shape().TotalSize()]
-	}
+	res := StepResult{Values: values(gr), PriorValues: values(pg), Finite: st[0] == 1,
+		PosteriorSum: float64(got[len(got)-2][0]), Latents: n}
 	i := 1
 	if doVAE {
 		res.NormVAE = float64(st[i])
@@ -467,4 +478,77 @@ func (dv *Device) Step(gr, pg *Graph, vae, prior *Adam, ema *EMA, in StepIn, war
 		}
 	}
 	return res, nil
+}
+
+// posteriorSum adds to p the launches that leave, in the returned
+// one-value buffer, the sum of mu^2 + exp(2 log sigma) over gr's posterior
+// (of z0^2 for a data-space graph), and says how many values it sums.
+func posteriorSum(d *gpu.Device, p *gpu.Program, gr *Graph) (*gpu.Buffer, int, error) {
+	sum, err := d.NewBuffer(1, nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	e := gr.dev.e
+	var terms []*gpu.Buffer
+	src := gr.z0in
+	if gr.mu != nil {
+		src = gr.mu
+	}
+	n := src.Shape().TotalSize()
+	shape := [4]int{1, 1, 1, n}
+	v := runtime.Contiguous(shape)
+	ref := func(b *gpu.Buffer) gpu.Ref { return gpu.Ref{B: b, V: v} }
+	fail := func(err error) (*gpu.Buffer, int, error) {
+		sum.Release()
+		for _, b := range terms {
+			b.Release()
+		}
+		return nil, 0, err
+	}
+	tmp := func() (*gpu.Buffer, error) {
+		b, err := d.NewBuffer(n, nil)
+		if err == nil {
+			terms = append(terms, b)
+		}
+		return b, err
+	}
+	sq, err := tmp()
+	if err != nil {
+		return fail(err)
+	}
+	if err := p.Map(runtime.MapSquare, shape, ref(sq), ref(e.Buffer(src)), gpu.Ref{}, gpu.Ref{}); err != nil {
+		return fail(err)
+	}
+	total := sq
+	if gr.mu != nil { // + sigma^2 = exp(log sigma)^2
+		sig, err := tmp()
+		if err != nil {
+			return fail(err)
+		}
+		sig2, err := tmp()
+		if err != nil {
+			return fail(err)
+		}
+		if total, err = tmp(); err != nil {
+			return fail(err)
+		}
+		for _, m := range []struct {
+			op      runtime.MapOp
+			y, a, b *gpu.Buffer
+		}{{runtime.MapExp, sig, e.Buffer(gr.logSigma), nil}, {runtime.MapSquare, sig2, sig, nil}, {runtime.MapAdd, total, sq, sig2}} {
+			bref := gpu.Ref{}
+			if m.b != nil {
+				bref = ref(m.b)
+			}
+			if err := p.Map(m.op, shape, ref(m.y), ref(m.a), bref, gpu.Ref{}); err != nil {
+				return fail(err)
+			}
+		}
+	}
+	if err := p.Sum(sum, total, 1, n, 1); err != nil {
+		return fail(err)
+	}
+	// The temporaries live as long as the program: release them with it.
+	p.Own(terms...)
+	return sum, n, nil
 }
