@@ -3,14 +3,18 @@
 // squares of a strided share of one gradient range into their slot. decide:
 // one thread adds each group's slots into its norm, writes the clipping
 // factor clip / norm where the norm exceeds clip (runtime.ClipFactor), and
-// the flag (1: every norm finite) that adam.wgsl and ema.wgsl obey.
+// the flag (1: every norm finite) that adam.wgsl and ema.wgsl obey; on a
+// finite step it also counts the step of each group's optimizer (counter
+// gid0, gid1: runtime.CountT), from which adam.wgsl takes its bias
+// corrections and warm-up.
 
-struct Params { n: u32, slot: u32, groups: u32, parts: u32, clip: f32 }
+struct Params { n: u32, slot: u32, groups: u32, parts: u32, clip: f32, gid0: u32, gid1: u32, _p: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> parts: array<f32>;
 @group(0) @binding(3) var<storage, read_write> state: array<f32>; // finite, norms[groups], clips[groups]
+@group(0) @binding(4) var<storage, read_write> counters: array<f32>; // runtime.Count*
 
 const WG = 64u;
 var<workgroup> acc: array<f32, WG>;
@@ -46,4 +50,8 @@ fn decide() {
     state[1u + p.groups + g] = f;
   }
   state[0] = finite;
+  if (finite == 1.0) {
+    counters[p.gid0] += 1.0;
+    if (p.groups > 1u) { counters[p.gid1] += 1.0; }
+  }
 }

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/lsgm-go/lsgm/runtime/gpu"
@@ -99,6 +100,12 @@ func TestFitDevice(t *testing.T) {
 	}
 	if err := lsgm.CheckFinite("EMA", c.EMA); err != nil {
 		t.Error(err)
+	}
+	// Endless non-finite steps stop a GPU run too (found at a logged step).
+	poison = func(step int) bool { return step >= 3 }
+	err = runFit(fitArgs(data, filepath.Join(t.TempDir(), "nan2"), "--device", "gpu"))
+	if err == nil || !strings.Contains(err.Error(), "consecutive non-finite") {
+		t.Errorf("endless NaN steps on the GPU: %v, want a consecutive non-finite error", err)
 	}
 }
 

@@ -302,6 +302,7 @@ type run struct {
 
 	pixels       []byte // the training set's bytes
 	dataOnDevice bool   // uploaded to dv: batches are gathered there
+	last         record // the last logged record (a device run's progress line)
 }
 
 // imageMode is the scale the images are trained in.
@@ -424,12 +425,13 @@ func (r *run) train(ck *lsgm.Checkpoint) error {
 		fmt.Fprintf(os.Stderr, "trainer fit: resuming %s at step %d (epoch %d, image %d)\n", r.out, r.step, r.epoch+1, r.pos)
 	}
 	if r.dev != nil {
-		h := lsgm.Hyperparams{Beta1: r.optVAE.Beta1, Beta2: r.optVAE.Beta2, Eps: r.optVAE.Eps, Clip: o.Clip, Max: o.Adamax}
+		h := lsgm.Hyperparams{Beta1: r.optVAE.Beta1, Beta2: r.optVAE.Beta2, Eps: r.optVAE.Eps, Clip: o.Clip, Max: o.Adamax,
+			LRVAE: r.optVAE.LR, LRPrior: r.optPrior.LR, Warmup: max(1, o.Warmup)}
 		if r.dv, err = lsgm.NewDevice(r.dev, r.file, h); err != nil {
 			return fmt.Errorf("trainer fit: %v", err)
 		}
 		defer r.dv.Release()
-		if err := r.dv.Upload(r.params, r.optVAE, r.optPrior, r.ema); err != nil {
+		if err := r.dv.Upload(r.params, r.optVAE, r.optPrior, r.ema, r.skipped); err != nil {
 			return fmt.Errorf("trainer fit: %v", err)
 		}
 		r.pulled = true
@@ -508,6 +510,13 @@ func (r *run) train(ck *lsgm.Checkpoint) error {
 				}
 				return fmt.Errorf("trainer fit: interrupted at step %d; checkpoint written, continue with --resume --out %s", r.step, r.out)
 			default:
+			}
+			// A log line never mixes the stages: the interval of the one
+			// ending is logged before the next one's first step.
+			if st := r.stageOf(stage1); r.step > 0 && r.stageOf(r.stage1At(r.step)) != st {
+				if err := r.flushLog(&acc, r.stageOf(r.stage1At(r.step)), graph, meter); err != nil {
+					return err
+				}
 			}
 			rec, ok, err := r.trainStep(graph, perm[r.pos:r.pos+o.Batch], stage1, perEpoch)
 			if err != nil {
@@ -623,48 +632,27 @@ func (r *run) trainStep(graph func(lsgm.Stage) (*lsgm.Graph, error), idx []int, 
 	}
 	var v, pv lsgm.Values
 	var mu, ls []float32
-	var post lsgm.StepResult // the device's posterior statistic
-	finite := false
+	var finite bool
 	if r.dv != nil {
-		if v, pv, post, finite, err = r.deviceStep(g, st, graph, rng, idx, &rec); err != nil {
+		// The device runs the step and keeps its values; they are read as
+		// the interval's means once per logged step.
+		if err := r.deviceStep(g, st, graph, rng, idx); err != nil {
 			return record{}, false, err
 		}
-	} else {
-		if v, pv, mu, ls, finite, err = r.hostStep(g, st, graph, rng, &rec); err != nil {
-			return record{}, false, err
+		if r.step%o.LogEvery != 0 {
+			return r.last, false, nil
 		}
+		return r.deviceLog(st, g, graph)
 	}
-	d := float64(weights.Numel(r.file.Arch.LatentShape))
-	if st != lsgm.StagePrior {
-		rec.Recon, rec.NegEnt = v.Recon, v.NegEntropy-d/2*math.Log(2*math.Pi*math.E)
+	if v, pv, mu, ls, finite, err = r.hostStep(g, st, graph, rng, &rec); err != nil {
+		return record{}, false, err
 	}
-	switch st {
-	case lsgm.StagePrior:
-		// -log P(x) <= -log p(y) + D log 128 for y dequantized into x's bin
-		// of width 2/256; -log p(y) is bounded by the DSM cross entropy.
-		rec.NegEnt = dequantNats(d)
-		if r.dv != nil {
-			rec.CE = v.CE + lsgm.CEConstSum(r.sde, o.TimeEps, post.PosteriorSum, post.Latents, g.Batch)
-		} else {
-			rec.CE = v.CE + lsgm.CEConst(r.sde, o.TimeEps, g.Z0, pointMass(len(g.Z0)), g.Batch)
+	r.finish(&rec, st, g, v, pv, func() float64 {
+		if st == lsgm.StagePrior {
+			return lsgm.CEConst(r.sde, o.TimeEps, g.Z0, pointMass(len(g.Z0)), g.Batch)
 		}
-		rec.NELBO = rec.NegEnt + rec.CE
-		rec.PriorLoss = v.CE
-	case lsgm.StageVAE:
-		rec.KL = v.KL
-		rec.NELBO = v.Recon + v.KL
-	default:
-		if r.dv != nil {
-			rec.CE = v.CE + lsgm.CEConstSum(r.sde, o.TimeEps, post.PosteriorSum, post.Latents, g.Batch)
-		} else {
-			rec.CE = v.CE + lsgm.CEConst(r.sde, o.TimeEps, mu, ls, g.Batch)
-		}
-		rec.NELBO = rec.Recon + rec.NegEnt + rec.CE
-		rec.PriorLoss = v.CE
-		if pv != (lsgm.Values{}) {
-			rec.PriorLoss = pv.CE
-		}
-	}
+		return lsgm.CEConst(r.sde, o.TimeEps, mu, ls, g.Batch)
+	})
 	if !finite {
 		r.skipped++
 		r.bad++
@@ -676,6 +664,111 @@ func (r *run) trainStep(graph func(lsgm.Stage) (*lsgm.Graph, error), idx []int, 
 	}
 	r.bad = 0
 	return rec, true, nil
+}
+
+// stage1At says whether step (counted from 1) was in the first stage.
+func (r *run) stage1At(step int) bool {
+	return (step-1)/(r.set.N/r.o.Batch) < r.o.EpochsVAE
+}
+
+// flushLog logs the steps since the last logged one, all of stage st, if
+// any ran (and were finite).
+func (r *run) flushLog(acc *accum, st lsgm.Stage, graph func(lsgm.Stage) (*lsgm.Graph, error), meter *meter) error {
+	if r.step%r.o.LogEvery == 0 { // logged already
+		return nil
+	}
+	if r.dv != nil {
+		g, err := graph(st)
+		if err != nil {
+			return fmt.Errorf("trainer fit: %v", err)
+		}
+		rec, ok, err := r.deviceLog(st, g, graph)
+		if err != nil {
+			return err
+		}
+		if ok {
+			*acc = accum{}
+			acc.add(rec)
+		}
+	}
+	if acc.n == 0 {
+		return nil
+	}
+	line := acc.mean()
+	line.Step, line.Epoch, line.Skipped = r.step, r.epoch, r.skipped
+	line.ImagesPerS, line.Time = meter.rate(), time.Now().UTC().Format(time.RFC3339)
+	r.log(line)
+	*acc = accum{}
+	return nil
+}
+
+// stageOf is the stage a step of the first (VAE) stage or not trains.
+func (r *run) stageOf(stage1 bool) lsgm.Stage {
+	switch {
+	case r.o.Likelihood == "none":
+		return lsgm.StagePrior
+	case stage1:
+		return lsgm.StageVAE
+	}
+	return lsgm.StageJoint
+}
+
+// deviceLog reads the device's means over the steps since the last read
+// (all of stage st, graph g) as a log record; false when all were skipped.
+func (r *run) deviceLog(st lsgm.Stage, g *lsgm.Graph, graph func(lsgm.Stage) (*lsgm.Graph, error)) (record, bool, error) {
+	stats, err := r.dv.Stats()
+	if err != nil {
+		return record{}, false, fmt.Errorf("trainer fit: %v", err)
+	}
+	if stats.Skipped > r.skipped {
+		fmt.Fprintf(os.Stderr, "\ntrainer fit: %d steps by step %d with a non-finite loss or gradient, skipped\n", stats.Skipped-r.skipped, r.step)
+	}
+	r.skipped = stats.Skipped
+	if stats.MaxRun >= maxBadSteps {
+		return record{}, false, fmt.Errorf("trainer fit: %d consecutive non-finite steps by step %d; stopping. The last checkpoint in %s holds no NaN: resume from it with a lower learning rate or stronger clipping", stats.MaxRun, r.step, r.out)
+	}
+	if stats.Steps == 0 {
+		return r.last, false, nil
+	}
+	rec := record{Stage: map[lsgm.Stage]string{lsgm.StagePrior: "sgm", lsgm.StageVAE: "vae", lsgm.StageJoint: "joint"}[st]}
+	var pv lsgm.Values
+	if pg, _ := r.priorGraph(g, st, graph, nil); pg != nil {
+		pv = lsgm.Values{CE: stats.PriorCE}
+	}
+	rec.GradVAE, rec.GradPrior = stats.NormVAE, stats.NormPrior
+	r.finish(&rec, st, g, stats.Values, pv, func() float64 {
+		return lsgm.CEConstSum(r.sde, r.o.TimeEps, stats.PosteriorSum, r.dv.Latents(g), g.Batch)
+	})
+	r.last = rec
+	return rec, true, nil
+}
+
+// finish fills a record from a step's (or an interval's mean) values; ce is
+// the cross entropy's constant (lsgm.CEConst) for the stages that have one.
+func (r *run) finish(rec *record, st lsgm.Stage, g *lsgm.Graph, v, pv lsgm.Values, ce func() float64) {
+	d := float64(weights.Numel(r.file.Arch.LatentShape))
+	if st != lsgm.StagePrior {
+		rec.Recon, rec.NegEnt = v.Recon, v.NegEntropy-d/2*math.Log(2*math.Pi*math.E)
+	}
+	switch st {
+	case lsgm.StagePrior:
+		// -log P(x) <= -log p(y) + D log 128 for y dequantized into x's bin
+		// of width 2/256; -log p(y) is bounded by the DSM cross entropy.
+		rec.NegEnt = dequantNats(d)
+		rec.CE = v.CE + ce()
+		rec.NELBO = rec.NegEnt + rec.CE
+		rec.PriorLoss = v.CE
+	case lsgm.StageVAE:
+		rec.KL = v.KL
+		rec.NELBO = v.Recon + v.KL
+	default:
+		rec.CE = v.CE + ce()
+		rec.NELBO = rec.Recon + rec.NegEnt + rec.CE
+		rec.PriorLoss = v.CE
+		if pv != (lsgm.Values{}) {
+			rec.PriorLoss = pv.CE
+		}
+	}
 }
 
 // warm is the learning rate's warm-up factor after t optimizer steps.
@@ -691,6 +784,9 @@ func (r *run) priorGraph(g *lsgm.Graph, st lsgm.Stage, graph func(lsgm.Stage) (*
 	pg, err := graph(lsgm.StagePrior)
 	if err != nil {
 		return nil, fmt.Errorf("trainer fit: %v", err)
+	}
+	if rng == nil { // only asked whether there is one
+		return pg, nil
 	}
 	copy(pg.Y, g.Y)
 	r.drawTimes(pg, r.pTimes, rng)
@@ -761,12 +857,12 @@ func (r *run) hostStep(g *lsgm.Graph, st lsgm.Stage, graph func(lsgm.Stage) (*ls
 	return v, pv, mu, ls, true, nil
 }
 
-// deviceStep runs a whole step on the GPU (lsgm.Device.Step): the host
-// only fills the inputs and reads the loss parts, the norms and the flag.
-func (r *run) deviceStep(g *lsgm.Graph, st lsgm.Stage, graph func(lsgm.Stage) (*lsgm.Graph, error), rng *rand.Rand, idx []int, rec *record) (v, pv lsgm.Values, res lsgm.StepResult, finite bool, err error) {
+// deviceStep submits a whole step to the GPU (lsgm.Device.Step): the host
+// only fills the inputs it draws (the diffusion times) and reads nothing.
+func (r *run) deviceStep(g *lsgm.Graph, st lsgm.Stage, graph func(lsgm.Stage) (*lsgm.Graph, error), rng *rand.Rand, idx []int) error {
 	pg, err := r.priorGraph(g, st, graph, rng)
 	if err != nil {
-		return v, pv, res, false, err
+		return err
 	}
 	in := lsgm.StepIn{Seed: r.o.Seed, Step: r.step, Mode: r.imageMode()}
 	if r.dataOnDevice {
@@ -775,12 +871,11 @@ func (r *run) deviceStep(g *lsgm.Graph, st lsgm.Stage, graph func(lsgm.Stage) (*
 	if poison != nil && poison(r.step) { // a NaN image value: the device's guard must catch it
 		r.dv.PoisonNext()
 	}
-	if res, err = r.dv.Step(g, pg, r.optVAE, r.optPrior, r.ema, in, r.warm); err != nil {
-		return v, pv, res, false, fmt.Errorf("trainer fit: %v", err)
+	if _, err := r.dv.Step(g, pg, r.optVAE, r.optPrior, r.ema, in); err != nil {
+		return fmt.Errorf("trainer fit: %v", err)
 	}
 	r.pulled = false
-	rec.GradVAE, rec.GradPrior = res.NormVAE, res.NormPrior
-	return res.Values, res.PriorValues, res, res.Finite, nil
+	return nil
 }
 
 // pull brings the host's copy of the training state up to date with the
@@ -789,9 +884,11 @@ func (r *run) pull() error {
 	if r.dv == nil || r.pulled {
 		return nil
 	}
-	if err := r.dv.Download(r.params, r.optVAE, r.optPrior, r.ema); err != nil {
+	skipped, err := r.dv.Download(r.params, r.optVAE, r.optPrior, r.ema)
+	if err != nil {
 		return fmt.Errorf("trainer fit: reading the training state from the GPU: %v", err)
 	}
+	r.skipped = skipped
 	r.pulled = true
 	return nil
 }

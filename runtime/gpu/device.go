@@ -206,7 +206,8 @@ var kernelSpecs = map[string]struct {
 	"adam":           {"adam", "main", slots(bUniform, bRead, bRead, bRead, bWrite, bWrite, bWrite)},
 	"ema":            {"ema", "main", slots(bUniform, bRead, bRead, bRead, bWrite)},
 	"gradpartial":    {"gradnorm", "partial", slots(bUniform, bRead, bWrite)},
-	"graddecide":     {"gradnorm", "decide", []bslot{{0, bUniform}, {2, bWrite}, {3, bWrite}}},
+	"graddecide":     {"gradnorm", "decide", []bslot{{0, bUniform}, {2, bWrite}, {3, bWrite}, {4, bWrite}}},
+	"stepstats":      {"stepstats", "main", slots(bUniform, bRead, bRead, bWrite)},
 	"words":          {"philox", "words", []bslot{{0, bDynUniform}, {2, bWrite}}},
 }
 

@@ -304,20 +304,24 @@ func (h Host) LogisticNLL(y, mu, ls, x, dy []float32, which int) error {
 	})
 }
 
-// Adam runs one step of AdamStep st on the device: its clipping factor
-// through the state buffer, its constants through the hyper buffer.
-func (h Host) Adam(w, m, v, g []float32, st runtime.AdamStep) error {
+// Adam runs an optimizer's t-th step on the device: the step count (t - 1,
+// as GradNorm leaves it t) through the counters, the clipping factor
+// through the state.
+func (h Host) Adam(w, m, v, g []float32, lr, beta1, beta2, eps, clip float64, t, warmup int, max bool) error {
 	p := h.D.NewProgram()
 	defer p.Release()
+	counters := make([]float32, runtime.CountersLen)
+	counters[runtime.CountT+1] = float32(t)
 	var bufs []*Buffer
-	for _, x := range [][]float32{w, m, v, g, {1, 0, float32(st.Clip)}, Hyper([]runtime.AdamStep{st}, 0)} {
+	for _, x := range [][]float32{w, m, v, g, {1, 0, float32(clip)}, counters} {
 		b, err := p.scratch(len(x), x)
 		if err != nil {
 			return err
 		}
 		bufs = append(bufs, b)
 	}
-	if err := p.Adam(bufs[0], bufs[1], bufs[2], bufs[3], bufs[4], bufs[5], len(w), 0, 1, st.Beta1, st.Beta2, st.Eps, st.Max); err != nil {
+	c := AdamConfig{LR: lr, Beta1: beta1, Beta2: beta2, Eps: eps, Warmup: warmup, Max: max}
+	if err := p.Adam(bufs[0], bufs[1], bufs[2], bufs[3], bufs[4], bufs[5], len(w), 0, 1, 1, c); err != nil {
 		return err
 	}
 	out, err := p.RunRead(bufs[0], bufs[1], bufs[2])
@@ -330,41 +334,66 @@ func (h Host) Adam(w, m, v, g []float32, st runtime.AdamStep) error {
 	return nil
 }
 
+// StepStats applies one step's bookkeeping to the counters c.
+func (h Host) StepStats(c, vals []float32, norms [2]float32, groups int, finite bool) error {
+	state := make([]float32, StateLen(groups))
+	if finite {
+		state[0] = 1
+	}
+	copy(state[1:], norms[:groups])
+	return h.prog(c, [][]float32{vals, state}, func(p *Program, out *Buffer, in []*Buffer) error {
+		return p.StepStats(out, in[0], in[1], groups, [2]int{0, 1})
+	})
+}
+
 // EMA moves s toward w with decay d.
 func (h Host) EMA(s, w []float32, d float64) error {
-	return h.prog(s, [][]float32{w, {1}, Hyper(nil, d)}, func(p *Program, out *Buffer, in []*Buffer) error {
-		return p.EMA(out, in[0], in[1], in[2], len(w), 0)
+	return h.prog(s, [][]float32{w, {1}, EMARates(d)}, func(p *Program, out *Buffer, in []*Buffer) error {
+		return p.EMA(out, in[0], in[1], in[2], len(w))
 	})
 }
 
 // GradNorm computes each group's norm and clipping factor and the finite
-// flag: the partial sums of every group, then the decision.
-func (h Host) GradNorm(groups [][]float32, clip float64) (norms, factors []float64, finite bool, err error) {
-	state := make([]float32, StateLen(len(groups)))
-	err = h.prog(state, nil, func(p *Program, out *Buffer, _ []*Buffer) error {
-		parts, err := p.scratch(len(groups)*NormParts, make([]float32, len(groups)*NormParts))
-		if err != nil {
-			return err
-		}
-		for i, g := range groups {
-			b, err := p.scratch(len(g), g)
-			if err != nil {
-				return err
-			}
-			if err := p.GradPartial(parts, b, len(g), i); err != nil {
-				return err
-			}
-		}
-		return p.GradNorm(out, parts, len(groups), clip)
-	})
+// flag, the partial sums of every group then the decision, and returns the
+// step counts it advanced from zero.
+func (h Host) GradNorm(groups [][]float32, clip float64) (norms, factors []float64, finite bool, counts []float32, err error) {
+	p := h.D.NewProgram()
+	defer p.Release()
+	fail := func(err error) ([]float64, []float64, bool, []float32, error) { return nil, nil, false, nil, err }
+	state, err := p.scratch(StateLen(len(groups)), poisoned(make([]float32, StateLen(len(groups)))))
 	if err != nil {
-		return nil, nil, false, err
+		return fail(err)
 	}
+	counters, err := p.scratch(runtime.CountersLen, make([]float32, runtime.CountersLen))
+	if err != nil {
+		return fail(err)
+	}
+	parts, err := p.scratch(len(groups)*NormParts, make([]float32, len(groups)*NormParts))
+	if err != nil {
+		return fail(err)
+	}
+	for i, g := range groups {
+		b, err := p.scratch(len(g), g)
+		if err != nil {
+			return fail(err)
+		}
+		if err := p.GradPartial(parts, b, len(g), i); err != nil {
+			return fail(err)
+		}
+	}
+	if err := p.GradNorm(state, parts, counters, len(groups), [2]int{0, 1}, clip); err != nil {
+		return fail(err)
+	}
+	got, err := p.RunRead(state, counters)
+	if err != nil {
+		return fail(err)
+	}
+	st := got[0]
 	for i := range groups {
-		norms = append(norms, float64(state[1+i]))
-		factors = append(factors, float64(state[1+len(groups)+i]))
+		norms = append(norms, float64(st[1+i]))
+		factors = append(factors, float64(st[1+len(groups)+i]))
 	}
-	return norms, factors, state[0] == 1, nil
+	return norms, factors, st[0] == 1, got[1][runtime.CountT : runtime.CountT+len(groups)], nil
 }
 
 // TrainImages gathers a batch from the dataset's bytes on the device.

@@ -480,3 +480,16 @@ func (p *Program) Images(x, data, idx *Buffer, d, count int, mode runtime.ImageM
 	gx, gy := grid(count * d)
 	return p.add(p.d.prep("images", gx, gy, []uint32{uint32(seed), uint32(seed >> 32), uint32(d), uint32(count), uint32(step), stream, uint32(mode), 0}, data, idx, x))
 }
+
+// RunAll submits progs in order as one command buffer, reading nothing.
+func RunAll(d *Device, progs []*Program) error {
+	r, err := d.newRecorder(1)
+	if err != nil {
+		return err
+	}
+	defer r.release()
+	for _, p := range progs {
+		p.recordInto(r)
+	}
+	return r.submit()
+}

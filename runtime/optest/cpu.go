@@ -206,8 +206,17 @@ func (CPU) LogisticNLL(y, mu, ls, x, dy []float32, which int) error {
 	return nil
 }
 
-func (CPU) Adam(p, m, v, g []float32, st runtime.AdamStep) error {
-	st.Apply(p, m, v, g)
+func (CPU) Adam(p, m, v, g []float32, lr, beta1, beta2, eps, clip float64, t, warmup int, max bool) error {
+	runtime.AdamStepAt(lr, beta1, beta2, eps, clip, t, warmup, max).Apply(p, m, v, g)
+	return nil
+}
+
+func (CPU) StepStats(c, vals []float32, norms [2]float32, groups int, finite bool) error {
+	m := map[int]float32{0: norms[0]}
+	if groups == 2 {
+		m[1] = norms[1]
+	}
+	runtime.StepStats(c, vals, m, finite)
 	return nil
 }
 
@@ -216,7 +225,7 @@ func (CPU) EMA(s, p []float32, d float64) error {
 	return nil
 }
 
-func (CPU) GradNorm(groups [][]float32, clip float64) (norms, factors []float64, finite bool, err error) {
+func (CPU) GradNorm(groups [][]float32, clip float64) (norms, factors []float64, finite bool, counts []float32, err error) {
 	finite = true
 	for _, g := range groups {
 		var s float64
@@ -227,7 +236,13 @@ func (CPU) GradNorm(groups [][]float32, clip float64) (norms, factors []float64,
 		finite = finite && !math.IsNaN(n) && !math.IsInf(n, 0)
 		norms, factors = append(norms, n), append(factors, runtime.ClipFactor(n, clip))
 	}
-	return norms, factors, finite, nil
+	counts = make([]float32, len(groups))
+	if finite {
+		for i := range counts {
+			counts[i] = 1
+		}
+	}
+	return norms, factors, finite, counts, nil
 }
 
 func (CPU) TrainImages(x []float32, data []byte, idx []int, d int, mode runtime.ImageMode, seed uint64, step int, stream rng.Stream) error {

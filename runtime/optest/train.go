@@ -24,12 +24,15 @@ type TrainBackend interface {
 	SumAxis(y, x []float32, outer, k, inner int) error
 	MatMul(c, a, b []float32, m, n, k int, ta, tb bool) error
 	LogisticNLL(y, mu, ls, x, dy []float32, which int) error
-	// The optimizer: Adam updates p, m and v in place; EMA updates s;
-	// GradNorm returns each group's norm and clipping factor and whether
-	// every norm is finite.
-	Adam(p, m, v, g []float32, st runtime.AdamStep) error
+	// The optimizer: Adam updates p, m and v in place (its t-th step with
+	// warm-up and the given clipping factor: runtime.AdamStepAt); EMA
+	// updates s; GradNorm returns each group's norm and clipping factor and
+	// whether every norm is finite, and the step counts it advanced from 0;
+	// StepStats applies one step's bookkeeping to the counters c.
+	Adam(p, m, v, g []float32, lr, beta1, beta2, eps, clip float64, t, warmup int, max bool) error
 	EMA(s, p []float32, d float64) error
-	GradNorm(groups [][]float32, clip float64) (norms, factors []float64, finite bool, err error)
+	GradNorm(groups [][]float32, clip float64) (norms, factors []float64, finite bool, counts []float32, err error)
+	StepStats(c, vals []float32, norms [2]float32, groups int, finite bool) error
 	// TrainImages writes a training batch from a dataset's bytes.
 	TrainImages(x []float32, data []byte, idx []int, d int, mode runtime.ImageMode, seed uint64, step int, stream rng.Stream) error
 }
@@ -59,6 +62,8 @@ func init() {
 		// f32 sums of squares of up to 1e5 values (in 64 strided shares)
 		// against f64.
 		"gradnorm": {0, 1e-5},
+		// f32 sums of a few values, the same order.
+		"stepstats": {0, 1e-6},
 		// The same f32 operations and Philox words (a fused multiply-add
 		// could move a value by one ulp).
 		"images": {0, 2.4e-7},
@@ -160,6 +165,7 @@ func RunTrain(t *testing.T, b TrainBackend) {
 
 	runMapSuite(t, b, r)
 	runOptimSuite(t, b, r)
+	runStatsSuite(t, b, r)
 
 	// Training images: every byte value, odd image sizes, repeated indices.
 	for _, d := range []int{784, 5, 6} {
@@ -321,21 +327,20 @@ func runMapSuite(t *testing.T, b TrainBackend, r *rand.Rand) {
 func runOptimSuite(t *testing.T, b TrainBackend, r *rand.Rand) {
 	for _, c := range []struct {
 		max        bool
-		t          int
+		t, warmup  int
 		clip, lrmu float64
-	}{{false, 1, 1, 1}, {false, 1000, 0.25, 0.5}, {true, 3, 1, 1}, {true, 5000, 0.1, 0.01}} {
+	}{{false, 1, 200, 1, 1}, {false, 1000, 200, 0.25, 0.5}, {true, 3, 5, 1, 1}, {true, 5000, 1, 0.1, 0.01}} {
 		n := 1000
 		p, g := randn(r, n), randn(r, n)
 		m, v := randn(r, n), randn(r, n)
 		for i := range v { // a second moment is non-negative
 			v[i] = v[i] * v[i] * 1e-3
 		}
-		st := runtime.AdamStep{LR: 1e-3 * c.lrmu, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, Max: c.max, Clip: c.clip,
-			C1: 1 - math.Pow(0.9, float64(c.t)), C2: 1 - math.Pow(0.999, float64(c.t))}
+		st := runtime.AdamStepAt(1e-3*c.lrmu, 0.9, 0.999, 1e-8, c.clip, c.t, c.warmup, c.max)
 		wp, wm, wv := append([]float32(nil), p...), append([]float32(nil), m...), append([]float32(nil), v...)
 		st.Apply(wp, wm, wv, g)
 		gp, gm, gv := append([]float32(nil), p...), append([]float32(nil), m...), append([]float32(nil), v...)
-		if err := b.Adam(gp, gm, gv, g, st); err != nil {
+		if err := b.Adam(gp, gm, gv, g, 1e-3*c.lrmu, 0.9, 0.999, 1e-8, c.clip, c.t, c.warmup, c.max); err != nil {
 			t.Fatal(err)
 		}
 		size := fmt.Sprintf("max=%v t=%d clip=%v", c.max, c.t, c.clip)
@@ -381,13 +386,18 @@ func runOptimSuite(t *testing.T, b TrainBackend, r *rand.Rand) {
 		if c.bad != 0 {
 			groups[len(groups)-1][0] = c.bad
 		}
-		norms, factors, finite, err := b.GradNorm(groups, c.clip)
+		norms, factors, finite, counts, err := b.GradNorm(groups, c.clip)
 		if err != nil {
 			t.Fatal(err)
 		}
 		wantFinite := c.bad == 0
 		if finite != wantFinite {
 			t.Errorf("gradnorm %s: finite %v, want %v", c.name, finite, wantFinite)
+		}
+		for i := range groups { // a finite step is counted for each group
+			if want := map[bool]float32{true: 1, false: 0}[wantFinite]; counts[i] != want {
+				t.Errorf("gradnorm %s: group %d's step count %v, want %v", c.name, i, counts[i], want)
+			}
 		}
 		if !wantFinite {
 			continue
@@ -404,5 +414,30 @@ func runOptimSuite(t *testing.T, b TrainBackend, r *rand.Rand) {
 				t.Errorf("gradnorm %s group %d: norm %v factor %v, want %v and %v", c.name, i, norms[i], factors[i], norm, f)
 			}
 		}
+	}
+}
+
+// runStatsSuite checks a run of steps' bookkeeping: finite and skipped
+// steps, one and two optimizer groups.
+func runStatsSuite(t *testing.T, b TrainBackend, r *rand.Rand) {
+	c := make([]float32, runtime.CountersLen)
+	for i := range c {
+		c[i] = float32(r.IntN(5))
+	}
+	want := append([]float32(nil), c...)
+	for k, finite := range []bool{true, false, false, true, false, true} {
+		vals := randn(r, runtime.StepValues)
+		norms := [2]float32{float32(r.Float64() * 10), float32(r.Float64() * 10)}
+		groups := 1 + k%2
+		m := map[int]float32{0: norms[0]}
+		if groups == 2 {
+			m[1] = norms[1]
+		}
+		runtime.StepStats(want, vals, m, finite)
+		if err := b.StepStats(c, vals, norms, groups, finite); err != nil {
+			t.Fatal(err)
+		}
+		scale := abs(want)
+		compare(t, "stepstats", fmt.Sprintf("step %d", k), c, want, scale)
 	}
 }

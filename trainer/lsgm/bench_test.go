@@ -102,17 +102,16 @@ func BenchmarkWholeStep(b *testing.B) {
 				defer gr.Close()
 				vae, prior := NewAdam(1e-3, false, 200), NewAdam(5e-4, false, 200)
 				ema := NewEMA(0.999, params)
-				warm := func(int) float64 { return 1 }
 				var dv *Device
 				if where == "gpu" {
-					if dv, err = NewDevice(device(b), f, Hyperparams{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, Clip: 200}); err != nil {
+					if dv, err = NewDevice(device(b), f, Hyperparams{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, Clip: 200, LRVAE: 1e-3, LRPrior: 5e-4, Warmup: 1}); err != nil {
 						b.Fatal(err)
 					}
 					defer dv.Release()
 					if err := gr.UseDevice(dv); err != nil {
 						b.Fatal(err)
 					}
-					if err := dv.Upload(params, vae, prior, ema); err != nil {
+					if err := dv.Upload(params, vae, prior, ema, 0); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -122,7 +121,7 @@ func BenchmarkWholeStep(b *testing.B) {
 					stepInputs(gr, i+1, false, NoiseMain)
 					b.StartTimer()
 					if dv != nil {
-						if _, err := dv.Step(gr, nil, vae, prior, ema, StepIn{Seed: 7, Step: i + 1}, warm); err != nil {
+						if _, err := dv.Step(gr, nil, vae, prior, ema, StepIn{Seed: 7, Step: i + 1}); err != nil {
 							b.Fatal(err)
 						}
 						continue
@@ -142,6 +141,11 @@ func BenchmarkWholeStep(b *testing.B) {
 					vae.Step(params, gv, GradNorm(gv), 1)
 					prior.Step(params, gp, GradNorm(gp), 1)
 					ema.Update(params, i+1)
+				}
+				if dv != nil { // the steps were only submitted: wait for them (one readback)
+					if _, err := dv.Stats(); err != nil {
+						b.Fatal(err)
+					}
 				}
 				b.ReportMetric(float64(B*b.N)/b.Elapsed().Seconds(), "images/s")
 				if dv != nil { // after the timing: ResetTimer clears reported metrics

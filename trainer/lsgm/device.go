@@ -28,7 +28,8 @@ type Device struct {
 	split, len int // the prior group's first offset; the layout's length
 
 	p, g, m, v, e       *gpu.Buffer
-	parts, state, hyper *gpu.Buffer
+	parts, state, rates *gpu.Buffer
+	counters, vals      *gpu.Buffer              // runtime.Count*; a step's StepValues
 	opt                 map[[2]bool]*gpu.Program // by (VAE steps, prior steps)
 	hyperv              Hyperparams
 
@@ -65,12 +66,16 @@ type StepIn struct {
 	Step  int
 	Batch []int
 	Mode  runtime.ImageMode
+	Read  bool // read the step's values back (Step's result); else Stats reads them
 }
 
-// Hyperparams are the optimizers' settings the device programs bake in.
+// Hyperparams are the optimizers' settings the device programs bake in:
+// both optimizers' shared constants, their learning rates, and the warm-up.
 type Hyperparams struct {
 	Beta1, Beta2, Eps, Clip float64
 	Max                     bool
+	LRVAE, LRPrior          float64
+	Warmup                  int
 }
 
 // NewDevice lays out f's tensors on d.
@@ -98,14 +103,14 @@ func NewDevice(d *gpu.Device, f *weights.File, h Hyperparams) (*Device, error) {
 			return nil, err
 		}
 	}
-	if dv.parts, err = d.NewBuffer(2*gpu.NormParts, make([]float32, 2*gpu.NormParts)); err == nil {
-		if dv.state, err = d.NewBuffer(gpu.StateLen(2), nil); err == nil {
-			dv.hyper, err = d.NewBuffer(gpu.HyperLen(2), nil)
+	for _, b := range []struct {
+		p *(*gpu.Buffer)
+		n int
+	}{{&dv.parts, 2 * gpu.NormParts}, {&dv.state, gpu.StateLen(2)}, {&dv.rates, 2}, {&dv.counters, runtime.CountersLen}, {&dv.vals, runtime.StepValues}} {
+		if *b.p, err = d.NewBuffer(b.n, make([]float32, b.n)); err != nil {
+			dv.Release()
+			return nil, err
 		}
-	}
-	if err != nil {
-		dv.Release()
-		return nil, err
 	}
 	return dv, nil
 }
@@ -115,7 +120,7 @@ func (dv *Device) Release() {
 	for _, p := range dv.opt {
 		p.Release()
 	}
-	for _, b := range []*gpu.Buffer{dv.p, dv.g, dv.m, dv.v, dv.e, dv.parts, dv.state, dv.hyper, dv.data, dv.idx} {
+	for _, b := range []*gpu.Buffer{dv.p, dv.g, dv.m, dv.v, dv.e, dv.parts, dv.state, dv.rates, dv.counters, dv.vals, dv.data, dv.idx} {
 		b.Release()
 	}
 }
@@ -151,8 +156,14 @@ func (dv *Device) gather(from map[string][]float32) []float32 {
 }
 
 // Upload copies the host's training state to the device: parameters, the
-// optimizers' moments (zero where an optimizer has not stepped) and the EMA.
-func (dv *Device) Upload(params map[string][]float32, vae, prior *Adam, ema *EMA) error {
+// optimizers' moments (zero where an optimizer has not stepped) and step
+// counts, the skipped steps so far, and the EMA.
+func (dv *Device) Upload(params map[string][]float32, vae, prior *Adam, ema *EMA, skipped int) error {
+	c := make([]float32, runtime.CountersLen)
+	c[runtime.CountT], c[runtime.CountT+1], c[runtime.CountSkipped] = float32(vae.T), float32(prior.T), float32(skipped)
+	if err := dv.D.Write(dv.counters, c); err != nil {
+		return err
+	}
 	m, v := map[string][]float32{}, map[string][]float32{}
 	for _, o := range []*Adam{vae, prior} {
 		for n, x := range o.M {
@@ -174,12 +185,15 @@ func (dv *Device) Upload(params map[string][]float32, vae, prior *Adam, ema *EMA
 }
 
 // Download copies the device's training state into the host's: parameters,
-// the moments of each optimizer that has stepped, and the EMA.
-func (dv *Device) Download(params map[string][]float32, vae, prior *Adam, ema *EMA) error {
-	got, err := gpu.RunRead(dv.D, nil, dv.p, dv.m, dv.v, dv.e)
+// the step counts and moments of each optimizer that has stepped, and the
+// EMA; it returns the skipped steps so far.
+func (dv *Device) Download(params map[string][]float32, vae, prior *Adam, ema *EMA) (skipped int, err error) {
+	got, err := gpu.RunRead(dv.D, nil, dv.p, dv.m, dv.v, dv.e, dv.counters)
 	if err != nil {
-		return err
+		return 0, err
 	}
+	c := got[4]
+	vae.T, prior.T = int(c[runtime.CountT]), int(c[runtime.CountT+1])
 	dv.scatter(got[0], params, nil)
 	for _, o := range []struct {
 		a   *Adam
@@ -196,7 +210,49 @@ func (dv *Device) Download(params map[string][]float32, vae, prior *Adam, ema *E
 		dv.scatter(got[2], o.a.V, in)
 	}
 	dv.scatter(got[3], ema.Shadow, nil)
-	return nil
+	return int(c[runtime.CountSkipped]), nil
+}
+
+// Latents is how many values gr's posterior statistic sums (StepResult).
+func (dv *Device) Latents(gr *Graph) int {
+	if gr.mu != nil {
+		return gr.mu.Shape().TotalSize()
+	}
+	return gr.z0in.Shape().TotalSize()
+}
+
+// Stats are the means over the finite steps since the last read.
+type Stats struct {
+	Steps              int     // finite steps they average over
+	Values             Values  // the graph's loss parts
+	PriorCE            float64 // the prior graph's cross entropy (when there is one)
+	PosteriorSum       float64 // see StepResult
+	NormVAE, NormPrior float64
+	Skipped, MaxRun    int // skipped steps in all; the longest run of them since the last read
+	TVAE, TPrior       int // the optimizers' step counts
+}
+
+// Stats reads the counters (one small readback, after the steps so far)
+// and starts the next averaging interval.
+func (dv *Device) Stats() (Stats, error) {
+	got, err := gpu.RunRead(dv.D, nil, dv.counters)
+	if err != nil {
+		return Stats{}, err
+	}
+	c := got[0]
+	st := Stats{Steps: int(c[runtime.CountFinite]), Skipped: int(c[runtime.CountSkipped]), MaxRun: int(c[runtime.CountMaxStreak]),
+		TVAE: int(c[runtime.CountT]), TPrior: int(c[runtime.CountT+1])}
+	if st.Steps > 0 {
+		k := 1 / float64(st.Steps)
+		sum := func(i int) float64 { return float64(c[runtime.CountSums+i]) * k }
+		st.Values = Values{Recon: sum(0), NegEntropy: sum(1), KL: sum(2), CE: sum(3), Cost: sum(4)}
+		st.PriorCE, st.PosteriorSum = sum(5), sum(6)
+		st.NormVAE, st.NormPrior = sum(runtime.StepValues), sum(runtime.StepValues+1)
+	}
+	// Clear the interval (the step counts, skips and the current run stay).
+	c[runtime.CountMaxStreak], c[runtime.CountFinite] = c[runtime.CountStreak], 0
+	clear(c[runtime.CountSums:])
+	return st, dv.D.Write(dv.counters, c)
 }
 
 // UseDevice compiles gr to read its parameters from dv and leave its
@@ -232,50 +288,63 @@ func (gr *Graph) UseDevice(dv *Device) error {
 	return nil
 }
 
-// program is the optimizer part of a step that updates the given groups.
+// program is the optimizer part of a step that updates the given groups,
+// with the step's bookkeeping.
 func (dv *Device) program(vae, prior bool) (*gpu.Program, error) {
 	key := [2]bool{vae, prior}
 	if p := dv.opt[key]; p != nil {
 		return p, nil
 	}
 	p := dv.D.NewProgram()
-	var ranges [][2]int
+	type group struct {
+		lo, hi, gid int
+		lr          float64
+	}
+	var groups []group
+	h := dv.hyperv
 	if vae {
-		ranges = append(ranges, [2]int{0, dv.split})
+		groups = append(groups, group{0, dv.split, 0, h.LRVAE})
 	}
 	if prior {
-		ranges = append(ranges, [2]int{dv.split, dv.len})
+		groups = append(groups, group{dv.split, dv.len, 1, h.LRPrior})
 	}
-	h := dv.hyperv
+	gids := [2]int{}
+	for i, g := range groups {
+		gids[i] = g.gid
+	}
 	err := func() error {
-		for i, r := range ranges {
-			if r[1] == r[0] {
+		for i, r := range groups {
+			if r.hi == r.lo {
 				return fmt.Errorf("lsgm: optimizer group %d has no parameters", i)
 			}
-			g, err := dv.g.Slice(r[0], r[1]-r[0])
+			g, err := dv.g.Slice(r.lo, r.hi-r.lo)
 			if err != nil {
 				return err
 			}
-			if err := p.GradPartial(dv.parts, g, r[1]-r[0], i); err != nil {
+			if err := p.GradPartial(dv.parts, g, r.hi-r.lo, i); err != nil {
 				return err
 			}
 		}
-		if err := p.GradNorm(dv.state, dv.parts, len(ranges), h.Clip); err != nil {
+		if err := p.GradNorm(dv.state, dv.parts, dv.counters, len(groups), gids, h.Clip); err != nil {
 			return err
 		}
-		for i, r := range ranges {
+		for i, r := range groups {
 			var bs [4]*gpu.Buffer
 			for j, b := range []*gpu.Buffer{dv.p, dv.m, dv.v, dv.g} {
 				var err error
-				if bs[j], err = b.Slice(r[0], r[1]-r[0]); err != nil {
+				if bs[j], err = b.Slice(r.lo, r.hi-r.lo); err != nil {
 					return err
 				}
 			}
-			if err := p.Adam(bs[0], bs[1], bs[2], bs[3], dv.state, dv.hyper, r[1]-r[0], i, len(ranges), h.Beta1, h.Beta2, h.Eps, h.Max); err != nil {
+			c := gpu.AdamConfig{LR: r.lr, Beta1: h.Beta1, Beta2: h.Beta2, Eps: h.Eps, Warmup: h.Warmup, Max: h.Max}
+			if err := p.Adam(bs[0], bs[1], bs[2], bs[3], dv.state, dv.counters, r.hi-r.lo, i, len(groups), r.gid, c); err != nil {
 				return err
 			}
 		}
-		return p.EMA(dv.e, dv.p, dv.state, dv.hyper, dv.len, len(ranges))
+		if err := p.EMA(dv.e, dv.p, dv.state, dv.rates, dv.len); err != nil {
+			return err
+		}
+		return p.StepStats(dv.counters, dv.vals, dv.state, len(groups), gids)
 	}()
 	if err != nil {
 		p.Release()
@@ -297,15 +366,17 @@ type StepResult struct {
 	Latents      int // how many values it sums
 }
 
-// Step runs one training step on the device: gr (and pg, the prior's own
-// graph on gr's latents, when not nil), then the updates of the optimizers
-// whose parameters have gradients, with learning-rate scales from warm, and
-// the EMA at decay ema.Rate(step). Both graphs must UseDevice(dv), their
-// inputs filled but for the noise, which the device draws as DrawNoise
-// would with seed (streams NoiseMain for gr, NoisePrior for pg); pg's Z0
-// and Y are copied from gr on the device. The optimizers' step counts
-// advance only when the step was finite.
-func (dv *Device) Step(gr, pg *Graph, vae, prior *Adam, ema *EMA, in StepIn, warm func(t int) float64) (StepResult, error) {
+// Step runs one training step on the device as one submission: gr (and pg,
+// the prior's own graph on gr's latents, when not nil), then the updates of
+// the optimizers whose parameters have gradients (their step counts,
+// warm-up and bias corrections kept on the device), the EMA at decay
+// ema.Rate(in.Step), and the step's bookkeeping for Stats. Both graphs must
+// UseDevice(dv), their host inputs filled: the device draws the noise as
+// DrawNoise would with in.Seed (streams NoiseMain for gr, NoisePrior for
+// pg), gathers the images when SetData was called, and copies pg's Z0 and Y
+// from gr. Nothing is read back unless in.Read, which returns the step's
+// values and brings vae's and prior's step counts up to date (tests).
+func (dv *Device) Step(gr, pg *Graph, vae, prior *Adam, ema *EMA, in StepIn) (StepResult, error) {
 	seed, step := in.Seed, in.Step
 	if gr.device != dv || pg != nil && pg.device != dv {
 		return StepResult{}, fmt.Errorf("lsgm: Step needs graphs compiled for this device (UseDevice)")
@@ -327,23 +398,12 @@ func (dv *Device) Step(gr, pg *Graph, vae, prior *Adam, ema *EMA, in StepIn, war
 	if err != nil {
 		return StepResult{}, err
 	}
-	var steps []runtime.AdamStep
-	for _, o := range []struct {
-		a  *Adam
-		on bool
-	}{{vae, doVAE}, {prior, doPrior}} {
-		if !o.on {
-			continue
-		}
-		t := float64(o.a.T + 1)
-		steps = append(steps, runtime.AdamStep{LR: o.a.LR * warm(o.a.T), C1: 1 - math.Pow(o.a.Beta1, t), C2: 1 - math.Pow(o.a.Beta2, t)})
-	}
-	if err := dv.D.Write(dv.hyper, gpu.Hyper(steps, ema.Rate(step))); err != nil {
+	if err := dv.D.Write(dv.rates, gpu.EMARates(ema.Rate(step))); err != nil {
 		return StepResult{}, err
 	}
-	progs := []*gpu.Program{}
-	var reads []*gpu.Buffer
-	var readNodes []*G.Node
+	if err := dv.D.Write(dv.vals, make([]float32, runtime.StepValues)); err != nil { // slots a stage lacks read 0
+		return StepResult{}, err
+	}
 	for _, g := range []*Graph{gr, pg} {
 		if g == nil {
 			continue
@@ -401,7 +461,7 @@ func (dv *Device) Step(gr, pg *Graph, vae, prior *Adam, ema *EMA, in StepIn, war
 			}
 		}
 	}
-	progs = append(progs, noise, gr.dev.e.Program())
+	progs := []*gpu.Program{noise, gr.dev.e.Program()}
 	if pg != nil {
 		link := dv.D.NewProgram()
 		defer link.Release()
@@ -416,19 +476,8 @@ func (dv *Device) Step(gr, pg *Graph, vae, prior *Adam, ema *EMA, in StepIn, war
 		}
 		progs = append(progs, link, pg.dev.e.Program())
 	}
-	progs = append(progs, opt)
-	for _, g := range []*Graph{gr, pg} {
-		if g == nil {
-			continue
-		}
-		for _, n := range g.ValueNodes() {
-			if n != nil {
-				reads = append(reads, g.dev.e.Buffer(n))
-				readNodes = append(readNodes, n)
-			}
-		}
-	}
-	// The posterior's statistic for the cross entropy's constant.
+	// The step's values for the bookkeeping: gr's loss parts, pg's cross
+	// entropy, and the posterior's statistic for the cross entropy's constant.
 	stat := dv.D.NewProgram()
 	defer stat.Release()
 	sum, n, err := posteriorSum(dv.D, stat, gr)
@@ -436,31 +485,39 @@ func (dv *Device) Step(gr, pg *Graph, vae, prior *Adam, ema *EMA, in StepIn, war
 		return StepResult{}, err
 	}
 	defer sum.Release()
-	progs = append(progs, stat)
-	reads = append(reads, sum, dv.state)
-	got, err := gpu.RunRead(dv.D, progs, reads...)
+	slots := append(gr.ValueNodes(), nil)
+	if pg != nil {
+		slots[5] = pg.ce
+	}
+	for i, node := range slots {
+		if node == nil {
+			continue
+		}
+		g := gr
+		if i == 5 {
+			g = pg
+		}
+		if err := stat.Copy(dv.vals, i, g.dev.e.Buffer(node), 1); err != nil {
+			return StepResult{}, err
+		}
+	}
+	if err := stat.Copy(dv.vals, 6, sum, 1); err != nil {
+		return StepResult{}, err
+	}
+	progs = append(progs, stat, opt)
+	if !in.Read {
+		return StepResult{}, gpu.RunAll(dv.D, progs)
+	}
+	got, err := gpu.RunRead(dv.D, progs, dv.vals, dv.state, dv.counters)
 	if err != nil {
 		return StepResult{}, fmt.Errorf("lsgm: device step: %w", err)
 	}
-	host := map[*G.Node][]float32{}
-	for i, n := range readNodes {
-		host[n] = got[i]
+	v, st, c := got[0], got[1], got[2]
+	res := StepResult{Values: Values{Recon: float64(v[0]), NegEntropy: float64(v[1]), KL: float64(v[2]), CE: float64(v[3]), Cost: float64(v[4])},
+		Finite: st[0] == 1, PosteriorSum: float64(v[6]), Latents: n}
+	if pg != nil {
+		res.PriorValues = Values{CE: float64(v[5])}
 	}
-	values := func(g *Graph) Values {
-		if g == nil {
-			return Values{}
-		}
-		sc := func(n *G.Node) float64 {
-			if n == nil {
-				return 0
-			}
-			return float64(host[n][0])
-		}
-		return Values{Recon: sc(g.recon), NegEntropy: sc(g.negH), KL: sc(g.kl), CE: sc(g.ce), Cost: sc(g.cost)}
-	}
-	st := got[len(got)-1]
-	res := StepResult{Values: values(gr), PriorValues: values(pg), Finite: st[0] == 1,
-		PosteriorSum: float64(got[len(got)-2][0]), Latents: n}
 	i := 1
 	if doVAE {
 		res.NormVAE = float64(st[i])
@@ -469,14 +526,7 @@ func (dv *Device) Step(gr, pg *Graph, vae, prior *Adam, ema *EMA, in StepIn, war
 	if doPrior {
 		res.NormPrior = float64(st[i])
 	}
-	if res.Finite {
-		if doVAE {
-			vae.T++
-		}
-		if doPrior {
-			prior.T++
-		}
-	}
+	vae.T, prior.T = int(c[runtime.CountT]), int(c[runtime.CountT+1])
 	return res, nil
 }
 

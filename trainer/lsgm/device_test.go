@@ -186,7 +186,7 @@ func TestDeviceStepMatchesCPU(t *testing.T) {
 					defer graphs[i][1].Close()
 				}
 			}
-			dv, err := NewDevice(d, files[1], Hyperparams{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, Clip: clip, Max: v.adamax})
+			dv, err := NewDevice(d, files[1], Hyperparams{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, Clip: clip, Max: v.adamax, LRVAE: 1e-3, LRPrior: 2e-3, Warmup: 2})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -198,10 +198,9 @@ func TestDeviceStepMatchesCPU(t *testing.T) {
 					}
 				}
 			}
-			if err := dv.Upload(params[1], opts[1][0], opts[1][1], emas[1]); err != nil {
+			if err := dv.Upload(params[1], opts[1][0], opts[1][1], emas[1], 0); err != nil {
 				t.Fatal(err)
 			}
-			warm := func(k int) float64 { return math.Min(1, float64(k+1)/2) }
 			for step := 1; step <= 3; step++ {
 				for i := range graphs {
 					stepInputs(graphs[i][0], step, step == 2, NoiseMain)
@@ -217,7 +216,7 @@ func TestDeviceStepMatchesCPU(t *testing.T) {
 						clear(g.N1)
 					}
 				}
-				res, err := dv.Step(graphs[1][0], graphs[1][1], opts[1][0], opts[1][1], emas[1], StepIn{Seed: 7, Step: step}, warm)
+				res, err := dv.Step(graphs[1][0], graphs[1][1], opts[1][0], opts[1][1], emas[1], StepIn{Seed: 7, Step: step, Read: true})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -237,7 +236,7 @@ func TestDeviceStepMatchesCPU(t *testing.T) {
 			if opts[0][0].T != opts[1][0].T || opts[0][1].T != opts[1][1].T {
 				t.Fatalf("optimizer steps: CPU %d/%d, GPU %d/%d", opts[0][0].T, opts[0][1].T, opts[1][0].T, opts[1][1].T)
 			}
-			if err := dv.Download(params[1], opts[1][0], opts[1][1], emas[1]); err != nil {
+			if _, err := dv.Download(params[1], opts[1][0], opts[1][1], emas[1]); err != nil {
 				t.Fatal(err)
 			}
 			worst := 0.0

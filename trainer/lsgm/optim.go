@@ -44,7 +44,7 @@ func (o *Adam) Step(params, grads map[string][]float32, norm, scale float64) err
 	}
 	o.T++
 	st := runtime.AdamStep{LR: o.LR * scale, Beta1: o.Beta1, Beta2: o.Beta2, Eps: o.Eps, Max: o.Max,
-		C1: 1 - math.Pow(o.Beta1, float64(o.T)), C2: 1 - math.Pow(o.Beta2, float64(o.T)), Clip: runtime.ClipFactor(norm, o.Clip)}
+		C1: runtime.BiasCorrection(o.Beta1, o.T), C2: runtime.BiasCorrection(o.Beta2, o.T), Clip: runtime.ClipFactor(norm, o.Clip)}
 	for name, g := range grads {
 		p := params[name]
 		m, v := o.M[name], o.V[name]
