@@ -11,14 +11,13 @@ import (
 	"testing"
 
 	"github.com/lsgm-go/lsgm/runtime/gpu"
-	"github.com/lsgm-go/lsgm/trainer/data"
 	"github.com/lsgm-go/lsgm/trainer/lsgm"
 	"github.com/lsgm-go/lsgm/weights"
 )
 
-// needDevice skips without a WebGPU adapter, except under CI=true (lavapipe
-// installed), where it fails.
-func needDevice(t *testing.T) {
+// openDevice opens a WebGPU device, closed when the test ends; without an
+// adapter it skips, except under CI=true (lavapipe installed), where it fails.
+func openDevice(t *testing.T) *gpu.Device {
 	t.Helper()
 	d, err := gpu.Open(gpu.OpenOptions{})
 	if err != nil {
@@ -27,8 +26,12 @@ func needDevice(t *testing.T) {
 		}
 		t.Skipf("no WebGPU device (install mesa-vulkan-drivers libvulkan1 for lavapipe): %v", err)
 	}
-	d.Close()
+	t.Cleanup(d.Close)
+	return d
 }
+
+// needDevice skips (or under CI fails) without a WebGPU adapter.
+func needDevice(t *testing.T) { openDevice(t) }
 
 // closeModels checks every tensor of b against a's within rel (in norm).
 func closeModels(t *testing.T, what string, a, b *weights.File, rel float64) {
@@ -114,26 +117,8 @@ func TestFitDevice(t *testing.T) {
 // model on the same test images: within a hundredth of its standard error,
 // image by image within 1e-3 nats relative.
 func TestEvalDevice(t *testing.T) {
-	needDevice(t)
-	if _, err := os.Stat(data.DefaultDir); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("no Fashion-MNIST under CI (apt-get install dataset-fashion-mnist)")
-		}
-		t.Skip("no Fashion-MNIST: apt-get install dataset-fashion-mnist")
-	}
-	f, err := weights.Decode(weights.Default())
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := loadSet(data.DefaultDir, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := gpu.Open(gpu.OpenOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := openDevice(t)
+	f, set := shippedTestSet(t)
 	o := evalOptions{N: 4, Batch: 4, ODEEps: 1e-5, RTol: 1e-2, ATol: 1e-2, Probe: "rademacher", Quiet: true}
 	cpu, err := evaluate(f, set, o)
 	if err != nil {
@@ -158,16 +143,11 @@ func TestEvalDevice(t *testing.T) {
 // The Fréchet-distance classifier's features on the GPU equal the CPU's
 // (trainer fd computes them where it samples).
 func TestFeaturesDevice(t *testing.T) {
-	needDevice(t)
+	d := openDevice(t)
 	c, err := loadClassifier("../weights/fmnist-classifier.lsgmc")
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := gpu.Open(gpu.OpenOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
 	const n = 12
 	imgs := make([]float32, n*784)
 	for i := range imgs { // bars and noise in [0, 1]

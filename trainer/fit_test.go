@@ -354,24 +354,11 @@ func TestShippedNELBO(t *testing.T) {
 	if os.Getenv("LSGM_METRICS") != "1" {
 		t.Skip("reproduces a recorded metric (minutes of CPU): `make metrics` runs it")
 	}
-	if _, err := os.Stat(data.DefaultDir); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("no Fashion-MNIST under CI (apt-get install dataset-fashion-mnist)")
-		}
-		t.Skip("no Fashion-MNIST: apt-get install dataset-fashion-mnist")
-	}
-	f, err := weights.Decode(weights.Default())
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, set := shippedTestSet(t)
 	m := f.Provenance.Metrics
 	want, wantSE := m["test_nelbo_nats"], m["test_nelbo_se"]
 	if want == 0 || wantSE == 0 {
 		t.Fatalf("the shipped weights record no test NELBO: %v", m)
-	}
-	set, err := loadSet(data.DefaultDir, "test")
-	if err != nil {
-		t.Fatal(err)
 	}
 	res, err := evaluate(f, set, evalOptions{N: 50, Batch: 25, ODEEps: 1e-5, RTol: 1e-5, ATol: 1e-5, Probe: "rademacher", Quiet: true})
 	if err != nil {
@@ -544,4 +531,25 @@ func TestFitMNIST(t *testing.T) {
 	if f.Arch.Name != "lsgm-mnist" || f.Arch.Likelihood != "bernoulli" || len(f.Arch.Classes) != 10 || f.Arch.Classes[3] != "3" {
 		t.Errorf("model %q, likelihood %s, classes %v", f.Arch.Name, f.Arch.Likelihood, f.Arch.Classes)
 	}
+}
+
+// shippedTestSet is the shipped model and Fashion-MNIST's test set; without
+// the dataset the test skips, or under CI=true fails.
+func shippedTestSet(t *testing.T) (*weights.File, *data.Set) {
+	t.Helper()
+	if _, err := os.Stat(data.DefaultDir); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("no Fashion-MNIST under CI (apt-get install dataset-fashion-mnist)")
+		}
+		t.Skip("no Fashion-MNIST: apt-get install dataset-fashion-mnist")
+	}
+	f, err := weights.Decode(weights.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := loadSet(data.DefaultDir, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, set
 }

@@ -61,35 +61,11 @@ func (p *Program) Launches() int {
 func (p *Program) ScratchBytes() int64 { return p.bytes }
 
 // Run submits the whole program as one command buffer.
-func (p *Program) Run() error {
-	r, err := p.record()
-	if err != nil {
-		return err
-	}
-	defer r.release()
-	return r.submit()
-}
+func (p *Program) Run() error { return RunAll(p.d, []*Program{p}) }
 
 // RunRead submits the program and reads bufs back in the same submission.
 func (p *Program) RunRead(bufs ...*Buffer) ([][]float32, error) {
-	r, err := p.record()
-	if err != nil {
-		return nil, err
-	}
-	defer r.release()
-	n := make([]int, len(bufs))
-	for i, b := range bufs {
-		n[i] = b.len
-	}
-	data, err := r.read(bufs, n)
-	if err != nil {
-		return nil, err
-	}
-	out := make([][]float32, len(data))
-	for i, b := range data {
-		out[i] = floats(b)
-	}
-	return out, nil
+	return RunRead(p.d, []*Program{p}, bufs...)
 }
 
 func (p *Program) record() (*recorder, error) {

@@ -34,8 +34,9 @@ func bcastShape(in []tensor.Shape) (tensor.Shape, error) {
 	return x.Clone(), nil
 }
 
-// bcastLoop calls fn(i, j) for every flat index i of x (shape xs) and the
-// index j of b (shape bs) it meets, running the last axis innermost.
+// bcastLoop calls fn(i, j, n, step) for each run of n elements of x (shape
+// xs) along its last axis, from flat index i: they meet b (shape bs) at
+// j + k step, step 0 where b broadcasts along that axis.
 func bcastLoop(xs, bs tensor.Shape, fn func(i, j, n, step int)) {
 	x, b := bcastDims(xs), bcastDims(bs)
 	var bstr [4]int
@@ -67,15 +68,8 @@ var bcastAddOp = &kernel{name: "bcast_add", arity: 2, shape: bcastShape, spec: S
 	fwd: func(out []float32, in [][]float32, sh []tensor.Shape) {
 		x, b := in[0], in[1]
 		bcastLoop(sh[0], sh[1], func(i, j, n, step int) {
-			if step == 0 {
-				v := b[j]
-				for k := 0; k < n; k++ {
-					out[i+k] = x[i+k] + v
-				}
-				return
-			}
 			for k := 0; k < n; k++ {
-				out[i+k] = x[i+k] + b[j+k]
+				out[i+k] = x[i+k] + b[j+k*step]
 			}
 		})
 	},
@@ -89,15 +83,8 @@ var bcastMulOp = &kernel{name: "bcast_mul", arity: 2, shape: bcastShape, spec: S
 	fwd: func(out []float32, in [][]float32, sh []tensor.Shape) {
 		x, b := in[0], in[1]
 		bcastLoop(sh[0], sh[1], func(i, j, n, step int) {
-			if step == 0 {
-				v := b[j]
-				for k := 0; k < n; k++ {
-					out[i+k] = x[i+k] * v
-				}
-				return
-			}
 			for k := 0; k < n; k++ {
-				out[i+k] = x[i+k] * b[j+k]
+				out[i+k] = x[i+k] * b[j+k*step]
 			}
 		})
 	},
