@@ -19,6 +19,7 @@ import (
 
 	"github.com/lsgm-go/lsgm/runtime"
 	"github.com/lsgm-go/lsgm/runtime/gpu"
+	"github.com/lsgm-go/lsgm/runtime/rng"
 	"github.com/lsgm-go/lsgm/runtime/sampler"
 	"github.com/lsgm-go/lsgm/runtime/sde"
 	"github.com/lsgm-go/lsgm/trainer/data"
@@ -99,7 +100,7 @@ func runFit(args []string) error {
 		o.TimeEps = f
 		return nil
 	})
-	fs.StringVar(&o.Scheme, "scheme", "ll_iw", "prior's weighting and time sampling: "+strings.Join(lsgm.Schemes, ", "))
+	fs.StringVar(&o.Scheme, "scheme", "ll_iw", "prior's weighting and time sampling: "+strings.Join(runtime.TimeSchemes, ", "))
 	fs.IntVar(&o.Batch, "batch", 64, "batch size")
 	fs.IntVar(&o.EpochsVAE, "epochs-vae", 2, "stage 1 epochs (VAE with a N(0, I) prior)")
 	fs.IntVar(&o.Epochs, "epochs", 20, "stage 2 epochs (VAE and latent SGM end to end)")
@@ -211,8 +212,8 @@ func (o *fitOptions) validate() error {
 	case o.Classes && !(o.LabelDrop > 0 && o.LabelDrop < 1):
 		return fmt.Errorf("trainer fit: --label-drop %v out of range (0, 1): guidance needs both the conditional and the unconditional model", o.LabelDrop)
 	}
-	if !slices.Contains(lsgm.Schemes, o.Scheme) {
-		return fmt.Errorf("trainer fit: --scheme %q: want one of %v", o.Scheme, lsgm.Schemes)
+	if !slices.Contains(runtime.TimeSchemes, o.Scheme) {
+		return fmt.Errorf("trainer fit: --scheme %q: want one of %v", o.Scheme, runtime.TimeSchemes)
 	}
 	if _, err := sde.New(o.SDE, nil); err != nil {
 		return fmt.Errorf("trainer fit: --sde: %v", err)
@@ -285,8 +286,8 @@ type run struct {
 	optVAE   *lsgm.Adam
 	optPrior *lsgm.Adam
 	sde      sde.SDE
-	qTimes   *lsgm.TimeSampler // ll-weighted draws for the VAE
-	pTimes   *lsgm.TimeSampler // the prior's scheme
+	qTimes   *runtime.TimeSampler // ll-weighted draws for the VAE
+	pTimes   *runtime.TimeSampler // the prior's scheme
 	history  bytes.Buffer
 	records  []record
 	step     int
@@ -405,14 +406,14 @@ func (r *run) train(ck *lsgm.Checkpoint) error {
 	if r.sde, err = sde.New(r.file.Arch.SDE.Kind, r.file.Arch.SDE.Params); err != nil {
 		return fmt.Errorf("trainer fit: %v", err)
 	}
-	if r.pTimes, err = lsgm.NewTimeSampler(r.sde, o.TimeEps, o.Scheme); err != nil {
+	if r.pTimes, err = runtime.NewTimeSampler(r.sde, o.TimeEps, o.Scheme); err != nil {
 		return fmt.Errorf("trainer fit: %v", err)
 	}
 	qScheme := "ll_iw"
 	if r.sde.Var(o.TimeEps) <= 0 {
 		qScheme = "ll_uniform"
 	}
-	if r.qTimes, err = lsgm.NewTimeSampler(r.sde, o.TimeEps, qScheme); err != nil {
+	if r.qTimes, err = runtime.NewTimeSampler(r.sde, o.TimeEps, qScheme); err != nil {
 		return fmt.Errorf("trainer fit: %v", err)
 	}
 	r.ema = lsgm.NewEMA(o.EMA, r.params)
@@ -608,7 +609,7 @@ func (r *run) trainStep(graph func(lsgm.Stage) (*lsgm.Graph, error), idx []int, 
 	switch st {
 	case lsgm.StagePrior: // the data-space model: pixels are its z0
 		rec.Stage = "sgm"
-		r.drawTimes(g, r.pTimes, rng)
+		r.drawTimes(g, r.pTimes, lsgm.TimesMain)
 		r.fillClasses(g.Y, idx, rng)
 	case lsgm.StageVAE:
 		beta := 1.0
@@ -618,7 +619,7 @@ func (r *run) trainStep(graph func(lsgm.Stage) (*lsgm.Graph, error), idx []int, 
 		g.SetBeta(beta)
 	default:
 		rec.Stage = "joint"
-		r.drawTimes(g, r.qTimes, rng)
+		r.drawTimes(g, r.qTimes, lsgm.TimesMain)
 		r.fillClasses(g.Y, idx, rng)
 	}
 	// The noise is Philox's, keyed by (seed, step, sample), drawn where the
@@ -789,7 +790,7 @@ func (r *run) priorGraph(g *lsgm.Graph, st lsgm.Stage, graph func(lsgm.Stage) (*
 		return pg, nil
 	}
 	copy(pg.Y, g.Y)
-	r.drawTimes(pg, r.pTimes, rng)
+	r.drawTimes(pg, r.pTimes, lsgm.TimesPrior)
 	if r.dv == nil {
 		pg.DrawNoise(r.o.Seed, r.step, lsgm.NoisePrior)
 	}
@@ -858,13 +859,16 @@ func (r *run) hostStep(g *lsgm.Graph, st lsgm.Stage, graph func(lsgm.Stage) (*ls
 }
 
 // deviceStep submits a whole step to the GPU (lsgm.Device.Step): the host
-// only fills the inputs it draws (the diffusion times) and reads nothing.
+// only fills the class labels it draws and reads nothing.
 func (r *run) deviceStep(g *lsgm.Graph, st lsgm.Stage, graph func(lsgm.Stage) (*lsgm.Graph, error), rng *rand.Rand, idx []int) error {
 	pg, err := r.priorGraph(g, st, graph, rng)
 	if err != nil {
 		return err
 	}
-	in := lsgm.StepIn{Seed: r.o.Seed, Step: r.step, Mode: r.imageMode()}
+	in := lsgm.StepIn{Seed: r.o.Seed, Step: r.step, Mode: r.imageMode(), Times: r.qTimes, PriorTimes: r.pTimes}
+	if st == lsgm.StagePrior {
+		in.Times = r.pTimes
+	}
 	if r.dataOnDevice {
 		in.Batch = idx
 	}
@@ -893,14 +897,12 @@ func (r *run) pull() error {
 	return nil
 }
 
-func (r *run) drawTimes(g *lsgm.Graph, ts *lsgm.TimeSampler, rng *rand.Rand) {
-	t := make([]float64, g.Batch)
-	for i := range t {
-		var w float64
-		t[i], w = ts.Draw(rng)
-		g.W[i] = float32(w)
+// drawTimes draws g's diffusion times with ts where the step runs: here
+// for the CPU, on the device by Device.Step (the same Philox draws).
+func (r *run) drawTimes(g *lsgm.Graph, ts *runtime.TimeSampler, stream rng.Stream) {
+	if r.dv == nil {
+		g.DrawTimes(ts, r.o.Seed, r.step, stream)
 	}
-	g.SetTimes(r.sde, t)
 }
 
 // fillImages writes images idx of set into dst in the likelihood's scale:

@@ -414,9 +414,10 @@ func TestFitDataSpace(t *testing.T) {
 func TestFitToy(t *testing.T) {
 	for _, vae := range []string{"yes", "none"} {
 		run := filepath.Join(t.TempDir(), "run")
-		// The data-space model gets 3 epochs: after one (97 steps) its bound
-		// is near the uniform density's, above or below it by the seed.
-		epochs := map[string]string{"yes": "1", "none": "3"}[vae]
+		// After one joint epoch either model's bound is near the uniform
+		// density's, above or below it by the seed (LSGM's 11.17 ± 0.13 nats
+		// against 11.09; the data-space model's 10.7 to 11.2).
+		epochs := map[string]string{"yes": "2", "none": "3"}[vae]
 		if err := runFit([]string{"--data", "toy:gmm", "--vae", vae, "--out", run, "--batch", "512", "--epochs-vae", "1", "--epochs", epochs, "-q", "--blas", "gonum"}); err != nil {
 			t.Fatal(err)
 		}

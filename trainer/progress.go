@@ -53,11 +53,16 @@ func (m *meter) tick(batch, step, epoch int, rec record, quiet bool) {
 		left := time.Duration(float64(time.Since(m.start)) / float64(done) * float64(m.total-step))
 		eta = left.Round(time.Second).String()
 	}
-	loss := fmt.Sprintf("nelbo %.1f recon %.1f", rec.NELBO, rec.Recon)
-	if rec.Stage == "joint" {
-		loss += fmt.Sprintf(" ce %.1f", rec.CE)
-	} else {
-		loss += fmt.Sprintf(" kl %.1f", rec.KL)
+	// A GPU step reads its losses back once per logged step: until the
+	// first log there are none to show.
+	loss := "losses at the first log"
+	if rec.NELBO != 0 || rec.Recon != 0 {
+		loss = fmt.Sprintf("nelbo %.1f recon %.1f", rec.NELBO, rec.Recon)
+		if rec.Stage == "joint" {
+			loss += fmt.Sprintf(" ce %.1f", rec.CE)
+		} else {
+			loss += fmt.Sprintf(" kl %.1f", rec.KL)
+		}
 	}
 	fmt.Fprintf(os.Stderr, "\r%s epoch %d [%s] %5.1f%% step %d/%d %.0f img/s ETA %s %s   ",
 		rec.Stage, epoch+1, bar, 100*frac, step, m.total, m.rate(), eta, loss)

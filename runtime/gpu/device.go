@@ -193,6 +193,7 @@ var kernelSpecs = map[string]struct {
 	// The same draw with fixed parameters, for a Program (trainer noise).
 	"normals_static": {"philox", "normals", slots(bUniform, bWrite)},
 	"images":         {"images", "main", slots(bUniform, bRead, bRead, bWrite)},
+	"times":          {"times", "main", slots(bUniform, bRead, bWrite)},
 	// The training ops (Program).
 	"map":            {"map", "main", slots(bUniform, bRead, bRead, bRead, bWrite)},
 	"sum":            {"reduce", "serial", slots(bUniform, bRead, bWrite)},

@@ -396,6 +396,17 @@ func (h Host) GradNorm(groups [][]float32, clip float64) (norms, factors []float
 	return norms, factors, st[0] == 1, got[1][runtime.CountT : runtime.CountT+len(groups)], nil
 }
 
+// TrainTimes draws a step's diffusion times on the device.
+func (h Host) TrainTimes(out []float32, ts *runtime.TimeSampler, n int, seed uint64, step int, stream rng.Stream) error {
+	words, table, err := ts.TimeParams()
+	if err != nil {
+		return err
+	}
+	return h.prog(poisoned(out), [][]float32{table}, func(p *Program, o *Buffer, in []*Buffer) error {
+		return p.Times(o, in[0], words, n, n, seed, step, uint32(stream))
+	})
+}
+
 // TrainImages gathers a batch from the dataset's bytes on the device.
 func (h Host) TrainImages(x []float32, data []byte, idx []int, d int, mode runtime.ImageMode, seed uint64, step int, stream rng.Stream) error {
 	db, err := h.D.NewBytes(data)

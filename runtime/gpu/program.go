@@ -457,6 +457,31 @@ func (p *Program) Images(x, data, idx *Buffer, d, count int, mode runtime.ImageM
 	return p.add(p.d.prep("images", gx, gy, []uint32{uint32(seed), uint32(seed >> 32), uint32(d), uint32(count), uint32(step), stream, uint32(mode), 0}, data, idx, x))
 }
 
+// Times writes the diffusion times of a training step for count samples
+// into out (runtime.TimeSampler.Fill: t, weight, m_t, sigma_t, c_t, count
+// each, stride apart), with a sampler's parameters (TimeParams) and its
+// table in table.
+func (p *Program) Times(out, table *Buffer, words []uint32, count, stride int, seed uint64, step int, stream uint32) error {
+	if err := need("times", out, (runtime.TimeParts-1)*stride+count); err != nil {
+		return err
+	}
+	if stride < count {
+		return fmt.Errorf("gpu: times: stride %d below the count %d", stride, count)
+	}
+	gx, gy := grid(count)
+	u := append([]uint32{uint32(seed), uint32(seed >> 32), uint32(count), uint32(step), stream, uint32(stride), 0, 0}, words...)
+	return p.add(p.d.prep("times", gx, gy, u, table, out))
+}
+
+// TimeEmbed writes the sinusoidal embeddings of the n times t into y
+// (runtime.TimeEmbed).
+func (p *Program) TimeEmbed(y, t *Buffer, n, dim int, scale float32) error {
+	if err := need("timeembed", t, n, y, n*dim); err != nil {
+		return err
+	}
+	return p.add(p.d.prepTimeEmbed(y, t, n, dim, scale))
+}
+
 // RunAll submits progs in order as one command buffer, reading nothing.
 func RunAll(d *Device, progs []*Program) error {
 	r, err := d.newRecorder(1)

@@ -245,6 +245,11 @@ func (CPU) GradNorm(groups [][]float32, clip float64) (norms, factors []float64,
 	return norms, factors, finite, counts, nil
 }
 
+func (CPU) TrainTimes(out []float32, ts *runtime.TimeSampler, n int, seed uint64, step int, stream rng.Stream) error {
+	ts.Fill(out, n, seed, step, stream)
+	return nil
+}
+
 func (CPU) TrainImages(x []float32, data []byte, idx []int, d int, mode runtime.ImageMode, seed uint64, step int, stream rng.Stream) error {
 	runtime.TrainImages(x, data, idx, d, mode, seed, step, stream)
 	return nil

@@ -8,6 +8,7 @@ import (
 
 	"github.com/lsgm-go/lsgm/runtime"
 	"github.com/lsgm-go/lsgm/runtime/rng"
+	"github.com/lsgm-go/lsgm/runtime/sde"
 )
 
 // TrainBackend runs the training ops (runtime/grad.go, runtime/mapop.go,
@@ -35,6 +36,8 @@ type TrainBackend interface {
 	StepStats(c, vals []float32, norms [2]float32, groups int, finite bool) error
 	// TrainImages writes a training batch from a dataset's bytes.
 	TrainImages(x []float32, data []byte, idx []int, d int, mode runtime.ImageMode, seed uint64, step int, stream rng.Stream) error
+	// TrainTimes draws a step's diffusion times (TimeSampler.Fill).
+	TrainTimes(out []float32, ts *runtime.TimeSampler, n int, seed uint64, step int, stream rng.Stream) error
 }
 
 func init() {
@@ -67,6 +70,12 @@ func init() {
 		// The same f32 operations and Philox words (a fused multiply-add
 		// could move a value by one ulp).
 		"images": {0, 2.4e-7},
+		// Times: t in float32 against float64 rounded once (see
+		// runTimesSuite), through a few f32 exps and logs.
+		"times_t": {1e-8, 1e-6},
+		// The rest at the device's own t, against float64: a handful of f32
+		// exps and logs, rearranged not to cancel.
+		"times": {1e-9, 4e-6},
 	} {
 		Tolerances[op] = tol
 	}
@@ -182,6 +191,8 @@ func RunTrain(t *testing.T, b TrainBackend) {
 			compare(t, "images", fmt.Sprintf("d=%d mode %d", d, mode), got, want, nil)
 		}
 	}
+
+	runTimesSuite(t, b)
 
 	// Logistic: every bin from both edges and the middle, means near and far,
 	// log scales from below the clamp to wide.
@@ -440,4 +451,71 @@ func runStatsSuite(t *testing.T, b TrainBackend, r *rand.Rand) {
 		scale := abs(want)
 		compare(t, "stepstats", fmt.Sprintf("step %d", k), c, want, scale)
 	}
+}
+
+// runTimesSuite draws times for every scheme the SDEs accept, at several
+// batch sizes. A time's weight can be steep in t (the ll weight near t = 1
+// changes by 1e4 per unit of t), so one ulp of t moves it further than any
+// error of the kernel's own: the suite checks t against the reference, and
+// the rest against the reference at the backend's t, allowing besides the
+// tolerance what one ulp of t changes.
+func runTimesSuite(t *testing.T, b TrainBackend) {
+	sdes := []struct {
+		s   sde.SDE
+		eps float64
+	}{
+		{sde.NewVP(), 0.01}, {sde.VP{B0: 0.1, B1: 20, Sigma2_0: 1e-4}, 0},
+		{sde.NewGeometricVP(), 0}, {sde.GeometricVP{Sigma2Min: 1e-5, Sigma2Max: 0.99, Sigma2_0: 1e-4}, 0.01},
+		{sde.NewVE(), 0}, {sde.NewSubVP(), 0.01},
+	}
+	for _, c := range sdes {
+		for _, scheme := range runtime.TimeSchemes {
+			ts, err := runtime.NewTimeSampler(c.s, c.eps, scheme)
+			if err != nil {
+				continue // a scheme the SDE refuses
+			}
+			for _, n := range []int{1, 7, 64, 1000} {
+				want, got := make([]float32, runtime.TimeParts*n), make([]float32, runtime.TimeParts*n)
+				ts.Fill(want, n, 42, 9, 7)
+				if err := b.TrainTimes(got, ts, n, 42, 9, 7); err != nil {
+					t.Fatal(err)
+				}
+				size := fmt.Sprintf("%s %s n=%d", c.s.Name(), scheme, n)
+				compare(t, "times_t", size, got[:n], want[:n], nil)
+				// drop_all_iw's weight is its cell's, known from rho: keep Fill's.
+				at, scale := timesAt(got[:n], ts, want[n:2*n], scheme != "drop_all_iw")
+				compare(t, "times", size, got[n:], at, scale)
+			}
+		}
+	}
+}
+
+// timesAt is what Fill writes after t for the times ts (the weight w
+// where not weight) and the scale compare allows in each: the value, plus
+// its change over one ulp of t in units of the relative tolerance.
+func timesAt(ts []float32, s *runtime.TimeSampler, w []float32, weight bool) (at, scale []float32) {
+	n := len(ts)
+	values := func(t float64) [runtime.TimeParts - 1]float64 {
+		m, v := s.SDE.Mean(t), s.SDE.Var(t)
+		wt := s.WeightAt(t)
+		return [...]float64{wt, m, math.Sqrt(v), math.Sqrt(v) / (m*m + v)}
+	}
+	at, scale = make([]float32, (runtime.TimeParts-1)*n), make([]float32, (runtime.TimeParts-1)*n)
+	rel := Tolerances["times"].Rel
+	for i, t32 := range ts {
+		mid := values(float64(t32))
+		lo := values(float64(math.Nextafter32(t32, 0)))
+		hi := values(float64(math.Nextafter32(t32, 2)))
+		for k := range mid {
+			j := k*n + i
+			at[j] = float32(mid[k])
+			if k == 0 && !weight {
+				at[j] = w[i]
+				lo[k], hi[k] = mid[k], mid[k]
+			}
+			spread := math.Max(math.Abs(hi[k]-mid[k]), math.Abs(lo[k]-mid[k]))
+			scale[j] = float32(math.Abs(float64(at[j])) + spread/rel)
+		}
+	}
+	return at, scale
 }

@@ -5,7 +5,6 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/lsgm-go/lsgm/runtime/sde"
 	"github.com/lsgm-go/lsgm/trainer/nn"
 	"github.com/lsgm-go/lsgm/weights"
 )
@@ -44,12 +43,7 @@ func benchStage(b *testing.B, cfg weights.NetConfig, st Stage, B int) {
 	}
 	if gr.N1 != nil {
 		fill(r, gr.N1)
-		ts := make([]float64, B)
-		for i := range ts {
-			ts[i] = r.Float64()
-			gr.W[i] = 1
-		}
-		gr.SetTimes(sde.NewGeometricVP(), ts)
+		gr.DrawTimes(testTimes, 1, 1, TimesMain)
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -121,7 +115,7 @@ func BenchmarkWholeStep(b *testing.B) {
 					stepInputs(gr, i+1, false, NoiseMain)
 					b.StartTimer()
 					if dv != nil {
-						if _, err := dv.Step(gr, nil, vae, prior, ema, StepIn{Seed: 7, Step: i + 1}); err != nil {
+						if _, err := dv.Step(gr, nil, vae, prior, ema, StepIn{Seed: 7, Step: i + 1, Times: testTimes}); err != nil {
 							b.Fatal(err)
 						}
 						continue

@@ -36,6 +36,9 @@ type Device struct {
 	data, idx *gpu.Buffer // the dataset's bytes and a batch's indices (SetData)
 	dataD     int         // bytes an image
 	poison    bool        // PoisonNext
+
+	times  map[*Graph]*gpu.Buffer               // a graph's drawn times (Program.Times)
+	tables map[*runtime.TimeSampler]*gpu.Buffer // a sampler's table
 }
 
 // PoisonNext makes the next Step's first image value NaN on the device, so
@@ -67,6 +70,9 @@ type StepIn struct {
 	Batch []int
 	Mode  runtime.ImageMode
 	Read  bool // read the step's values back (Step's result); else Stats reads them
+	// The time samplers of the step's graph and of the prior's own graph
+	// (where a graph has diffusion times).
+	Times, PriorTimes *runtime.TimeSampler
 }
 
 // Hyperparams are the optimizers' settings the device programs bake in:
@@ -121,6 +127,12 @@ func (dv *Device) Release() {
 		p.Release()
 	}
 	for _, b := range []*gpu.Buffer{dv.p, dv.g, dv.m, dv.v, dv.e, dv.parts, dv.state, dv.rates, dv.counters, dv.vals, dv.data, dv.idx} {
+		b.Release()
+	}
+	for _, b := range dv.times {
+		b.Release()
+	}
+	for _, b := range dv.tables {
 		b.Release()
 	}
 }
@@ -269,10 +281,14 @@ func (gr *Graph) UseDevice(dv *Device) error {
 		return err
 	}
 	e := gr.dev.e
-	for _, n := range []*G.Node{gr.n0in, gr.n1in} { // Step draws the noise on the device
+	// Step draws the noise and the diffusion times on the device.
+	for _, n := range []*G.Node{gr.n0in, gr.n1in, gr.mtin, gr.stin, gr.ctin, gr.win} {
 		if n != nil {
 			e.SkipSync(n)
 		}
+	}
+	for _, ti := range gr.times {
+		e.SkipSync(ti.Node)
 	}
 	if dv.data != nil && gr.Stage != StageEval { // and gathers the images there
 		if x, _ := gr.images(); x != nil && e.Buffer(x) != nil {
@@ -461,6 +477,21 @@ func (dv *Device) Step(gr, pg *Graph, vae, prior *Adam, ema *EMA, in StepIn) (St
 			}
 		}
 	}
+	for _, gt := range []struct {
+		g      *Graph
+		ts     *runtime.TimeSampler
+		stream rng.Stream
+	}{{gr, in.Times, TimesMain}, {pg, in.PriorTimes, TimesPrior}} {
+		if gt.g == nil || gt.g.win == nil {
+			continue
+		}
+		if gt.ts == nil {
+			return StepResult{}, fmt.Errorf("lsgm: a device step of the stage %d graph needs its time sampler", gt.g.Stage)
+		}
+		if err := dv.drawTimes(noise, gt.g, gt.ts, seed, step, gt.stream); err != nil {
+			return StepResult{}, err
+		}
+	}
 	progs := []*gpu.Program{noise, gr.dev.e.Program()}
 	if pg != nil {
 		link := dv.D.NewProgram()
@@ -528,6 +559,63 @@ func (dv *Device) Step(gr, pg *Graph, vae, prior *Adam, ema *EMA, in StepIn) (St
 	}
 	vae.T, prior.T = int(c[runtime.CountT]), int(c[runtime.CountT+1])
 	return res, nil
+}
+
+// drawTimes adds to p the launches that draw g's diffusion times with ts
+// (as Graph.DrawTimes does on the host) and fill its time inputs: the
+// weights, m_t, sigma_t, c_t and the score network's time embeddings.
+func (dv *Device) drawTimes(p *gpu.Program, g *Graph, ts *runtime.TimeSampler, seed uint64, step int, stream rng.Stream) error {
+	words, table, err := ts.TimeParams()
+	if err != nil {
+		return fmt.Errorf("lsgm: %w", err)
+	}
+	if dv.tables == nil {
+		dv.tables, dv.times = map[*runtime.TimeSampler]*gpu.Buffer{}, map[*Graph]*gpu.Buffer{}
+	}
+	tb := dv.tables[ts]
+	if tb == nil {
+		if tb, err = dv.D.NewBuffer(len(table), table); err != nil {
+			return err
+		}
+		dv.tables[ts] = tb
+	}
+	n := g.Batch
+	stride := (n + gpu.SliceAlign - 1) / gpu.SliceAlign * gpu.SliceAlign
+	out := dv.times[g]
+	if out == nil {
+		if out, err = dv.D.NewBuffer(runtime.TimeParts*stride, nil); err != nil {
+			return err
+		}
+		dv.times[g] = out
+	}
+	if err := p.Times(out, tb, words, n, stride, seed, step, uint32(stream)); err != nil {
+		return err
+	}
+	e := g.dev.e
+	for k, node := range []*G.Node{nil, g.win, g.mtin, g.stin, g.ctin} {
+		if node == nil || e.Buffer(node) == nil {
+			continue
+		}
+		src, err := out.Slice(k*stride, n)
+		if err != nil {
+			return err
+		}
+		if err := p.Copy(e.Buffer(node), 0, src, n); err != nil {
+			return err
+		}
+	}
+	t, err := out.Slice(0, n)
+	if err != nil {
+		return err
+	}
+	for _, ti := range g.times {
+		if y := e.Buffer(ti.Node); y != nil {
+			if err := p.TimeEmbed(y, t, n, ti.Dim, float32(ti.Scale)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // posteriorSum adds to p the launches that leave, in the returned

@@ -8,11 +8,21 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/lsgm-go/lsgm/runtime"
 	"github.com/lsgm-go/lsgm/runtime/gpu"
 	"github.com/lsgm-go/lsgm/runtime/rng"
 	"github.com/lsgm-go/lsgm/runtime/sde"
 	"github.com/lsgm-go/lsgm/weights"
 )
+
+// testTimes is trainer fit's default time sampler (the SDE's default, ll_iw).
+var testTimes = func() *runtime.TimeSampler {
+	ts, err := runtime.NewTimeSampler(sde.NewGeometricVP(), 0, "ll_iw")
+	if err != nil {
+		panic(err)
+	}
+	return ts
+}()
 
 var (
 	devOnce sync.Once
@@ -51,12 +61,11 @@ func stepInputs(gr *Graph, k int, poison bool, base rng.Stream) {
 		normal(gr.Z0)
 	}
 	if gr.N1 != nil {
-		ts := make([]float64, gr.Batch)
-		for i := range ts {
-			ts[i] = 0.01 + 0.98*r.Float64()
-			gr.W[i] = float32(0.5 + r.Float64())
+		stream := TimesMain
+		if base == NoisePrior {
+			stream = TimesPrior
 		}
-		gr.SetTimes(sde.NewGeometricVP(), ts)
+		gr.DrawTimes(testTimes, 7, k, stream)
 	}
 	if poison {
 		if gr.X != nil {
@@ -209,14 +218,15 @@ func TestDeviceStepMatchesCPU(t *testing.T) {
 					}
 				}
 				want, okCPU := cpuStep(t, graphs[0][0], graphs[0][1], params[0], opts[0][0], opts[0][1], emas[0], step)
-				// The GPU's noise inputs are drawn on the device: clear the host's.
+				// The GPU's noise and times are drawn on the device: clear the host's.
 				for _, g := range graphs[1] {
 					if g != nil {
-						clear(g.N0)
-						clear(g.N1)
+						for _, s := range [][]float32{g.N0, g.N1, g.T, g.W, g.Mt, g.St, g.Ct} {
+							clear(s)
+						}
 					}
 				}
-				res, err := dv.Step(graphs[1][0], graphs[1][1], opts[1][0], opts[1][1], emas[1], StepIn{Seed: 7, Step: step, Read: true})
+				res, err := dv.Step(graphs[1][0], graphs[1][1], opts[1][0], opts[1][1], emas[1], StepIn{Seed: 7, Step: step, Read: true, Times: testTimes, PriorTimes: testTimes})
 				if err != nil {
 					t.Fatal(err)
 				}

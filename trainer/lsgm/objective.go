@@ -77,6 +77,8 @@ type Graph struct {
 	n0in   *G.Node // the posterior sample's noise
 	n1in   *G.Node // the diffusion noise
 	yin    *G.Node // the class input
+	// the time inputs: m_t, sigma_t, c_t (nil without a mixed score), weights
+	mtin, stin, ctin, win *G.Node
 }
 
 // onGPU is a Graph compiled for a GPU, with the host copies of what its
@@ -286,6 +288,7 @@ func NewGraph(f *weights.File, s Stage, B int, priorGrad bool) (*Graph, error) {
 		mt, gr.Mt = newInput(g, "mt", col...)
 		st, gr.St = newInput(g, "st", col...)
 		w, gr.W = newInput(g, "w", B)
+		gr.mtin, gr.stin, gr.win = mt, st, w
 		gr.T = make([]float32, B)
 		zt := G.Must(G.Add(G.Must(nn.BroadcastMul(z0, mt)), G.Must(nn.BroadcastMul(n1, st))))
 		tn, _ := newInput(g, "t", B, 1)
@@ -304,6 +307,7 @@ func NewGraph(f *weights.File, s Stage, B int, priorGrad bool) (*Graph, error) {
 			// eps = k zt + c (eps' - k zt), c = sigmoid(a), k = sigma/(m^2 + sigma^2)
 			var ct *G.Node
 			ct, gr.Ct = newInput(g, "ct", col...)
+			gr.ctin = ct
 			kz := G.Must(nn.BroadcastMul(zt, ct))
 			c := G.Must(G.Sigmoid(gr.params.Nodes[a.MixLogit]))
 			c = G.Must(G.Reshape(c, append(tensor.Shape{1}, a.LatentShape...)))
@@ -357,6 +361,20 @@ func (gr *Graph) SetTimes(s sde.SDE, ts []float64) {
 	}
 }
 
+// DrawTimes draws the graph's diffusion times and weights for step with
+// ts from Philox stream stream, as a device step draws them
+// (runtime.TimeSampler.Fill).
+func (gr *Graph) DrawTimes(ts *runtime.TimeSampler, seed uint64, step int, stream rng.Stream) {
+	b := gr.Batch
+	out := make([]float32, runtime.TimeParts*b)
+	ts.Fill(out, b, seed, step, stream)
+	for k, dst := range [][]float32{gr.T, gr.W, gr.Mt, gr.St, gr.Ct} {
+		if dst != nil {
+			copy(dst, out[k*b:(k+1)*b])
+		}
+	}
+}
+
 // Expr is the differentiated expression graph, for executors other than
 // gorgonia's tape machine (the GPU trainer). Its input nodes hold the
 // parameters and, after FillInputs, the inputs.
@@ -377,6 +395,8 @@ const (
 	NoiseMain   rng.Stream = 100 // the step's graph
 	NoisePrior  rng.Stream = 102 // the prior's own graph on its latents
 	NoiseImages rng.Stream = 104 // binarization or dequantization of the images
+	TimesMain   rng.Stream = 106 // the step's graph's diffusion times
+	TimesPrior  rng.Stream = 107 // the prior's own graph's
 )
 
 // images is the graph's image input: X, or a data-space model's Z0.

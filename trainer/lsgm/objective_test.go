@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/lsgm-go/lsgm/runtime"
 	"github.com/lsgm-go/lsgm/runtime/sde"
 	"github.com/lsgm-go/lsgm/weights"
 )
@@ -66,7 +67,7 @@ func TestCrossEntropyMatchesAnalytic(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ts, err := NewTimeSampler(s, c.eps, c.scheme)
+		ts, err := runtime.NewTimeSampler(s, c.eps, c.scheme)
 		if err != nil {
 			t.Fatal(err)
 		}

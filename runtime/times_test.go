@@ -1,4 +1,4 @@
-package lsgm
+package runtime
 
 import (
 	"math"
@@ -52,7 +52,7 @@ func TestTimeWeightsUnbiased(t *testing.T) {
 			return tot
 		}
 		sd := map[string]float64{}
-		for _, scheme := range Schemes {
+		for _, scheme := range TimeSchemes {
 			ts, err := NewTimeSampler(s, c.eps, scheme)
 			if err != nil {
 				if scheme == "ll_iw" && c.eps == 0 && s.Var(0) == 0 {
