@@ -54,6 +54,11 @@ const (
 	StreamInit      Stream = iota // the initial latent z_1
 	StreamStep                    // the noise of a stochastic solver step
 	StreamCorrector               // Langevin corrector noise (offset by corrector index)
+
+	// Editing's draws, clear of the correctors' offsets.
+	StreamGuide Stream = 64 // SDEdit: the guide's diffusion to the start time
+	StreamKnown Stream = 65 // RePaint: the known region's diffusion at each step
+	StreamJump  Stream = 66 // inpainting: the diffusion back of a resampling jump
 )
 
 // Key splits a 64-bit seed into the Philox key.

@@ -22,6 +22,9 @@ type Config struct {
 	Schedule Schedule // time spacing (default logsnr; uniform for ald)
 	Rho      float64  // edm schedule exponent (default 7)
 	EndTime  float64  // integrate to this t (default 1e-3; rk45: 1e-5, LSGM's ode_eps)
+	// StartTime is where the reverse process starts (default 1): below 1
+	// for editing, whose state at StartTime is a diffused guide (SDEdit).
+	StartTime float64
 	Eta      float64  // ddim noise (0 = deterministic); ddpm is ddim with eta 1
 
 	SNR            float64 // pc: corrector target signal-to-noise ratio (default 0.16)
@@ -43,6 +46,9 @@ func (c Config) Defaults(s sde.SDE) Config {
 	}
 	if c.Rho == 0 {
 		c.Rho = 7
+	}
+	if c.StartTime == 0 {
+		c.StartTime = 1
 	}
 	if c.EndTime == 0 {
 		c.EndTime = 1e-3
@@ -122,6 +128,9 @@ func (c Config) Validate(s sde.SDE) error {
 	if c.EndTime == 0 && c.Name != "ald" {
 		return fmt.Errorf("sampler: end time must be > 0 for %s (the score is singular at t = 0)", c.Name)
 	}
+	if math.IsNaN(c.StartTime) || c.StartTime <= c.EndTime || c.StartTime > 1 {
+		return fmt.Errorf("sampler: start time %v out of range (end time %v, 1]", c.StartTime, c.EndTime)
+	}
 	if math.IsNaN(c.Rho) || c.Rho <= 0 || c.Rho > 100 {
 		return fmt.Errorf("sampler: edm rho %v out of range (0, 100]", c.Rho)
 	}
@@ -147,7 +156,7 @@ func TimeGrid(c Config, s sde.SDE) (Config, []float64, error) {
 	case "rk45":
 		return c, nil, nil
 	}
-	ts, err := Times(c.Schedule, s, steps, 1, c.EndTime, c.Rho)
+	ts, err := Times(c.Schedule, s, steps, c.StartTime, c.EndTime, c.Rho)
 	return c, ts, err
 }
 
@@ -163,7 +172,7 @@ func Run(c Config, m Model, s sde.SDE, z []float32, dim int, noise Noise, cb Cal
 	}
 	switch c.Name {
 	case "rk45":
-		return RK45(m, s, z, 1, c.EndTime, RK45Options{RTol: c.RTol, ATol: c.ATol, Dim: dim}, cb)
+		return RK45(m, s, z, c.StartTime, c.EndTime, RK45Options{RTol: c.RTol, ATol: c.ATol, Dim: dim}, cb)
 	case "euler":
 		return Euler(m, s, z, ts, cb)
 	case "heun":
