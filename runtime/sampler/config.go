@@ -25,7 +25,7 @@ type Config struct {
 	// StartTime is where the reverse process starts (default 1): below 1
 	// for editing, whose state at StartTime is a diffused guide (SDEdit).
 	StartTime float64
-	Eta      float64  // ddim noise (0 = deterministic); ddpm is ddim with eta 1
+	Eta       float64 // ddim noise (0 = deterministic); ddpm is ddim with eta 1
 
 	SNR            float64 // pc: corrector target signal-to-noise ratio (default 0.16)
 	CorrectorSteps int     // pc: Langevin steps per time step (default 1)

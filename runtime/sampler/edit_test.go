@@ -168,18 +168,30 @@ func TestEditErrors(t *testing.T) {
 		name string
 		err  error
 	}{
-		{"strength 0", func() error { _, err := SDEdit(Config{Name: "ddim", NFE: 5, StartTime: -0.1}, g, s, z, 2, noise, nil); return err }()},
-		{"strength 1.5", func() error { _, err := SDEdit(Config{Name: "ddim", NFE: 5, StartTime: 1.5}, g, s, z, 2, noise, nil); return err }()},
+		{"strength 0", func() error {
+			_, err := SDEdit(Config{Name: "ddim", NFE: 5, StartTime: -0.1}, g, s, z, 2, noise, nil)
+			return err
+		}()},
+		{"strength 1.5", func() error {
+			_, err := SDEdit(Config{Name: "ddim", NFE: 5, StartTime: 1.5}, g, s, z, 2, noise, nil)
+			return err
+		}()},
 		{"inpaint with heun", func() error {
 			_, err := Inpaint(Config{Name: "heun", NFE: 4}, g, s, z, 2, Inpainting{Known: z, Mask: z, Jumps: 1}, noise, nil)
 			return err
 		}()},
-		{"inpaint without a constraint", func() error { _, err := Inpaint(Config{Name: "ddpm", NFE: 4}, g, s, z, 2, Inpainting{Jumps: 1}, noise, nil); return err }()},
+		{"inpaint without a constraint", func() error {
+			_, err := Inpaint(Config{Name: "ddpm", NFE: 4}, g, s, z, 2, Inpainting{Jumps: 1}, noise, nil)
+			return err
+		}()},
 		{"inpaint with a short mask", func() error {
 			_, err := Inpaint(Config{Name: "ddpm", NFE: 4}, g, s, z, 2, Inpainting{Known: z, Mask: z[:2], Jumps: 1}, noise, nil)
 			return err
 		}()},
-		{"inpaint with 0 jumps", func() error { _, err := Inpaint(Config{Name: "ddpm", NFE: 4}, g, s, z, 2, Inpainting{Known: z, Mask: z}, noise, nil); return err }()},
+		{"inpaint with 0 jumps", func() error {
+			_, err := Inpaint(Config{Name: "ddpm", NFE: 4}, g, s, z, 2, Inpainting{Known: z, Mask: z}, noise, nil)
+			return err
+		}()},
 	} {
 		if c.err == nil {
 			t.Errorf("%s accepted", c.name)
