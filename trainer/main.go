@@ -16,6 +16,7 @@ commands:
   eval     test-set NELBO (nats/image, bits/dim) with the prior's ODE likelihood
   export   write the current EMA weights of a training run as a weights file
   sample   draw samples from a weights file and write a PNG grid
+  edit     SDEdit a guide image (--init, --strength) or inpaint it (--mask)
   classifier  train the small classifier whose features the Fréchet distance uses
   fd       Fréchet distance of samples to the test set, per sampler and NFE, with wall time
   info     print a weights file's architecture, tensors and provenance
@@ -39,6 +40,8 @@ func main() {
 		err = runExport(os.Args[2:])
 	case "sample":
 		err = runSample(os.Args[2:])
+	case "edit":
+		err = runEdit(os.Args[2:])
 	case "classifier":
 		err = runClassifier(os.Args[2:])
 	case "fd":
