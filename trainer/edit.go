@@ -192,4 +192,3 @@ func readImage(path string, shape []int) ([]float32, error) {
 	}
 	return out, nil
 }
-
