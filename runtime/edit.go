@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"errors"
 	"fmt"
 	"math"
 
@@ -116,6 +117,27 @@ func (m *Model) latents(x []float32, n int) ([]float32, error) {
 	return mu, err
 }
 
+// SDEditRequest is the sampling request of r's SDEdit, for any backend:
+// the guides' latents diffused to the strength (the noise from r.Seed's
+// StreamGuide), and the sampler started there.
+func (m *Model) SDEditRequest(r EditRequest) (Request, error) {
+	if err := m.checkEdit(&r); err != nil {
+		return Request{}, err
+	}
+	if r.Mask != nil {
+		return Request{}, errors.New("runtime: inpainting is not a sampling request")
+	}
+	z0, err := m.latents(r.Guides, r.Count)
+	if err != nil {
+		return Request{}, err
+	}
+	z := make([]float32, len(z0))
+	sampler.Diffuse(z, z0, m.SDE, r.Strength, rng.Source{Seed: r.Seed, Dim: m.LatentDim()})
+	cfg := r.Sampler
+	cfg.StartTime = r.Strength
+	return Request{Sampler: cfg, Count: r.Count, Seed: r.Seed, Start: z, Stop: r.Stop, Guide: r.Guide}, nil
+}
+
 // Edit runs SDEdit (Meng et al. 2022) on the guides, or inpaints their
 // masked pixels. SDEdit encodes each guide (its posterior mean), diffuses
 // the latent to Strength and solves back with any sampler. Inpainting a
@@ -142,17 +164,15 @@ func (m *Model) Edit(r EditRequest, progress sampler.Callback) (*EditResult, err
 	var z []float32
 	var err error
 	if r.Mask == nil {
-		if z, err = m.latents(r.Guides, r.Count); err != nil {
+		req, err := m.SDEditRequest(r)
+		if err != nil {
 			return nil, err
 		}
-		cfg := r.Sampler
-		cfg.StartTime = r.Strength
-		if res.Stats, err = sampler.SDEdit(cfg, prior, m.SDE, z, ld, noise, progress); err != nil {
+		out, err := m.Sample(req, progress)
+		if err != nil {
 			return nil, err
 		}
-		if res.Images, err = m.Decode(z, r.Count); err != nil {
-			return nil, err
-		}
+		res.Images, res.Stats = out.Images, out.Stats
 		return res, nil
 	}
 	shape := m.DataShape()

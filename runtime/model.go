@@ -327,6 +327,9 @@ type Request struct {
 	// Guide, when set, samples one class with classifier-free guidance
 	// (class-conditional models only).
 	Guide *Guide
+	// Start, when set, is the state at Sampler.StartTime as it is,
+	// Count x LatentDim values: SDEdit's diffused guides (EditRequest.Start).
+	Start []float32
 }
 
 // ErrCancelled is returned by a run whose Request.Stop was closed.
@@ -372,6 +375,9 @@ func (r Request) Check() (Request, error) {
 	}
 	if math.IsNaN(r.Temperature) || r.Temperature < 0 || r.Temperature > 10 {
 		return r, fmt.Errorf("runtime: temperature %v out of range (0, 10]", r.Temperature)
+	}
+	if r.Start != nil && r.Noise != nil {
+		return r, errors.New("runtime: a request starts from either Start or Noise, not both")
 	}
 	if g := r.Guide; g != nil && !(g.Scale >= 0 && g.Scale <= MaxGuidance) {
 		return r, fmt.Errorf("runtime: guidance scale %v out of range [0, %d]", g.Scale, MaxGuidance)
@@ -424,7 +430,12 @@ func (m *Model) Sample(r Request, progress sampler.Callback) (*Result, error) {
 	d := m.LatentDim()
 	noise := rng.Source{Seed: r.Seed, First: r.First, Dim: d}
 	z := make([]float32, r.Count*d)
-	if r.Noise != nil {
+	if r.Start != nil {
+		if len(r.Start) != len(z) {
+			return nil, fmt.Errorf("runtime: start state of %d values for %d latents of %d", len(r.Start), r.Count, d)
+		}
+		copy(z, r.Start)
+	} else if r.Noise != nil {
 		if len(r.Noise) != len(z) {
 			return nil, fmt.Errorf("runtime: initial noise of %d values for %d latents of %d", len(r.Noise), r.Count, d)
 		}

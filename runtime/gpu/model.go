@@ -149,12 +149,18 @@ func (g *Model) Sample(r runtime.Request, o Options, progress func(Progress)) (*
 		n := min(MaxBatch, r.Count-lo)
 		sub := r
 		sub.Count, sub.First = n, r.First+uint32(lo)
+		d := g.CPU.LatentDim()
 		if r.Noise != nil {
-			d := g.CPU.LatentDim()
 			if len(r.Noise) != r.Count*d {
 				return nil, fmt.Errorf("gpu: initial noise of %d values for %d latents of %d", len(r.Noise), r.Count, d)
 			}
 			sub.Noise = r.Noise[lo*d : (lo+n)*d]
+		}
+		if r.Start != nil {
+			if len(r.Start) != r.Count*d {
+				return nil, fmt.Errorf("gpu: start state of %d values for %d latents of %d", len(r.Start), r.Count, d)
+			}
+			sub.Start = r.Start[lo*d : (lo+n)*d]
 		}
 		var cb func(Progress)
 		if progress != nil {

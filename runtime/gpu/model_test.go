@@ -279,3 +279,37 @@ func TestBufferLimit(t *testing.T) {
 		t.Fatalf("error %v, want one saying to use a smaller batch", err)
 	}
 }
+
+// SDEdit runs on the GPU from the CPU's diffused guides (EditRequest's
+// sampling request) to the CPU's latents, for a deterministic and a
+// stochastic sampler.
+func TestSDEditMatchesCPU(t *testing.T) {
+	g, cpu := gpuModel(t, "")
+	d := weights.Numel(cpu.DataShape())
+	x := make([]float32, 3*d)
+	for i := range x {
+		x[i] = float32(i%d) / float32(d)
+	}
+	for _, c := range []sampler.Config{{Name: "dpmpp2m", NFE: 6}, {Name: "ddpm", NFE: 5}} {
+		req, err := cpu.SDEditRequest(runtime.EditRequest{Sampler: c, Guides: x, Count: 3, Strength: 0.7, Seed: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := cpu.Sample(req, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := g.Sample(req, Options{Latent: true}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		worst := 0.0
+		for i, v := range want.Latent {
+			worst = max(worst, math.Abs(float64(got.Latent[i]-v))/(1+math.Abs(float64(v))))
+		}
+		if worst > 5e-4 || want.Stats.NFE != got.Stats.NFE {
+			t.Errorf("%s: latents differ by %.3g relative (more than 5e-4?), NFE %d and %d", c.Name, worst, want.Stats.NFE, got.Stats.NFE)
+		}
+		t.Logf("%s SDEdit at 0.7: latents within %.2g relative, %d NFE", c.Name, worst, got.Stats.NFE)
+	}
+}

@@ -123,15 +123,24 @@ func (g *Model) batch(r runtime.Request, c sampler.Config, ts []float64, o Optio
 	if err != nil {
 		return nil, err
 	}
-	if r.Noise != nil {
+	switch {
+	case r.Start != nil: // the state at the start time as it is (SDEdit)
+		if err := g.D.Write(z, r.Start); err != nil {
+			return nil, err
+		}
+	case r.Noise != nil:
 		if err := g.D.Write(z, r.Noise); err != nil {
 			return nil, err
 		}
-	} else if err := u.r.normals(z, u.noise, n, 0, uint32(rng.StreamInit)); err != nil {
-		return nil, err
+	default:
+		if err := u.r.normals(z, u.noise, n, 0, uint32(rng.StreamInit)); err != nil {
+			return nil, err
+		}
 	}
-	if err := u.r.lincomb(z, u.nd, sde.PriorStd(u.s)*r.Temperature); err != nil {
-		return nil, err
+	if r.Start == nil {
+		if err := u.r.lincomb(z, u.nd, sde.PriorStd(u.s)*r.Temperature); err != nil {
+			return nil, err
+		}
 	}
 	switch c.Name {
 	case "euler":
