@@ -176,49 +176,27 @@ func strs(s []string) []any {
 
 // options reads a sample request from a JS object, with the model's
 // defaults. Each message names the setting and the value as given.
-func options(o js.Value) (runtime.Request, bool, error) {
+func options(o js.Value) (runtime.Request, bool, *runtime.EditRequest, error) {
 	d := state.s.CPU.File.Arch.Sampling
 	req := runtime.Request{Sampler: sampler.Config{Name: d.Sampler, NFE: d.NFE, EndTime: d.EndTime}, Count: 16, Temperature: 1}
 	// num reads a number in [lo, hi] (above lo when open), whole if asked.
 	num := func(key, label string, dst *float64, lo, hi float64, open, whole bool) error {
-		v := o.Get(key)
-		if v.IsUndefined() || v.IsNull() {
-			return nil
-		}
-		if v.Type() != js.TypeNumber {
-			return fmt.Errorf("lsgm: %s must be a number, got %s %s", label, v.Type(), jsText(v))
-		}
-		f := v.Float()
-		if math.IsNaN(f) {
-			return fmt.Errorf("lsgm: %s must be a number, got NaN", label)
-		}
-		if whole && f != math.Trunc(f) {
-			return fmt.Errorf("lsgm: %s %s must be a whole number", label, jsText(v))
-		}
-		if f < lo || open && f == lo || f > hi {
-			l := "["
-			if open {
-				l = "("
-			}
-			return fmt.Errorf("lsgm: %s %s out of range %s%v, %v]", label, jsText(v), l, lo, hi)
-		}
-		*dst = f
-		return nil
+		return editNum(o, key, label, dst, lo, hi, open, whole)
 	}
 	count, nfe, temp := float64(req.Count), float64(req.Sampler.NFE), req.Temperature
 	if err := num("count", "count", &count, 1, runtime.MaxCount, false, true); err != nil {
-		return req, false, err
+		return req, false, nil, err
 	}
 	if err := num("nfe", "NFE", &nfe, 1, sampler.MaxNFE, false, true); err != nil {
-		return req, false, err
+		return req, false, nil, err
 	}
 	if err := num("temperature", "temperature", &temp, 0, 10, true, false); err != nil {
-		return req, false, err
+		return req, false, nil, err
 	}
 	req.Count, req.Temperature, req.Sampler.NFE = int(count), temp, int(nfe)
 	if v := o.Get("sampler"); !v.IsUndefined() && !v.IsNull() {
 		if v.Type() != js.TypeString || !slices.Contains(sampler.Names, v.String()) {
-			return req, false, fmt.Errorf("lsgm: unknown sampler %s (want one of %s)", jsText(v), strings.Join(sampler.Names, ", "))
+			return req, false, nil, fmt.Errorf("lsgm: unknown sampler %s (want one of %s)", jsText(v), strings.Join(sampler.Names, ", "))
 		}
 		if v.String() != d.Sampler {
 			req.Sampler.EndTime = 0 // the model's end time belongs to its own sampler
@@ -230,17 +208,17 @@ func options(o js.Value) (runtime.Request, bool, error) {
 	case js.TypeNumber:
 		f := v.Float()
 		if f < 0 || f != math.Trunc(f) || f > 1<<53 || math.IsNaN(f) {
-			return req, false, fmt.Errorf("lsgm: seed %v must be a whole number in [0, 2^53] (or a decimal string up to 2^64-1)", f)
+			return req, false, nil, fmt.Errorf("lsgm: seed %v must be a whole number in [0, 2^53] (or a decimal string up to 2^64-1)", f)
 		}
 		req.Seed = uint64(f)
 	case js.TypeString:
 		s, err := strconv.ParseUint(v.String(), 10, 64)
 		if err != nil {
-			return req, false, fmt.Errorf("lsgm: seed %q is not a whole number in [0, 2^64-1]", v.String())
+			return req, false, nil, fmt.Errorf("lsgm: seed %q is not a whole number in [0, 2^64-1]", v.String())
 		}
 		req.Seed = s
 	default:
-		return req, false, fmt.Errorf("lsgm: seed must be a number or a decimal string, got %s", v.Type())
+		return req, false, nil, fmt.Errorf("lsgm: seed must be a number or a decimal string, got %s", v.Type())
 	}
 	// class (a name or an index) and guidanceScale: classifier-free guidance.
 	switch v := o.Get("class"); v.Type() {
@@ -251,24 +229,160 @@ func options(o js.Value) (runtime.Request, bool, error) {
 		}
 		c, err := state.s.CPU.ClassIndex(js.Global().Get("String").Invoke(v).String())
 		if err != nil {
-			return req, false, errors.New("lsgm: " + strings.TrimPrefix(err.Error(), "runtime: "))
+			return req, false, nil, errors.New("lsgm: " + strings.TrimPrefix(err.Error(), "runtime: "))
 		}
 		scale := 1.0
 		if err := num("guidanceScale", "guidance scale", &scale, 0, runtime.MaxGuidance, false, false); err != nil {
-			return req, false, err
+			return req, false, nil, err
 		}
 		req.Guide = &runtime.Guide{Class: c, Scale: scale}
 	default:
-		return req, false, fmt.Errorf("lsgm: class must be a class name or index, got %s", v.Type())
+		return req, false, nil, fmt.Errorf("lsgm: class must be a class name or index, got %s", v.Type())
 	}
 	if g := o.Get("guidanceScale"); req.Guide == nil && !g.IsUndefined() && !g.IsNull() {
-		return req, false, errors.New("lsgm: a guidance scale needs a class to guide towards")
+		return req, false, nil, errors.New("lsgm: a guidance scale needs a class to guide towards")
 	}
 	preview := true
 	if v := o.Get("preview"); v.Type() == js.TypeBoolean {
 		preview = v.Bool()
 	}
-	return req, preview, nil
+	e := o.Get("edit")
+	if e.IsUndefined() || e.IsNull() {
+		return req, preview, nil, nil
+	}
+	if m := e.Get("mask"); !m.IsUndefined() && !m.IsNull() { // inpainting runs ddpm (or ddim)
+		if o.Get("sampler").IsUndefined() {
+			req.Sampler = sampler.Config{Name: "ddpm", NFE: req.Sampler.NFE}
+		}
+		if o.Get("nfe").IsUndefined() {
+			req.Sampler.NFE = 50
+		}
+	}
+	edit, err := editOptions(e, req)
+	return req, preview, edit, err
+}
+
+// editOptions reads the edit option: {guide, strength} for SDEdit, {guide,
+// mask, jumps} for inpainting. guide is one image as bytes, width x height
+// grey values or RGBA (an ImageData's data; grey for a grey model); mask
+// has width x height bytes, non-zero where the guide is to be filled. The
+// request's count edits of the guide are made, with its sampler and seed
+// (inpainting: ddpm at 50 NFE unless asked otherwise).
+func editOptions(e js.Value, req runtime.Request) (*runtime.EditRequest, error) {
+	if e.Type() != js.TypeObject {
+		return nil, fmt.Errorf("lsgm: edit must be an object {guide, strength} or {guide, mask}, got %s", e.Type())
+	}
+	shape := state.s.CPU.DataShape()
+	c, h, w := shape[0], shape[1], shape[2]
+	bytes := func(key string) ([]byte, error) {
+		v := e.Get(key)
+		if v.IsUndefined() || v.IsNull() {
+			return nil, nil
+		}
+		if v.Type() != js.TypeObject || !(v.InstanceOf(js.Global().Get("Uint8Array")) || v.InstanceOf(js.Global().Get("Uint8ClampedArray"))) {
+			return nil, fmt.Errorf("lsgm: edit.%s must be a Uint8Array or Uint8ClampedArray", key)
+		}
+		b := make([]byte, v.Get("length").Int())
+		js.CopyBytesToGo(b, v)
+		return b, nil
+	}
+	g, err := bytes("guide")
+	if err != nil {
+		return nil, err
+	}
+	if g == nil {
+		return nil, errors.New("lsgm: edit.guide is missing: the image to edit")
+	}
+	px := h * w
+	guide := make([]float32, c*px)
+	switch {
+	case len(g) == c*px:
+		for i, b := range g {
+			guide[i] = float32(b) / 255
+		}
+	case len(g) == 4*px:
+		for i := 0; i < px; i++ {
+			r, gg, b := g[4*i], g[4*i+1], g[4*i+2]
+			if c == 1 {
+				if r != gg || gg != b {
+					return nil, fmt.Errorf("lsgm: edit.guide has colour at pixel (%d, %d); the model takes grey images", i%w, i/w)
+				}
+				guide[i] = float32(r) / 255
+				continue
+			}
+			for k, v := range []byte{r, gg, b} {
+				guide[k*px+i] = float32(v) / 255
+			}
+		}
+	default:
+		return nil, fmt.Errorf("lsgm: edit.guide has %d bytes; the model takes %dx%d images: %d grey values or %d RGBA bytes", len(g), w, h, c*px, 4*px)
+	}
+	r := &runtime.EditRequest{Sampler: req.Sampler, Count: req.Count, Seed: req.Seed, Guide: req.Guide}
+	for range req.Count {
+		r.Guides = append(r.Guides, guide...)
+	}
+	m, err := bytes("mask")
+	if err != nil {
+		return nil, err
+	}
+	if m == nil {
+		strength := 0.0
+		if v := e.Get("strength"); v.IsUndefined() || v.IsNull() {
+			return nil, errors.New("lsgm: edit.strength is missing: SDEdit's strength in (0, 1] (or give a mask to inpaint)")
+		}
+		if err := editNum(e, "strength", "edit strength", &strength, 0, 1, true, false); err != nil {
+			return nil, err
+		}
+		r.Strength = strength
+		return r, nil
+	}
+	if len(m) != px {
+		return nil, fmt.Errorf("lsgm: edit.mask has %d bytes; the model's images have %dx%d = %d pixels", len(m), w, h, px)
+	}
+	mask := make([]float32, px)
+	for i, b := range m {
+		if b != 0 {
+			mask[i] = 1
+		}
+	}
+	for range req.Count {
+		r.Mask = append(r.Mask, mask...)
+	}
+	jumps := 10.0
+	if err := editNum(e, "jumps", "edit jumps", &jumps, 1, sampler.MaxJumps, false, true); err != nil {
+		return nil, err
+	}
+	r.Jumps = int(jumps)
+	if v := e.Get("strength"); !v.IsUndefined() && !v.IsNull() {
+		return nil, errors.New("lsgm: edit.strength is SDEdit's: inpainting (a mask) starts from noise")
+	}
+	return r, nil
+}
+
+// editNum reads the number o[key] in [lo, hi] (above lo when open), whole
+// if asked; an absent one leaves dst as it is. Messages name the setting
+// and the value as given.
+func editNum(o js.Value, key, label string, dst *float64, lo, hi float64, open, whole bool) error {
+	v := o.Get(key)
+	if v.IsUndefined() || v.IsNull() {
+		return nil
+	}
+	if v.Type() != js.TypeNumber || math.IsNaN(v.Float()) {
+		return fmt.Errorf("lsgm: %s must be a number, got %s", label, jsText(v))
+	}
+	f := v.Float()
+	if whole && f != math.Trunc(f) {
+		return fmt.Errorf("lsgm: %s %s must be a whole number", label, jsText(v))
+	}
+	if f < lo || open && f == lo || f > hi {
+		l := "["
+		if open {
+			l = "("
+		}
+		return fmt.Errorf("lsgm: %s %s out of range %s%v, %v]", label, jsText(v), l, lo, hi)
+	}
+	*dst = f
+	return nil
 }
 
 // jsText shows a JS value as a message quotes it: strings quoted, others as
@@ -340,9 +454,17 @@ func sample(o js.Value, progress js.Value) (any, error) {
 	if state.stop != nil {
 		return nil, errors.New("lsgm: a sample is already running on this sampler (cancel it, or wait)")
 	}
-	req, preview, err := options(o)
+	req, preview, edit, err := options(o)
 	if err != nil {
 		return nil, err
+	}
+	if edit != nil && edit.Mask != nil {
+		return inpaint(edit, progress)
+	}
+	if edit != nil { // SDEdit: a sampling request from the diffused guide, on any backend
+		if req, err = state.s.CPU.SDEditRequest(*edit); err != nil {
+			return nil, errors.New("lsgm: " + strings.TrimPrefix(err.Error(), "runtime: "))
+		}
 	}
 	shape := state.s.CPU.DataShape()
 	stop := make(chan struct{})
@@ -406,6 +528,58 @@ func sample(o js.Value, progress js.Value) (any, error) {
 		out["class"], out["guidanceScale"] = state.s.CPU.Classes()[g.Class], g.Scale
 	}
 	return out, nil
+}
+
+// inpaint runs an inpainting edit on the CPU (its projection decodes and
+// encodes each step, which the GPU path does not do).
+func inpaint(edit *runtime.EditRequest, progress js.Value) (any, error) {
+	stop := make(chan struct{})
+	state.stop, edit.Stop = stop, stop
+	defer func() {
+		if state.stop == stop {
+			state.stop = nil
+		}
+	}()
+	start := time.Now()
+	last := start
+	var cb sampler.Callback
+	if !progress.IsUndefined() {
+		cb = func(st sampler.Step) {
+			now := time.Now()
+			progress.Invoke(map[string]any{"step": st.I, "steps": st.N, "t": st.T, "done": float64(st.I) / float64(st.N), "ms": float64(now.Sub(last).Microseconds()) / 1e3})
+			yield()
+			last = time.Now()
+		}
+	}
+	m := state.s.CPU
+	res, err := m.Edit(*edit, cb)
+	if errors.Is(err, runtime.ErrCancelled) {
+		return nil, errors.New("lsgm: cancelled")
+	}
+	if err != nil {
+		return nil, errors.New("lsgm: " + strings.TrimPrefix(err.Error(), "runtime: "))
+	}
+	shape := m.DataShape()
+	simd, _ := runtime.SIMDKernels()
+	note := ""
+	if state.s.GPU != nil {
+		note = "Inpainting runs on the CPU in WebAssembly (each step decodes and encodes)."
+	}
+	return map[string]any{
+		"rgba":       bytesJS(runtime.RGBA8(res.Images, edit.Count, shape)),
+		"count":      edit.Count,
+		"width":      shape[2],
+		"height":     shape[1],
+		"nfe":        res.Stats.NFE,
+		"steps":      res.Stats.Steps,
+		"sampler":    edit.Sampler.Defaults(m.SDE).Name,
+		"seed":       strconv.FormatUint(edit.Seed, 10),
+		"ms":         float64(time.Since(start).Microseconds()) / 1e3,
+		"backend":    "cpu",
+		"fallback":   note,
+		"simd":       simd,
+		"knownError": res.KnownError,
+	}, nil
 }
 
 func bytesJS(b []byte) js.Value {

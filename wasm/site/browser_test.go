@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -688,4 +689,190 @@ func TestBrowserBench(t *testing.T) {
 			t.Errorf("batch %s: %d kernel rows (conv2d among them: %v), want the network's launches", k.Batch, len(k.MS), conv)
 		}
 	}
+}
+
+// editGuide is a test guide: a bright bar on a dark ground, 28x28 grey bytes.
+func editGuide() []byte {
+	g := make([]byte, 28*28)
+	for i := range g {
+		if x, y := i%28, i/28; x >= 8 && x < 20 && y >= 4 && y < 24 {
+			g[i] = 200
+		}
+	}
+	return g
+}
+
+// nativeEdit runs an edit of editGuide with the runtime's CPU path.
+func nativeEdit(t *testing.T, count, nfe int, seed uint64, strength float64, mask []byte, jumps int) ([]byte, float64) {
+	t.Helper()
+	m, err := lsgm.Load(weights.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := lsgm.EditRequest{Count: count, Seed: seed, Strength: strength, Jumps: jumps}
+	cfg := sampler.Config{Name: m.File.Arch.Sampling.Sampler, NFE: nfe, EndTime: m.File.Arch.Sampling.EndTime}
+	if mask != nil {
+		cfg = sampler.Config{Name: "ddpm", NFE: nfe}
+	}
+	req.Sampler = cfg
+	for range count {
+		for _, b := range editGuide() {
+			req.Guides = append(req.Guides, float32(b)/255)
+		}
+		for _, b := range mask {
+			req.Mask = append(req.Mask, float32(min(1, int(b))))
+		}
+	}
+	res, err := m.Edit(req, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lsgm.RGBA8(res.Images, count, m.DataShape()), res.KnownError
+}
+
+// Editing in the page: SDEdit through the JS API on WebGPU (SwiftShader)
+// and inpainting on the CPU give the native runtime's images for the same
+// seed; bad edits are refused by name; the demo page's editor draws with
+// the pen and eraser and makes real; the element's edit mode fills.
+func TestBrowserEdit(t *testing.T) {
+	srv := site(t)
+	ctx := browser(t, true)
+	left := make([]byte, 28*28)
+	for i := range left {
+		if i%28 < 14 {
+			left[i] = 1
+		}
+	}
+	guideJS := fmt.Sprintf("new Uint8Array(%s)", jsonOf(editGuide()))
+	var res struct {
+		Backend string   `json:"backend"`
+		SD      []int    `json:"sd"`
+		Fill    []int    `json:"fill"`
+		Known   float64  `json:"known"`
+		Errors  []string `json:"errors"`
+	}
+	js := fmt.Sprintf(`(async () => {
+		const { Sampler } = await import('/lsgm.js');
+		const s = await Sampler.load({ weights: '/default.lsgm', backend: 'gpu' });
+		const guide = %s, mask = new Uint8Array(%s);
+		const sd = await s.sample({ count: 2, nfe: 4, seed: 9, edit: { guide, strength: 0.8 } });
+		const fill = await s.sample({ count: 2, nfe: 3, seed: 9, edit: { guide, mask, jumps: 2 } });
+		const errors = [];
+		for (const edit of [{ guide: guide.slice(10), strength: 0.5 }, { guide, strength: 0 }, { guide, mask: new Uint8Array(784) },
+		                    { guide, mask: new Uint8Array(784).fill(1) }, { guide }, { strength: 0.5 }, { guide, mask, strength: 0.5 }]) {
+			try { await s.sample({ count: 1, nfe: 2, edit }); errors.push('accepted'); } catch (e) { errors.push(e.message); }
+		}
+		s.terminate();
+		return { backend: s.backend, sd: Array.from(sd.rgba), fill: Array.from(fill.rgba), known: fill.knownError, errors };
+	})()`, guideJS, jsonOf(left))
+	if err := chromedp.Run(ctx, chromedp.Navigate(srv.URL+"/test/blank.html"), chromedp.Evaluate(js, &res, await)); err != nil {
+		t.Fatalf("editing in the page: %v", err)
+	}
+	if res.Backend != "webgpu" {
+		t.Errorf("backend %q, want webgpu", res.Backend)
+	}
+	want, _ := nativeEdit(t, 2, 4, 9, 0.8, nil, 0)
+	sameImages(t, "SDEdit on WebGPU", res.SD, want)
+	want, known := nativeEdit(t, 2, 3, 9, 0, left, 2)
+	sameImages(t, "inpainting on the CPU", res.Fill, want)
+	if math.Abs(res.Known-known) > 1e-3 {
+		t.Errorf("known-pixel error %v in the page, %v natively", res.Known, known)
+	}
+	for i, want := range []string{"edit.guide has 774 bytes", "edit strength 0 out of range", "mask of image 0 is empty", "is full", "edit.strength is missing", "edit.guide is missing", "inpainting (a mask) starts from noise"} {
+		if i >= len(res.Errors) || !strings.Contains(res.Errors[i], want) {
+			t.Errorf("bad edit %d: %q, want it to mention %q", i, res.Errors[i], want)
+		}
+	}
+
+	// The demo page's editor: the pen draws, the eraser marks, Make it real
+	// gives the native SDEdit of the canvas.
+	var page struct {
+		Drawn, Erased int
+		Status        string
+		RGBA          []int
+		Guide         []int
+	}
+	draw := `(async () => {
+		const ed = window.lsgmEditor;
+		while (!document.querySelector('.lsgm-editor .real') || document.querySelector('.lsgm-editor .real').disabled) await new Promise((r) => setTimeout(r, 100));
+		const pad = ed.pad, r = pad.getBoundingClientRect();
+		const at = (x, y) => ({ clientX: r.left + x * r.width / 28, clientY: r.top + y * r.height / 28, pointerId: 1, bubbles: true });
+		pad.dispatchEvent(new PointerEvent('pointerdown', at(6, 6)));
+		for (let k = 0; k <= 20; k++) pad.dispatchEvent(new PointerEvent('pointermove', at(6 + k * 0.8, 6 + k * 0.8)));
+		pad.dispatchEvent(new PointerEvent('pointerup', at(22, 22)));
+		const drawn = ed.guide.filter((v) => v > 0).length;
+		document.querySelector('.lsgm-editor [data-tool=eraser]').click();
+		pad.dispatchEvent(new PointerEvent('pointerdown', at(14, 14)));
+		pad.dispatchEvent(new PointerEvent('pointerup', at(14, 14)));
+		const erased = ed.mask.filter((v) => v).length;
+		ed.seed = 3;
+		const res = await ed.makeReal();
+		return { Drawn: drawn, Erased: erased, Status: document.querySelector('.lsgm-editor .status').textContent, RGBA: Array.from(res.rgba), Guide: Array.from(ed.guide) };
+	})()`
+	if err := chromedp.Run(ctx, chromedp.Navigate(srv.URL+"/?count=1&nfe=2&backend=cpu"), chromedp.Evaluate(draw, &page, await)); err != nil {
+		t.Fatalf("the demo page's editor: %v", err)
+	}
+	if page.Drawn < 20 || page.Erased < 4 || !strings.Contains(page.Status, "8 made real at strength 0.9") {
+		t.Errorf("editor: %d pixels drawn, %d erased, status %q", page.Drawn, page.Erased, page.Status)
+	}
+	m, err := lsgm.Load(weights.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := lsgm.EditRequest{Count: 8, Seed: 3, Strength: 0.9, Sampler: sampler.Config{Name: m.File.Arch.Sampling.Sampler, NFE: m.File.Arch.Sampling.NFE, EndTime: m.File.Arch.Sampling.EndTime}}
+	for range 8 {
+		for _, v := range page.Guide {
+			req.Guides = append(req.Guides, float32(v)/255)
+		}
+	}
+	got, err := m.Edit(req, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameImages(t, "the editor's Make it real", page.RGBA, lsgm.RGBA8(got.Images, 8, m.DataShape()))
+	// LSGM_SCREENSHOT_EDIT=file.png saves the editor as it is now (the
+	// README's picture).
+	if path := os.Getenv("LSGM_SCREENSHOT_EDIT"); path != "" {
+		var png []byte
+		if err := chromedp.Run(ctx, chromedp.Screenshot(`#editor`, &png, chromedp.ByQuery)); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// The element in edit mode fills the erased pixels.
+	var el struct {
+		Status string
+		Count  int
+		Known  float64
+	}
+	fill := `(async () => {
+		const el = document.getElementById('s');
+		while (!el.editor || !el.status.textContent.includes('Ready to edit')) await new Promise((r) => setTimeout(r, 100));
+		const ed = el.editor;
+		ed.setImage(new Uint8Array(784).fill(180));
+		const pad = ed.pad, r = pad.getBoundingClientRect();
+		el.shadowRoot.querySelector('[data-tool=eraser]').click();
+		pad.dispatchEvent(new PointerEvent('pointerdown', { clientX: r.left + r.width / 2, clientY: r.top + r.height / 2, pointerId: 1 }));
+		pad.dispatchEvent(new PointerEvent('pointerup', { clientX: r.left + r.width / 2, clientY: r.top + r.height / 2, pointerId: 1 }));
+		const res = await ed.fill();
+		return { Status: el.shadowRoot.querySelector('.lsgm-editor .status').textContent, Count: res.count, Known: res.knownError };
+	})()`
+	if err := chromedp.Run(ctx, chromedp.Navigate(srv.URL+"/test/embed.html?mode=edit&count=2&nfe=2&jumps=2&backend=cpu"), chromedp.Evaluate(fill, &el, await)); err != nil {
+		t.Fatalf("the element's edit mode: %v", err)
+	}
+	if el.Count != 2 || !strings.Contains(el.Status, "2 filled") || !(el.Known >= 0) {
+		t.Errorf("element edit mode: %d results, status %q, known error %v", el.Count, el.Status, el.Known)
+	}
+	t.Logf("element: %s", el.Status)
+}
+
+func jsonOf(b []byte) string {
+	s := make([]string, len(b))
+	for i, v := range b {
+		s[i] = strconv.Itoa(int(v))
+	}
+	return "[" + strings.Join(s, ",") + "]"
 }

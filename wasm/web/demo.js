@@ -1,10 +1,15 @@
 // The demo page: settings, a live denoising view, per-step timing and a gallery.
 import { Sampler } from './lsgm.js';
+import { Editor } from './lsgm-editor.js';
 
 const $ = (id) => document.getElementById(id);
 let sampler = null;
 let weightsURL = 'default.lsgm'; // ?model= loads another weights file
 let running = false;
+let lastGrid = null; // the live grid's result, for sending an image to the editor
+const editor = new Editor($('editor'), {
+  onDone: () => { document.body.dataset.edits = String(Number(document.body.dataset.edits || 0) + 1); },
+});
 
 // The first grid: 36 images where they take about a second (a GPU, or the
 // CPU path with the WebAssembly SIMD kernels); 9 on the CPU path without
@@ -37,6 +42,7 @@ async function load(run) {
     return;
   }
   sampler = s;
+  editor.attach(s);
   const sel = $('sampler');
   const keep = sel.value || sel.dataset.want;
   sel.innerHTML = '';
@@ -102,6 +108,7 @@ async function generate() {
     });
     const total = performance.now() - t0;
     s.draw($('live'), r, { scale: 2 });
+    lastGrid = r;
     $('progress').value = 1;
     $('status').textContent = `${r.count} images, ${r.sampler} at ${r.nfe} NFE, seed ${r.seed}: ${total.toFixed(0)} ms on ${r.backend === 'webgpu' ? 'the GPU (WebGPU)' : r.simd ? 'the CPU (WebAssembly SIMD)' : 'the CPU (WebAssembly, plain Go)'}, ${(r.ms / r.nfe).toFixed(1)} ms per NFE.` + (r.fallback ? ' ' + r.fallback : '');
     const fig = document.createElement('figure');
@@ -190,6 +197,22 @@ function checkSampler() {
   }
   return bad;
 }
+
+// A click on an image of the live grid puts it on the editor's canvas.
+$('live').onclick = (e) => {
+  const r = lastGrid;
+  if (!r || !sampler) return;
+  const cols = Math.ceil(Math.sqrt(r.count)), pad = 2, c = $('live');
+  const rect = c.getBoundingClientRect();
+  const x = ((e.clientX - rect.left) / rect.width) * c.width / 2, y = ((e.clientY - rect.top) / rect.height) * c.height / 2;
+  const col = Math.floor((x - pad) / (r.width + pad)), row = Math.floor((y - pad) / (r.height + pad));
+  const i = row * cols + col;
+  if (col < 0 || col >= cols || i < 0 || i >= r.count) return;
+  editor.setImage(sampler.imageData(r, i));
+  $('editor').scrollIntoView({ behavior: 'smooth', block: 'nearest' });
+};
+$('live').title = 'click an image to edit it below';
+window.lsgmEditor = editor; // for the browser tests
 
 $('generate').onclick = generate;
 $('cancel').onclick = () => sampler && sampler.cancel();

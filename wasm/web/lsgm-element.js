@@ -12,12 +12,18 @@
 // default 1). It shows the grid with a live denoising
 // view, a Generate button (Cancel while it runs), progress and the backend,
 // and any error in plain words, naming the attribute and its value.
+// With mode="edit" it shows an editor instead (lsgm-editor.js): a drawing
+// canvas with pen and eraser, "Make it real" (SDEdit at the strength
+// attribute's value, default 0.9, changeable with a slider) and "Fill"
+// (inpainting of the erased pixels); count, seed, nfe and jumps (inpainting's
+// resampling, default 10) apply to the edits.
 // Events: lsgm-ready, lsgm-done (detail: the result), lsgm-error.
 //
 // The script may come from another host than the page's: that host must
 // send Access-Control-Allow-Origin for lsgm-element.js, lsgm.js,
 // lsgm-worker.js, wasm_exec.js, lsgm.wasm and the weights (see the README).
 import { Sampler } from './lsgm.js';
+import { Editor } from './lsgm-editor.js';
 
 const here = new URL('.', import.meta.url);
 
@@ -33,8 +39,8 @@ button { font: inherit; padding: 3px 12px; }
 `;
 
 class LSGMSampler extends HTMLElement {
-  static observedAttributes = ['src', 'backend'];
-  #sampler = null; #loading = null; #busy = false;
+  static observedAttributes = ['src', 'backend', 'mode'];
+  #sampler = null; #loading = null; #busy = false; #editor = null;
 
   constructor() {
     super();
@@ -83,6 +89,29 @@ class LSGMSampler extends HTMLElement {
       if (loading !== this.#loading) { s.terminate(); return; }
       this.#sampler = s;
       this.button.disabled = false;
+      const mode = this.getAttribute('mode') || 'sample';
+      if (!['sample', 'edit'].includes(mode)) throw new Error(`lsgm-sampler: mode="${mode}": want sample or edit`);
+      const editing = mode === 'edit';
+      this.canvas.hidden = this.button.parentElement.hidden = editing;
+      if (editing) {
+        if (!this.#editor) {
+          const seed = this.getAttribute('seed');
+          if (seed !== null && seed.trim() !== '' && !/^\d+$/.test(seed.trim())) throw new Error(`lsgm-sampler: seed="${seed}" is not a whole number in [0, 2^64-1]`);
+          const strength = this.#num('strength', 0.9);
+          if (!(strength > 0 && strength <= 1)) throw new Error(`lsgm-sampler: strength="${this.getAttribute('strength')}" out of range (0, 1]`);
+          this.#editor = new Editor(this.shadowRoot.querySelector('.box'), {
+            count: this.#num('count', 8), strength, scale: this.#num('scale', 8),
+            nfe: this.#num('nfe', undefined), jumps: this.#num('jumps', undefined),
+            seed: seed !== null && seed.trim() !== '' ? (seed.trim().length > 15 ? seed.trim() : Number(seed)) : undefined,
+            onDone: (r) => this.dispatchEvent(new CustomEvent('lsgm-done', { detail: r })),
+            onError: (msg) => this.dispatchEvent(new CustomEvent('lsgm-error', { detail: msg })),
+          });
+        }
+        this.#editor.attach(s);
+        this.status.textContent = `Ready to edit on ${s.backend === 'webgpu' ? 'the GPU (WebGPU)' : 'the CPU'}${s.note ? ` · ${s.note}` : ''}`;
+        this.dispatchEvent(new CustomEvent('lsgm-ready', { detail: { backend: s.backend, note: s.note } }));
+        return;
+      }
       this.dispatchEvent(new CustomEvent('lsgm-ready', { detail: { backend: s.backend, note: s.note } }));
       await this.generate();
     } catch (err) {
@@ -91,6 +120,9 @@ class LSGMSampler extends HTMLElement {
   }
 
   get sampler() { return this.#sampler; }
+
+  // editor is the edit mode's Editor (null in sample mode).
+  get editor() { return this.#editor; }
 
   // cancel stops a running generate; the grid keeps its last preview.
   cancel() { if (this.#sampler) this.#sampler.cancel(); }

@@ -81,6 +81,16 @@ export class Sampler {
   // holds rgba (count images of width x height, RGBA bytes, one after
   // another), count, width, height, nfe, ms, backend, simd. One sample runs at a
   // time on a sampler.
+  //
+  // edit: {guide, strength} makes count SDEdits of one image (its latent
+  // noised to the time strength in (0, 1] and denoised back, on the GPU
+  // where sampling runs there); {guide, mask, jumps} inpaints it (on the
+  // CPU: ddpm at 50 NFE with 10 jumps a step unless sampler, nfe or jumps
+  // say otherwise), and the result's knownError says how far the decoder
+  // left the known pixels before they were put back (1/255 a grey level).
+  // guide: a Uint8Array (or Uint8ClampedArray) of width x height grey
+  // values, or an ImageData's RGBA bytes; mask: width x height bytes, non-zero
+  // where the guide is to be filled. lsgm-editor.js is a ready-made panel.
   sample({ signal, ...options } = {}, onProgress) {
     if (signal?.aborted) return Promise.reject(new Error('lsgm: cancelled'));
     const onAbort = () => this.cancel();
