@@ -32,8 +32,9 @@ func main() {
 	side := fs.Int("grid", 4, "grid side: side x side images (1 to 8)")
 	class := fs.String("class", "", "a class-conditional model's class, by name or index (default: unconditional; C cycles)")
 	guidance := fs.Float64("guidance", 2, "with a class: the classifier-free guidance scale, 0 to 8 (V / Shift+V)")
+	strength := fs.Float64("strength", 0.9, "edits: SDEdit's strength in (0, 1] (- / = in the edit view)")
 	shot := fs.String("screenshot", "", "save the window as PNG once the first grid is done, then quit (for tests)")
-	show := fs.String("show", "grid", "with -screenshot: grid, or interp (the selected image's interpolation, its last frame)")
+	show := fs.String("show", "grid", "with -screenshot: grid, interp (the selected image's interpolation, its last frame), fill (image 1's left half erased and filled) or real (image 1 made real)")
 	fs.Usage = func() {
 		fmt.Fprintln(os.Stderr, "usage: desktop [flags] [weights.lsgm]")
 		fs.PrintDefaults()
@@ -58,18 +59,26 @@ func main() {
 		fmt.Fprintf(os.Stderr, "desktop: -guidance %v out of range [0, %g]\n", *guidance, ui.MaxGuidance)
 		os.Exit(2)
 	}
+	if !(*strength > 0 && *strength <= 1) {
+		fmt.Fprintf(os.Stderr, "desktop: -strength %v out of range (0, 1]\n", *strength)
+		os.Exit(2)
+	}
 	if !slices.Contains(backend.Kinds, *kind) {
 		fmt.Fprintf(os.Stderr, "desktop: -backend %q: want auto, gpu or cpu\n", *kind)
 		os.Exit(2)
 	}
-	v := newViewer(settings{Sampler: sampler.Config{Name: *name, NFE: *nfe}, Temperature: *temp, Seed: *seed, Side: *side, Class: -1, Guidance: *guidance}, *kind, *shot)
+	v := newViewer(settings{Sampler: sampler.Config{Name: *name, NFE: *nfe}, Temperature: *temp, Seed: *seed, Side: *side, Class: -1, Guidance: *guidance, Strength: *strength}, *kind, *shot)
 	v.wantClass = *class
 	switch *show {
 	case "grid":
 	case "interp":
 		v.shotView = viewInterp
+	case "fill":
+		v.shotView = viewFill
+	case "real":
+		v.shotView = viewReal
 	default:
-		fmt.Fprintf(os.Stderr, "desktop: -show %q: want grid or interp\n", *show)
+		fmt.Fprintf(os.Stderr, "desktop: -show %q: want grid, interp, fill or real\n", *show)
 		os.Exit(2)
 	}
 	v.open(*weightsPath)

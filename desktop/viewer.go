@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -42,6 +43,7 @@ type settings struct {
 	Side        int
 	Class       int     // a class-conditional model's class; -1: none
 	Guidance    float64 // its classifier-free guidance scale
+	Strength    float64 // SDEdit's strength (make it real)
 }
 
 // guide is the request's guidance for the settings (nil: unconditional).
@@ -59,6 +61,7 @@ const (
 	viewGrid   view = iota // the last grid (or its live preview while sampling)
 	viewReplay             // the last run's denoising, step by step, looped
 	viewInterp             // a latent interpolation of the selected image, looped
+	viewEdit               // the image being edited, large: erase with the mouse
 )
 
 // viewer is the ebiten.Game. Sampling runs in a goroutine of its own; it
@@ -82,6 +85,10 @@ type viewer struct {
 	frames   [][]byte // interpolation frames (RGBA of one image each)
 	count    int      // images in pending/final
 	done     int      // finished runs
+	edits    int      // finished edits
+
+	// The edited image ([C, H, W] in [0, 1]) and its pixels to fill.
+	editPx, editMask []float32
 
 	// Game-goroutine state.
 	grid     *ebiten.Image
@@ -312,6 +319,10 @@ func (v *viewer) Update() error {
 	if !loaded || busy {
 		return nil
 	}
+	if v.show == viewEdit {
+		v.updateEdit()
+		return nil
+	}
 	shift := ebiten.IsKeyPressed(ebiten.KeyShift)
 	changed := false
 	v.mu.Lock()
@@ -374,6 +385,8 @@ func (v *viewer) Update() error {
 		v.save(false)
 	case inpututil.IsKeyJustPressed(ebiten.KeyS) && shift, inpututil.IsKeyJustPressed(ebiten.KeyX):
 		v.save(true)
+	case inpututil.IsKeyJustPressed(ebiten.KeyE):
+		v.startEdit(v.selected)
 	}
 	if inpututil.IsMouseButtonJustPressed(ebiten.MouseButtonLeft) {
 		if i, ok := v.imageAt(ebiten.CursorPosition()); ok {
@@ -549,6 +562,9 @@ func (v *viewer) Draw(screen *ebiten.Image) {
 		} else if v.grid != nil {
 			drawGrid(screen, v.grid)
 		}
+	case v.show == viewEdit && v.editPx != nil && shape != nil:
+		drawSingle(screen, editRGBA(v.editPx, v.editMask, shape), shape)
+		ebitenutil.DebugPrintAt(screen, fmt.Sprintf("editing: drag to erase (red: to fill) · F fill · M make it real at strength %.2f (- / =) · Esc back", set.Strength), gridX, gridY+gridBox+4)
 	case v.grid != nil:
 		drawGrid(screen, v.grid)
 		if px := v.grid.Bounds().Dx(); !busy && v.selected < v.gridSide*v.gridSide {
@@ -573,8 +589,9 @@ func (v *viewer) Draw(screen *ebiten.Image) {
 		}
 		panel += "\nclass        " + c
 	}
+	panel += fmt.Sprintf("\nstrength     %.2f (edits)", set.Strength)
 	if v.help {
-		panel += "\n\nKEYS\nTab / Shift+Tab  sampler\nUp / Down        NFE (Shift: 5)\nLeft / Right     temperature\n[ / ]            seed - / +\nR                random seed\nG / Shift+G      grid size\nC / Shift+C      class (class models)\nV / Shift+V      guidance + / -\nEnter, Space     generate\nD                replay the denoising\nclick            select an image\nI                interpolate it (seed -> seed+1)\nEsc              back to the grid\nS                save the grid (PNG)\nShift+S, X       save the selected image\nH                hide these keys\n\nDrop a .lsgm file on the window to open it."
+		panel += "\n\nKEYS\nTab / Shift+Tab  sampler\nUp / Down        NFE (Shift: 5)\nLeft / Right     temperature\n[ / ]            seed - / +\nR                random seed\nG / Shift+G      grid size\nC / Shift+C      class (class models)\nV / Shift+V      guidance + / -\nEnter, Space     generate\nD                replay the denoising\nclick            select an image\nI                interpolate it (seed -> seed+1)\nE                edit it: drag to erase,\n                 F fill, M make it real,\n                 - / = strength\nEsc              back to the grid\nS                save the grid (PNG)\nShift+S, X       save the selected image\nH                hide these keys\n\nDrop a .lsgm file on the window to open it."
 	}
 	ebitenutil.DebugPrintAt(screen, panel, panelX, gridY)
 	if errText != "" {
@@ -589,7 +606,13 @@ func (v *viewer) Draw(screen *ebiten.Image) {
 		v.show = viewInterp
 		v.interpolate(v.selected) // starts its own goroutine
 	}
+	if v.shotPath != "" && done > 0 && (v.shotView == viewFill || v.shotView == viewReal) && v.edits == 0 && !busy && v.show != viewEdit {
+		v.scriptedEdit()
+	}
 	ready := (done > 0 && v.grid != nil && v.show == viewGrid && v.shotView == viewGrid) || errText != ""
+	if v.shotView == viewFill || v.shotView == viewReal {
+		ready = (v.edits > 0 && v.grid != nil && v.show == viewGrid) || errText != ""
+	}
 	if v.show == viewInterp && v.shotView == viewInterp && len(frames) == interpFrames && !busy {
 		ready = v.tick%frameTicks == 0 && (v.tick/frameTicks)%(2*interpFrames-2) == interpFrames-1 // the last frame
 	}
@@ -645,6 +668,189 @@ func screenshot(screen *ebiten.Image, path string) error {
 	img := image.NewRGBA(b)
 	screen.ReadPixels(img.Pix)
 	return writePNG(path, img)
+}
+
+// The screenshot's scripted edits (-show fill, -show real), for tests.
+const (
+	viewFill view = 100 + iota // erase image 1's left half and fill it
+	viewReal                   // make image 1 real
+)
+
+// scriptedEdit runs -show's edit on the selected image once the first grid
+// is done: the same as E, dragging over the left half, and F (or M).
+func (v *viewer) scriptedEdit() {
+	v.startEdit(v.selected)
+	if v.editPx == nil {
+		return
+	}
+	fill := v.shotView == viewFill
+	if fill {
+		w := len(v.editMask) / v.s.CPU.DataShape()[1]
+		for i := range v.editMask {
+			if i%w < w/2 {
+				v.erase(i)
+			}
+		}
+	}
+	v.runEdit(fill)
+}
+
+// startEdit shows image i of the last grid large, to edit.
+func (v *viewer) startEdit(i int) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.final == nil || i >= v.count {
+		v.message, v.msgUntil = "generate a grid first, then click an image and press E", time.Now().Add(4*time.Second)
+		return
+	}
+	shape := v.s.CPU.DataShape()
+	c, px := shape[0], shape[1]*shape[2]
+	img := v.final[4*i*px : 4*(i+1)*px]
+	v.editPx, v.editMask = make([]float32, c*px), make([]float32, px)
+	for k := 0; k < px; k++ {
+		for ch := 0; ch < c; ch++ {
+			v.editPx[ch*px+k] = float32(img[4*k+ch]) / 255
+		}
+	}
+	v.show = viewEdit
+}
+
+// erase blackens pixel k of the edited image and marks it to fill.
+func (v *viewer) erase(k int) {
+	px := len(v.editMask)
+	for ch := 0; ch*px < len(v.editPx); ch++ {
+		v.editPx[ch*px+k] = 0
+	}
+	v.editMask[k] = 1
+}
+
+// updateEdit handles the edit view's mouse and keys.
+func (v *viewer) updateEdit() {
+	shape := v.s.CPU.DataShape()
+	h, w := shape[1], shape[2]
+	sc := gridBox / max(w, h)
+	if ebiten.IsMouseButtonPressed(ebiten.MouseButtonLeft) {
+		x, y := ebiten.CursorPosition()
+		fx, fy := float64(x-gridX)/float64(sc), float64(y-gridY)/float64(sc)
+		for j := int(fy) - 2; j <= int(fy)+2; j++ {
+			for i := int(fx) - 2; i <= int(fx)+2; i++ {
+				dx, dy := float64(i)+0.5-fx, float64(j)+0.5-fy
+				if i >= 0 && j >= 0 && i < w && j < h && dx*dx+dy*dy <= 2.25 {
+					v.erase(j*w + i)
+				}
+			}
+		}
+	}
+	v.mu.Lock()
+	st := &v.set
+	switch {
+	case repeat(ebiten.KeyEqual):
+		st.Strength = min(st.Strength+0.05, 1)
+	case repeat(ebiten.KeyMinus):
+		st.Strength = max(st.Strength-0.05, 0.05)
+	}
+	v.mu.Unlock()
+	switch {
+	case inpututil.IsKeyJustPressed(ebiten.KeyF):
+		v.runEdit(true)
+	case inpututil.IsKeyJustPressed(ebiten.KeyM):
+		v.runEdit(false)
+	}
+}
+
+// runEdit fills the erased pixels (inpainting, on the CPU) or makes the
+// image real (SDEdit at the strength, where sampling runs), side x side
+// edits with the seed, and shows them as the grid.
+func (v *viewer) runEdit(fill bool) {
+	if fill && !slices.Contains(v.editMask, 1) {
+		v.flash("nothing erased: drag over the part to fill first")
+		return
+	}
+	v.mu.Lock()
+	if v.busy || v.s == nil {
+		v.mu.Unlock()
+		return
+	}
+	set, s := v.set, v.s
+	n := set.Side * set.Side
+	req := runtime.EditRequest{Count: n, Seed: set.Seed, Guide: set.guide()}
+	for range n {
+		req.Guides = append(req.Guides, v.editPx...)
+		if fill {
+			req.Mask = append(req.Mask, v.editMask...)
+		}
+	}
+	what := fmt.Sprintf("made real at strength %.2f", set.Strength)
+	if fill {
+		req.Sampler, req.Jumps = sampler.Config{Name: "ddpm", NFE: 50}, 10
+		what = "filled (ddpm, 10 jumps a step)"
+	} else {
+		req.Sampler, req.Strength = set.Sampler, set.Strength
+	}
+	v.busy, v.progress, v.errText, v.steps = true, 0, "", nil
+	v.status = fmt.Sprintf("editing: %d images %s…", n, what)
+	v.mu.Unlock()
+	go func() {
+		start := time.Now()
+		var rgba []byte
+		var nfe int
+		where := "CPU"
+		if fill {
+			res, err := s.CPU.Edit(req, func(st sampler.Step) {
+				v.mu.Lock()
+				v.progress = float64(st.I) / float64(st.N)
+				v.status = fmt.Sprintf("filling: step %d/%d  %.1f s", st.I, st.N, time.Since(start).Seconds())
+				v.mu.Unlock()
+			})
+			if err != nil {
+				v.fail(err)
+				return
+			}
+			rgba, nfe = runtime.RGBA8(res.Images, n, s.CPU.DataShape()), res.Stats.NFE
+			what += fmt.Sprintf(", known pixels kept (decoded within %.1f grey levels)", 255*res.KnownError)
+		} else {
+			r, err := s.CPU.SDEditRequest(req)
+			if err != nil {
+				v.fail(err)
+				return
+			}
+			res, err := s.Sample(r, false, func(p backend.Progress) {
+				v.mu.Lock()
+				v.progress = p.Done
+				v.mu.Unlock()
+			})
+			if err != nil {
+				v.fail(err)
+				return
+			}
+			rgba, nfe = res.RGBA, res.Stats.NFE
+			if res.OnGPU {
+				where = s.Name()
+			}
+		}
+		v.mu.Lock()
+		v.pending, v.final, v.count = rgba, rgba, n
+		v.busy, v.progress, v.edits = false, 1, v.edits+1
+		v.show = viewGrid
+		v.status = fmt.Sprintf("%d edits %s · %d NFE · seed %d · %.2f s on %s (E: edit one again)", n, what, nfe, set.Seed, time.Since(start).Seconds(), where)
+		v.mu.Unlock()
+	}()
+}
+
+// editRGBA shows the edited image, its pixels to fill tinted red.
+func editRGBA(px, mask []float32, shape []int) []byte {
+	n := shape[1] * shape[2]
+	out := make([]byte, 4*n)
+	for k := 0; k < n; k++ {
+		for ch := 0; ch < 3; ch++ {
+			out[4*k+ch] = byte(255*px[min(ch, shape[0]-1)*n+k] + 0.5)
+		}
+		if mask[k] == 1 {
+			out[4*k] = 110
+		}
+		out[4*k+3] = 255
+	}
+	return out
 }
 
 // Layout keeps the logical size fixed; Ebiten scales it to the window.

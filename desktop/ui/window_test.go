@@ -270,3 +270,61 @@ func TestWindowGuidance(t *testing.T) {
 		t.Errorf("-class boot: exit %v, output %q", err, log)
 	}
 }
+
+// Editing in the window: image 1 of the first grid, its left half erased
+// and filled (-show fill), or made real (-show real), shows the runtime's
+// edits of the same image for the same seed.
+func TestWindowEdit(t *testing.T) {
+	m, err := runtime.Load(weights.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const side, nfe, seed = 2, 4, 5
+	first, err := m.Sample(runtime.Request{Sampler: sampler.Config{Name: "dpmpp2m", NFE: nfe}, Count: side * side, Seed: seed, Temperature: 1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rgba := runtime.RGBA8(first.Images, side*side, m.DataShape())
+	h, w := 28, 28
+	for _, show := range []string{"fill", "real"} {
+		img, log := runViewer(t, "-grid", "2", "-nfe", "4", "-seed", "5", "-sampler", "dpmpp2m", "-show", show, "-backend", "cpu")
+		req := runtime.EditRequest{Count: side * side, Seed: seed}
+		guide, mask := make([]float32, h*w), make([]float32, h*w)
+		for k := range guide {
+			guide[k] = float32(rgba[4*k]) / 255
+			if show == "fill" && k%w < w/2 {
+				guide[k], mask[k] = 0, 1
+			}
+		}
+		for range side * side {
+			req.Guides = append(req.Guides, guide...)
+			if show == "fill" {
+				req.Mask = append(req.Mask, mask...)
+			}
+		}
+		if show == "fill" {
+			req.Sampler, req.Jumps = sampler.Config{Name: "ddpm", NFE: 50}, 10
+		} else {
+			req.Sampler, req.Strength = sampler.Config{Name: "dpmpp2m", NFE: nfe}, 0.9
+		}
+		res, err := m.Edit(req, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := runtime.RGBA8(res.Images, side*side, m.DataShape())
+		sc := Scale(GridPx(side, w))
+		worst := 0
+		for k := 0; k < side*side; k++ {
+			for y := 0; y < h; y++ {
+				for x := 0; x < w; x++ {
+					r, _, _, _ := img.At(GridX+(Pad+(k%side)*(w+Pad)+x)*sc+sc/2, GridY+(Pad+(k/side)*(h+Pad)+y)*sc+sc/2).RGBA()
+					worst = max(worst, int(math.Abs(float64(int(r>>8)-int(want[4*(k*h*w+y*w+x)])))))
+				}
+			}
+		}
+		if worst > 1 {
+			t.Errorf("%s: the window's edits differ from the runtime's by %d grey levels\n%s", show, worst, log)
+		}
+		t.Logf("%s: the window's %d edits within %d level(s) of the runtime's", show, side*side, worst)
+	}
+}
