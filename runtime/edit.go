@@ -42,6 +42,9 @@ type EditResult struct {
 	// decoded result and the guide on the known pixels, before they are
 	// put back in Images (in [0, 1] units: 1/255 is one grey level).
 	KnownError float64
+	// Decoded is inpainting's decoded result before the known pixels are
+	// put back.
+	Decoded []float32
 }
 
 // check validates r against the model, naming what is wrong.
@@ -223,6 +226,7 @@ func (m *Model) Edit(r EditRequest, progress sampler.Callback) (*EditResult, err
 		}
 	}
 	res.KnownError = sum / float64(n)
+	res.Decoded = append([]float32(nil), res.Images...)
 	composite(res.Images, res.Images)
 	return res, nil
 }

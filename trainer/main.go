@@ -17,6 +17,7 @@ commands:
   export   write the current EMA weights of a training run as a weights file
   sample   draw samples from a weights file and write a PNG grid
   edit     SDEdit a guide image (--init, --strength) or inpaint it (--mask)
+  editbench  SDEdit's faithfulness against realism, and inpainting's errors and FD, per model
   classifier  train the small classifier whose features the Fréchet distance uses
   fd       Fréchet distance of samples to the test set, per sampler and NFE, with wall time
   info     print a weights file's architecture, tensors and provenance
@@ -42,6 +43,8 @@ func main() {
 		err = runSample(os.Args[2:])
 	case "edit":
 		err = runEdit(os.Args[2:])
+	case "editbench":
+		err = runEditBench(os.Args[2:])
 	case "classifier":
 		err = runClassifier(os.Args[2:])
 	case "fd":
