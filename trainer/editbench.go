@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -44,11 +45,36 @@ func runEditBench(args []string) error {
 	seed := fs.Uint64("seed", 1, "seed")
 	blas := fs.String("blas", "auto", "matrix multiply backend for the classifier")
 	quiet := fs.Bool("q", false, "no progress output")
+	pictures := fs.String("pictures", "", "a folder to write example grids to: sdedit-GUIDE.png (rows: examples; columns: clean, guide, each strength) and inpaint-MASK.png (clean, masked, each model's fill)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if err := nn.UseBLAS(*blas); err != nil {
 		return fmt.Errorf("trainer editbench: %v", err)
+	}
+	var test *data.Set
+	const examples = 6
+	// picture writes rows of examples, each row the i-th image of every column.
+	picture := func(name string, cols [][]float32) error {
+		if *pictures == "" {
+			return nil
+		}
+		d := weights.Numel(test.Shape)
+		var all []float32
+		k := min(examples, len(cols[0])/d)
+		for i := 0; i < k; i++ {
+			for _, c := range cols {
+				all = append(all, c[i*d:(i+1)*d]...)
+			}
+		}
+		g, err := runtime.Grid(all, k*len(cols), test.Shape, len(cols), 2)
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(*pictures, 0o755); err != nil {
+			return err
+		}
+		return writePNG(filepath.Join(*pictures, name), runtime.Scale(g, 3))
 	}
 	if *n < 2 || *ni < 2 {
 		return errors.New("trainer editbench: --n and --n-inpaint must be at least 2")
@@ -57,8 +83,7 @@ func runEditBench(args []string) error {
 	if err != nil {
 		return err
 	}
-	test, err := data.FashionMNIST(*dir, "test")
-	if err != nil {
+	if test, err = data.FashionMNIST(*dir, "test"); err != nil {
 		return fmt.Errorf("trainer editbench: %v", err)
 	}
 	train, err := data.FashionMNIST(*dir, "train")
@@ -149,7 +174,8 @@ func runEditBench(args []string) error {
 			return err
 		}
 		fmt.Printf("| (the guides) | %s | - | 0 | %s | %.2f | - |\n", g, rms(guide, clean, *n, d), fg)
-		for _, m := range ms {
+		cols := [][]float32{clean[:min(examples, *n)*d], guide[:min(examples, *n)*d]}
+		for mi, m := range ms {
 			for _, st := range strings.Split(*strengths, ",") {
 				t0, err := strconv.ParseFloat(strings.TrimSpace(st), 64)
 				if err != nil {
@@ -172,7 +198,13 @@ func runEditBench(args []string) error {
 					return err
 				}
 				fmt.Printf("| %s | %s | %g | %s | %s | %.2f | %.1f s |\n", m.m.File.Arch.Name, g, t0, rms(out, guide, *n, d), rms(out, clean, *n, d), fd, secs)
+				if mi == 0 {
+					cols = append(cols, out[:min(examples, *n)*d])
+				}
 			}
+		}
+		if err := picture("sdedit-"+strings.TrimSpace(g)+".png", cols); err != nil {
+			return fmt.Errorf("trainer editbench: %v", err)
 		}
 	}
 
@@ -194,6 +226,14 @@ func runEditBench(args []string) error {
 		if err != nil {
 			return fmt.Errorf("trainer editbench: %v", err)
 		}
+		k := min(examples, *ni)
+		shown := append([]float32(nil), clean[:k*d]...)
+		for j := range shown {
+			if mask[(j/d)*px+j%px] == 1 {
+				shown[j] = 0.5
+			}
+		}
+		cols := [][]float32{clean[:k*d], shown}
 		for _, m := range ms {
 			method := "latent projection"
 			if m.m.File.Arch.Likelihood == "none" {
@@ -221,6 +261,10 @@ func runEditBench(args []string) error {
 				return err
 			}
 			fmt.Printf("| %s | %s | %s | %s | %s | %.2f | %d | %.1f s |\n", mk, m.m.File.Arch.Name, method, seText(known), maskedRMS(out, clean, mask, *ni, test.Shape), fd, nfe, secs)
+			cols = append(cols, out[:k*d])
+		}
+		if err := picture("inpaint-"+strings.TrimSpace(mk)+".png", cols); err != nil {
+			return fmt.Errorf("trainer editbench: %v", err)
 		}
 	}
 	return nil
