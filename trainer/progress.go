@@ -56,13 +56,14 @@ func (m *meter) tick(batch, step, epoch int, rec record, quiet bool) {
 	// A GPU step reads its losses back once per logged step: until the
 	// first log there are none to show.
 	loss := "losses at the first log"
-	if rec.NELBO != 0 || rec.Recon != 0 {
-		loss = fmt.Sprintf("nelbo %.1f recon %.1f", rec.NELBO, rec.Recon)
-		if rec.Stage == "joint" {
-			loss += fmt.Sprintf(" ce %.1f", rec.CE)
-		} else {
-			loss += fmt.Sprintf(" kl %.1f", rec.KL)
-		}
+	switch {
+	case rec.NELBO == 0 && rec.Recon == 0:
+	case rec.Stage == "sgm": // the data-space model: no decoder, no KL
+		loss = fmt.Sprintf("nelbo %.1f", rec.NELBO)
+	case rec.Stage == "joint":
+		loss = fmt.Sprintf("nelbo %.1f recon %.1f ce %.1f", rec.NELBO, rec.Recon, rec.CE)
+	default:
+		loss = fmt.Sprintf("nelbo %.1f recon %.1f kl %.1f", rec.NELBO, rec.Recon, rec.KL)
 	}
 	fmt.Fprintf(os.Stderr, "\r%s epoch %d [%s] %5.1f%% step %d/%d %.0f img/s ETA %s %s   ",
 		rec.Stage, epoch+1, bar, 100*frac, step, m.total, m.rate(), eta, loss)
