@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"crypto/sha256"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vmihailenco/msgpack/v5"
 	G "gorgonia.org/gorgonia"
 
 	"gonum.org/v1/gonum/mat"
@@ -34,18 +31,9 @@ import (
 // classifier trained on the same dataset, as Inception features would be
 // meaningless on 28x28 grey images.
 
-const classifierMagic = "LSGMCLF\x01"
-
-// classifier is a small CNN: its 128 penultimate activations are the features.
-type classifier struct {
-	Graph         weights.Graph        `msgpack:"graph"`
-	Tensors       map[string][]float32 `msgpack:"tensors"`
-	Classes       int                  `msgpack:"classes"`
-	Accuracy      float64              `msgpack:"test_accuracy"`
-	Dataset       string               `msgpack:"dataset"`
-	DatasetSHA256 string               `msgpack:"dataset_sha256"`
-	Epochs        int                  `msgpack:"epochs"`
-}
+// classifier is a classifier file (weights.Classifier) with its training
+// and evaluation here.
+type classifier struct{ weights.Classifier }
 
 // classifierGraph: three 3x3 convolutions (the last two with stride 2),
 // then 128 features and the class logits.
@@ -68,35 +56,18 @@ func classifierGraph(shape []int, classes int) weights.Graph {
 	return g
 }
 
-func (c *classifier) encode() ([]byte, error) {
-	body, err := msgpack.Marshal(c)
-	if err != nil {
-		return nil, err
-	}
-	sum := sha256.Sum256(body)
-	return append(append([]byte(classifierMagic), sum[:]...), body...), nil
-}
+func (c *classifier) encode() ([]byte, error) { return weights.EncodeClassifier(&c.Classifier) }
 
 func loadClassifier(path string) (*classifier, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("trainer: %v (train one with: trainer classifier --out %s)", err, path)
 	}
-	if len(b) < len(classifierMagic)+32 || string(b[:len(classifierMagic)]) != classifierMagic {
-		return nil, fmt.Errorf("trainer: %s is not a classifier file (trainer classifier writes them)", path)
+	wc, err := weights.DecodeClassifier(b)
+	if err != nil {
+		return nil, fmt.Errorf("trainer: %s: %v", path, strings.TrimPrefix(err.Error(), "weights: "))
 	}
-	body := b[len(classifierMagic)+32:]
-	if sum := sha256.Sum256(body); !bytes.Equal(sum[:], b[len(classifierMagic):len(classifierMagic)+32]) {
-		return nil, fmt.Errorf("trainer: %s is corrupt (checksum mismatch)", path)
-	}
-	c := &classifier{}
-	if err := msgpack.Unmarshal(body, c); err != nil {
-		return nil, fmt.Errorf("trainer: %s: %v", path, err)
-	}
-	if _, err := nn.NewGraphParams(G.NewGraph(), &c.Graph, "classifier", c.Tensors); err != nil {
-		return nil, fmt.Errorf("trainer: %s: %v", path, err)
-	}
-	return c, nil
+	return &classifier{*wc}, nil
 }
 
 // classNet is the classifier built for one batch size.
@@ -271,8 +242,8 @@ func runClassifier(args []string) error {
 	for _, l := range train.Labels {
 		classes = max(classes, int(l)+1)
 	}
-	c := &classifier{Graph: classifierGraph(train.Shape, classes), Tensors: map[string][]float32{}, Classes: classes,
-		Dataset: train.Source, DatasetSHA256: train.SHA256, Epochs: *epochs}
+	c := &classifier{weights.Classifier{Graph: classifierGraph(train.Shape, classes), Tensors: map[string][]float32{}, Classes: classes,
+		Dataset: train.Source, DatasetSHA256: train.SHA256, Epochs: *epochs}}
 	_, specs, err := c.Graph.Shapes("classifier")
 	if err != nil {
 		return err

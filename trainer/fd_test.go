@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lsgm-go/lsgm/weights"
+
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -60,7 +62,7 @@ func TestFrechet(t *testing.T) {
 // one that round-trips keeps its tensors.
 func TestClassifierFile(t *testing.T) {
 	dir := t.TempDir()
-	c := &classifier{Graph: classifierGraph([]int{1, 28, 28}, 10), Tensors: map[string][]float32{}, Classes: 10}
+	c := &classifier{weights.Classifier{Graph: classifierGraph([]int{1, 28, 28}, 10), Tensors: map[string][]float32{}, Classes: 10}}
 	_, specs, err := c.Graph.Shapes("classifier")
 	if err != nil {
 		t.Fatal(err)
