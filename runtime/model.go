@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	goruntime "runtime"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -192,8 +191,12 @@ func (m *Model) netEps(dst, z []float32, t float64, y []float32) error {
 // unconditionally, 1 from the conditional model, above 1 trades diversity
 // for fidelity to the class.
 type Guide struct {
-	Class int // index into the model's Classes
+	Class int // index into the model's Classes (the Classifier's, with one)
 	Scale float64
+	// Classifier, when set, guides with a noisy classifier's gradient
+	// instead (classifier guidance, Dhariwal and Nichol 2021): the score
+	// plus Scale d log p(Class | z_t, t) / dz, on any model, on the CPU.
+	Classifier *Classifier
 }
 
 // MaxGuidance bounds the guidance scale: far above it samples saturate.
@@ -244,13 +247,22 @@ func (m *Model) Prior() sampler.Model { return m.prior(nil) }
 // prior is Prior with the network under guide's guidance (nil: none).
 func (m *Model) prior(guide *Guide) sampler.Model {
 	var net sampler.Model = sampler.ModelFunc(m.NetEps)
-	if guide != nil {
+	if guide != nil && guide.Classifier == nil {
 		net = guided{m, *guide}
 	}
-	if m.mix == nil {
-		return net
+	p := net
+	if m.mix != nil {
+		p = sampler.Mixed{Net: net, Coeff: m.mix, SDE: m.SDE}
 	}
-	return sampler.Mixed{Net: net, Coeff: m.mix, SDE: m.SDE}
+	if guide != nil && guide.Classifier != nil {
+		c, class := guide.Classifier, guide.Class
+		grad := func(dst, z []float32, t float64) error {
+			_, err := c.LogProbGrad(dst, z, t, class)
+			return err
+		}
+		p = sampler.ClassifierGuided(p, grad, guide.Scale, m.SDE)
+	}
+	return p
 }
 
 // Encode returns the posterior mean and log standard deviation of q(z0|x) for n
@@ -390,6 +402,15 @@ func (m *Model) CheckGuide(g *Guide) error {
 	if g == nil {
 		return nil
 	}
+	if c := g.Classifier; c != nil {
+		if err := c.check(m); err != nil {
+			return err
+		}
+		if g.Class < 0 || g.Class >= len(c.Names()) {
+			return fmt.Errorf("runtime: class %d out of range [0, %d) (%s)", g.Class, len(c.Names()), strings.Join(c.Names(), ", "))
+		}
+		return nil
+	}
 	cs := m.Classes()
 	if len(cs) == 0 {
 		return fmt.Errorf("runtime: %s is not class-conditional; it cannot sample a class", m.File.Arch.Name)
@@ -406,15 +427,7 @@ func (m *Model) ClassIndex(s string) (int, error) {
 	if len(cs) == 0 {
 		return 0, fmt.Errorf("runtime: %s is not class-conditional; it has no class %q", m.File.Arch.Name, s)
 	}
-	for i, c := range cs {
-		if strings.EqualFold(c, s) {
-			return i, nil
-		}
-	}
-	if i, err := strconv.Atoi(s); err == nil && i >= 0 && i < len(cs) {
-		return i, nil
-	}
-	return 0, fmt.Errorf("runtime: no class %q; the classes are %s (or their index, 0 to %d)", s, strings.Join(cs, ", "), len(cs)-1)
+	return classIndex(cs, m.File.Arch.Name, s)
 }
 
 // Sample draws the prior noise, runs the sampler and decodes. progress (may be

@@ -10,11 +10,12 @@ import (
 // VJP runs the plan on n samples and returns the output named out and the
 // vector-Jacobian product seed^T d out / d wrt: the gradient of
 // sum(seed * out) with respect to the input named wrt, the parameters held
-// fixed (classifier guidance's d log p(y | z) / dz). Every op's backward is
+// fixed (classifier guidance's d log p(y | z) / dz). seed is given the
+// output (classifier guidance's seed, one-hot minus softmax, depends on it). Every op's backward is
 // a reference loop of grad.go or here; an op with none is an error, as is
 // an input that no path from wrt reaches the output through a
 // differentiable op (time embeddings are constants of the other input).
-func (p *Plan) VJP(n int, inputs map[string][]float32, out string, seed []float32, wrt string) (y, grad []float32, err error) {
+func (p *Plan) VJP(n int, inputs map[string][]float32, out string, seedOf func(y []float32) []float32, wrt string) (y, grad []float32, err error) {
 	os, ok := p.Outputs[out]
 	if !ok {
 		return nil, nil, fmt.Errorf("runtime: the %s network has no output %q", p.Name, out)
@@ -22,9 +23,6 @@ func (p *Plan) VJP(n int, inputs map[string][]float32, out string, seed []float3
 	ws, ok := p.Inputs[wrt]
 	if !ok {
 		return nil, nil, fmt.Errorf("runtime: the %s network has no input %q", p.Name, wrt)
-	}
-	if len(seed) != n*p.Sizes[os] {
-		return nil, nil, fmt.Errorf("runtime: %s output %q has %d values for %d samples, the seed %d", p.Name, out, n*p.Sizes[os], n, len(seed))
 	}
 	// The forward pass, every value kept (no fused SiLU: its backward needs
 	// the pre-activation).
@@ -54,6 +52,10 @@ func (p *Plan) VJP(n int, inputs map[string][]float32, out string, seed []float3
 	}
 	if !dep[os] {
 		return nil, nil, fmt.Errorf("runtime: the %s network's output %q does not depend on its input %q", p.Name, out, wrt)
+	}
+	seed := seedOf(vals[os])
+	if len(seed) != n*p.Sizes[os] {
+		return nil, nil, fmt.Errorf("runtime: %s output %q has %d values for %d samples, the seed %d", p.Name, out, n*p.Sizes[os], n, len(seed))
 	}
 	grads := make([][]float32, len(p.Sizes))
 	grads[os] = append([]float32(nil), seed...)

@@ -218,6 +218,9 @@ func runClassifier(args []string) error {
 	seed := fs.Uint64("seed", 1, "initialisation and shuffling seed")
 	blas := fs.String("blas", "auto", "matrix multiply backend: auto, gonum, openblas")
 	quiet := fs.Bool("q", false, "no progress output")
+	noisy := fs.Bool("noisy", false, "train classifier guidance's classifier instead: p(class | z_t, t) on the diffused latents of the model --weights")
+	model := fs.String("weights", "", "with --noisy: the model whose latents it classifies (default: the shipped model)")
+	images := fs.Int("images", 0, "with --noisy: train and test on the first this many images of each set (0: all)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -226,6 +229,12 @@ func runClassifier(args []string) error {
 	}
 	if *epochs < 1 || *batch < 1 || !(*lr > 0) {
 		return errors.New("trainer classifier: --epochs and --batch must be >= 1 and --lr > 0")
+	}
+	if *noisy {
+		return trainNoisy(*model, *out, *dir, *epochs, *batch, *lr, *seed, *images, *quiet)
+	}
+	if *model != "" {
+		return errors.New("trainer classifier: --weights is for --noisy (the feature classifier reads images, not a model)")
 	}
 	train, err := data.FashionMNIST(*dir, "train")
 	if err != nil {

@@ -43,7 +43,8 @@ func runSample(args []string) error {
 	quiet := fs.Bool("q", false, "no progress output")
 	kind := fs.String("backend", "auto", "where to sample: gpu (WebGPU), cpu, or auto (the GPU when there is one and it runs the sampler)")
 	class := fs.String("class", "", "a class-conditional model's class, by name or index (default: unconditional)")
-	gscale := fs.Float64("guidance-scale", 1, "with --class: the classifier-free guidance scale, 0 to 20 (0: unconditional, 1: the conditional model, above 1: closer to the class)")
+	gscale := fs.Float64("guidance-scale", 1, "with --class: the guidance scale, 0 to 20 (0: unconditional, 1: the conditional model, above 1: closer to the class)")
+	clfPath := fs.String("classifier", "", "with --class: classifier guidance with this noisy classifier of the model's latents (trainer classifier --noisy) instead of classifier-free guidance; any model, on the CPU")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -87,15 +88,33 @@ func runSample(args []string) error {
 	}
 	start := time.Now()
 	req := runtime.Request{Sampler: cfg, Count: *count, Seed: *seed, Temperature: *temp}
+	if *clfPath != "" && *class == "" {
+		return fmt.Errorf("trainer sample: --classifier guides towards a class: name one with --class")
+	}
 	if *class != "" {
-		c, err := m.ClassIndex(*class)
-		if err != nil {
-			return fmt.Errorf("trainer sample: --class: %v", err)
-		}
 		if !(*gscale >= 0 && *gscale <= runtime.MaxGuidance) {
 			return fmt.Errorf("trainer sample: --guidance-scale %v out of range [0, %d]", *gscale, runtime.MaxGuidance)
 		}
-		req.Guide = &runtime.Guide{Class: c, Scale: *gscale}
+		var clf *runtime.Classifier
+		index := m.ClassIndex
+		if *clfPath != "" {
+			b, err := os.ReadFile(*clfPath)
+			if err != nil {
+				return fmt.Errorf("trainer sample: --classifier: %v", err)
+			}
+			if clf, err = runtime.LoadClassifier(b); err != nil {
+				return fmt.Errorf("trainer sample: --classifier %s: %v", *clfPath, err)
+			}
+			index = clf.ClassIndex
+		}
+		c, err := index(*class)
+		if err != nil {
+			return fmt.Errorf("trainer sample: --class: %v", err)
+		}
+		req.Guide = &runtime.Guide{Class: c, Scale: *gscale, Classifier: clf}
+		if err := m.CheckGuide(req.Guide); err != nil {
+			return fmt.Errorf("trainer sample: %v", err)
+		}
 	}
 	show := func(i, n int, t float64) {
 		if *quiet {
@@ -128,7 +147,9 @@ func runSample(args []string) error {
 		return err
 	}
 	guide := ""
-	if g := req.Guide; g != nil {
+	if g := req.Guide; g != nil && g.Classifier != nil {
+		guide = fmt.Sprintf(", class %s by classifier guidance at scale %g", g.Classifier.Names()[g.Class], g.Scale)
+	} else if g != nil {
 		guide = fmt.Sprintf(", class %s at guidance scale %g", m.Classes()[g.Class], g.Scale)
 	}
 	fmt.Printf("wrote %s: %d images, sampler %s, %d NFE, seed %d%s, %.2fs on %s\n",

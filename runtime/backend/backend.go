@@ -125,9 +125,10 @@ type Result struct {
 	Note  string
 }
 
-// OnGPU says whether r runs on the GPU: there is one, and it runs r's sampler.
+// OnGPU says whether r runs on the GPU: there is one, and it runs r's
+// sampler and guidance (classifier guidance runs on the CPU).
 func (s *Sampler) OnGPU(r runtime.Request) bool {
-	return s.GPU != nil && gpu.Supports(r.Sampler.Defaults(s.CPU.SDE).Name)
+	return s.GPU != nil && gpu.Supports(r.Sampler.Defaults(s.CPU.SDE).Name) && (r.Guide == nil || r.Guide.Classifier == nil)
 }
 
 // Sample runs r. With previews, progress gets each step's decoded prediction
@@ -171,7 +172,11 @@ func (s *Sampler) Sample(r runtime.Request, previews bool, progress func(Progres
 		return nil, err
 	}
 	out := &Result{RGBA: runtime.RGBA8(res.Images, r.Count, m.DataShape()), Stats: res.Stats}
-	if s.GPU != nil {
+	switch {
+	case s.GPU == nil:
+	case r.Guide != nil && r.Guide.Classifier != nil:
+		out.Note = "the GPU does not run classifier guidance yet; sampled on the CPU"
+	default:
 		out.Note = fmt.Sprintf("the GPU does not run %s (it runs %s); sampled on the CPU", name, strings.Join(gpu.Samplers, ", "))
 	}
 	return out, nil

@@ -141,6 +141,9 @@ func (g *Model) Sample(r runtime.Request, o Options, progress func(Progress)) (*
 	if err := g.CPU.CheckGuide(r.Guide); err != nil {
 		return nil, err
 	}
+	if r.Guide != nil && r.Guide.Classifier != nil {
+		return nil, fmt.Errorf("%w: classifier guidance (it runs on the CPU)", ErrUnsupported)
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	res := &Result{}

@@ -114,3 +114,86 @@ func TestCFGMixture(t *testing.T) {
 		}
 	}
 }
+
+// Classifier guidance on the same mixture with the exact classifier:
+// p(y | z_t) is the component's responsibility, whose gradient is the
+// component's score minus the mixture's. Scale 1 samples the class's own
+// component, scale 0 the mixture, and at scale 4 the guided noise equals
+// the closed form eps - 4 sigma grad at every point.
+func TestClassifierGuidanceMixture(t *testing.T) {
+	s := sde.NewVP()
+	comps := []gaussian{
+		{s: s, mu: []float64{-2}, sd: []float64{0.5}, Dim: 1},
+		{s: s, mu: []float64{1.5}, sd: []float64{0.8}, Dim: 1},
+	}
+	pi := []float64{0.3, 0.7}
+	// resp returns the responsibilities and each component's score at z.
+	resp := func(v, t float64) (r, score [2]float64) {
+		var den float64
+		for k, c := range comps {
+			m, vr := c.marginal(t, 0)
+			r[k] = pi[k] * math.Exp(-0.5*(v-m)*(v-m)/vr) / math.Sqrt(vr)
+			score[k] = -(v - m) / vr
+			den += r[k]
+		}
+		r[0], r[1] = r[0]/den, r[1]/den
+		return r, score
+	}
+	mixture := ModelFunc(func(dst, z []float32, t float64) error {
+		sg := sde.Sigma(s, t)
+		for i, v := range z {
+			r, sc := resp(float64(v), t)
+			dst[i] = float32(-sg * (r[0]*sc[0] + r[1]*sc[1]))
+		}
+		return nil
+	})
+	const class = 1
+	grad := func(dst, z []float32, t float64) error {
+		for i, v := range z {
+			r, sc := resp(float64(v), t)
+			dst[i] = float32(sc[class] - (r[0]*sc[0] + r[1]*sc[1]))
+		}
+		return nil
+	}
+	// The identity at scale 4.
+	g4 := ClassifierGuided(mixture, grad, 4, s)
+	for _, tt := range []float64{0.05, 0.5, 0.95} {
+		z := []float32{-2.5, -0.3, 0.4, 1.9}
+		got, eps, gr := make([]float32, 4), make([]float32, 4), make([]float32, 4)
+		g4.Eps(got, z, tt)
+		mixture.Eps(eps, z, tt)
+		grad(gr, z, tt)
+		for i := range z {
+			want := float64(eps[i]) - 4*sde.Sigma(s, tt)*float64(gr[i])
+			if math.Abs(float64(got[i])-want) > 1e-5*(1+math.Abs(want)) {
+				t.Fatalf("t=%v: guided eps %v, want %v", tt, got[i], want)
+			}
+		}
+	}
+	const n, t0 = 6000, 1e-3
+	for _, c := range []struct {
+		scale      float64
+		mean, vari float64
+	}{
+		{1, 1.5, 0.64},
+		{0, 0.3*-2 + 0.7*1.5, 0.3*(0.25+4) + 0.7*(0.64+2.25) - math.Pow(0.3*-2+0.7*1.5, 2)},
+	} {
+		z := make([]float32, n)
+		rng.Source{Seed: 9, Dim: 1}.Fill(z, 0, rng.StreamInit)
+		if _, err := Run(Config{Name: "heun", NFE: 80, EndTime: t0}, ClassifierGuided(mixture, grad, c.scale, s), s, z, 1, rng.Source{Seed: 2, Dim: 1}, nil); err != nil {
+			t.Fatal(err)
+		}
+		var m, m2 float64
+		for _, v := range z {
+			m += float64(v)
+			m2 += float64(v) * float64(v)
+		}
+		m /= n
+		vr := m2/n - m*m
+		se := math.Sqrt(c.vari / n)
+		if math.Abs(m-c.mean) > 5*se+0.02 || math.Abs(vr-c.vari) > 5*c.vari*math.Sqrt(2.0/n)+0.03*c.vari {
+			t.Errorf("scale %v: mean %.4f var %.4f, want %.4f and %.4f", c.scale, m, vr, c.mean, c.vari)
+		}
+		t.Logf("scale %v: mean %.4f var %.4f (want %.4f, %.4f)", c.scale, m, vr, c.mean, c.vari)
+	}
+}

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/lsgm-go/lsgm/runtime"
+)
+
+// trainer classifier --noisy trains a classifier of the shipped model's
+// diffused latents that the runtime loads for classifier guidance, and
+// trainer sample guides with it; misuses are refused by name.
+func TestNoisyClassifier(t *testing.T) {
+	if _, err := os.Stat("/usr/share/datasets/fashion-mnist"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("no Fashion-MNIST under CI")
+		}
+		t.Skip("no Fashion-MNIST: apt-get install dataset-fashion-mnist")
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "noisy.lsgmc")
+	if err := runClassifier([]string{"--noisy", "--images", "512", "--epochs", "2", "--batch", "64", "--out", path, "-q", "--blas", "gonum"}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := runtime.LoadClassifier(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := c.File
+	if len(f.Names) != 10 || f.Names[7] != "Sneaker" || f.Model != "lsgm-fashion-mnist" || len(f.AccuracyAt) != 5 || f.ModelSHA256 == "" {
+		t.Errorf("classifier file: names %v, model %q (%q), accuracies %v", f.Names, f.Model, f.ModelSHA256, f.AccuracyAt)
+	}
+	if f.AccuracyAt["0.1"] < 0.3 { // 10 classes: chance is 0.1
+		t.Errorf("accuracy at t = 0.1 is %v after 2 epochs on 512 latents", f.AccuracyAt["0.1"])
+	}
+	t.Logf("accuracy by time: %v", f.AccuracyAt)
+	out := filepath.Join(dir, "s.png")
+	if err := runSample([]string{"--classifier", path, "--class", "sneaker", "--guidance-scale", "3", "--count", "4", "--nfe", "3", "--backend", "cpu", "--out", out, "-q"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--classifier", path}, "name one with --class"},
+		{[]string{"--classifier", path, "--class", "Hat"}, `no class "Hat"`},
+		{[]string{"--classifier", "../weights/fmnist-classifier.lsgmc", "--class", "Bag"}, "reads images"},
+		{[]string{"--classifier", filepath.Join(dir, "none.lsgmc"), "--class", "Bag"}, "no such file"},
+		{[]string{"--classifier", path, "--class", "Bag", "--weights", fixture}, "the classifier reads latents of [4 7 7]"},
+		{[]string{"--classifier", path, "--class", "Bag", "--guidance-scale", "-1"}, "--guidance-scale -1 out of range"},
+	} {
+		err := runSample(append(c.args, "--count", "1", "--nfe", "2", "--out", out, "-q"))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v, want an error mentioning %q", c.args, err, c.want)
+		}
+	}
+	if err := runClassifier([]string{"--weights", path}); err == nil || !strings.Contains(err.Error(), "--weights is for --noisy") {
+		t.Errorf("--weights without --noisy: %v", err)
+	}
+}
