@@ -125,4 +125,3 @@ func (c *Classifier) LogProbGrad(dst, z []float32, t float64, class int) (float6
 	copy(dst, grad)
 	return logp, nil
 }
-

@@ -141,4 +141,6 @@ func TestVJPErrors(t *testing.T) {
 	}
 }
 
-func fixed(seed []float32) func([]float32) []float32 { return func([]float32) []float32 { return seed } }
+func fixed(seed []float32) func([]float32) []float32 {
+	return func([]float32) []float32 { return seed }
+}
