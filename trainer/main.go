@@ -18,6 +18,7 @@ commands:
   sample   draw samples from a weights file and write a PNG grid
   edit     SDEdit a guide image (--init, --strength) or inpaint it (--mask)
   editbench  SDEdit's faithfulness against realism, and inpainting's errors and FD, per model
+  guidebench how often guided samples are of the class asked for, and their FD to it, per scale
   classifier  train the small classifier whose features the Fréchet distance uses
   fd       Fréchet distance of samples to the test set, per sampler and NFE, with wall time
   info     print a weights file's architecture, tensors and provenance
@@ -43,6 +44,8 @@ func main() {
 		err = runSample(os.Args[2:])
 	case "edit":
 		err = runEdit(os.Args[2:])
+	case "guidebench":
+		err = runGuideBench(os.Args[2:])
 	case "editbench":
 		err = runEditBench(os.Args[2:])
 	case "classifier":

@@ -63,4 +63,12 @@ func TestNoisyClassifier(t *testing.T) {
 	if err := runClassifier([]string{"--weights", path}); err == nil || !strings.Contains(err.Error(), "--weights is for --noisy") {
 		t.Errorf("--weights without --noisy: %v", err)
 	}
+	// trainer guidebench with it, on a few samples.
+	fd := "../weights/fmnist-classifier.lsgmc"
+	if err := runGuideBench([]string{"--classifier", path, "--fd-classifier", fd, "--n", "3", "--scales", "0,2", "--sampler", "ddim:2", "-q", "--blas", "gonum"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := runGuideBench([]string{"--fd-classifier", fd, "-q"}); err == nil || !strings.Contains(err.Error(), "nothing to guide") {
+		t.Errorf("guidebench with nothing to guide: %v", err)
+	}
 }
