@@ -5,6 +5,7 @@
 // thread, and exposes one global object, lsgmGo, to that worker:
 //
 //	lsgmGo.load(bytes: Uint8Array, backend: "auto"|"gpu"|"cpu") -> Promise<info>
+//	lsgmGo.loadClassifier(bytes: Uint8Array) -> Promise<{classes}>  // classifier guidance
 //	lsgmGo.sample(opts, onProgress) -> Promise<result>
 //	lsgmGo.cancel()   // the running sample rejects with "lsgm: cancelled"
 //	lsgmGo.profile(batch) -> Promise<[{net, node, kernel, ms}]>  // WebGPU only
@@ -35,6 +36,7 @@ import (
 // cancel, which arrives while a sample runs (see yield).
 var state struct {
 	s        *backend.Sampler
+	clf      *runtime.Classifier // classifier guidance's, when loaded
 	fallback string        // why the CPU runs where the GPU was wanted
 	stop     chan struct{} // closed by cancel; nil between runs
 }
@@ -56,6 +58,14 @@ func main() {
 			backend = args[1].String()
 		}
 		return promise(func() (any, error) { return load(data, backend) })
+	}))
+	api.Set("loadClassifier", js.FuncOf(func(_ js.Value, args []js.Value) any {
+		if len(args) < 1 || args[0].Type() != js.TypeObject {
+			return reject("lsgm: loadClassifier needs the classifier file as a Uint8Array")
+		}
+		data := make([]byte, args[0].Get("length").Int())
+		js.CopyBytesToGo(data, args[0])
+		return promise(func() (any, error) { return loadClassifier(data) })
 	}))
 	api.Set("sample", js.FuncOf(func(_ js.Value, args []js.Value) any {
 		if len(args) < 1 || args[0].Type() != js.TypeObject {
@@ -131,6 +141,7 @@ func load(data []byte, kind string) (any, error) {
 		state.s.Close()
 		state.s = nil
 	}
+	state.clf = nil // it belonged to the old model
 	s, err := backend.Open(m, kind)
 	if err != nil {
 		return nil, err
@@ -164,6 +175,23 @@ func load(data []byte, kind string) (any, error) {
 		"classes":     strs(a.Classes),
 		"steps":       p.Steps,
 	}, nil
+}
+
+// loadClassifier loads a noisy classifier of the loaded model's latents,
+// for classifier guidance (guidance: "classifier").
+func loadClassifier(data []byte) (any, error) {
+	if state.s == nil {
+		return nil, errors.New("lsgm: load a model before its classifier")
+	}
+	c, err := runtime.LoadClassifier(data)
+	if err != nil {
+		return nil, errors.New("lsgm: classifier: " + strings.TrimPrefix(strings.TrimPrefix(err.Error(), "runtime: "), "weights: "))
+	}
+	if err := state.s.CPU.CheckGuide(&runtime.Guide{Classifier: c}); err != nil {
+		return nil, errors.New("lsgm: classifier: " + strings.TrimPrefix(err.Error(), "runtime: "))
+	}
+	state.clf = c
+	return map[string]any{"classes": strs(c.Names())}, nil
 }
 
 func strs(s []string) []any {
@@ -220,14 +248,38 @@ func options(o js.Value) (runtime.Request, bool, *runtime.EditRequest, error) {
 	default:
 		return req, false, nil, fmt.Errorf("lsgm: seed must be a number or a decimal string, got %s", v.Type())
 	}
-	// class (a name or an index) and guidanceScale: classifier-free guidance.
+	// class (a name or an index) and guidanceScale: classifier-free
+	// guidance, or with guidance "classifier" (the default for a model
+	// without classes when a classifier is loaded) classifier guidance.
+	useClf := state.clf != nil && len(state.s.CPU.Classes()) == 0
+	switch v := o.Get("guidance"); v.Type() {
+	case js.TypeUndefined, js.TypeNull:
+	case js.TypeString:
+		switch v.String() {
+		case "cfg":
+			useClf = false
+		case "classifier":
+			if state.clf == nil {
+				return req, false, nil, errors.New("lsgm: classifier guidance needs a classifier: load one with Sampler.load({classifier: URL})")
+			}
+			useClf = true
+		default:
+			return req, false, nil, fmt.Errorf("lsgm: guidance %s: want cfg or classifier", jsText(v))
+		}
+	default:
+		return req, false, nil, fmt.Errorf("lsgm: guidance must be \"cfg\" or \"classifier\", got %s", v.Type())
+	}
 	switch v := o.Get("class"); v.Type() {
 	case js.TypeUndefined, js.TypeNull:
 	case js.TypeString, js.TypeNumber:
 		if v.Type() == js.TypeString && v.String() == "" {
 			break
 		}
-		c, err := state.s.CPU.ClassIndex(js.Global().Get("String").Invoke(v).String())
+		index := state.s.CPU.ClassIndex
+		if useClf {
+			index = state.clf.ClassIndex
+		}
+		c, err := index(js.Global().Get("String").Invoke(v).String())
 		if err != nil {
 			return req, false, nil, errors.New("lsgm: " + strings.TrimPrefix(err.Error(), "runtime: "))
 		}
@@ -236,6 +288,9 @@ func options(o js.Value) (runtime.Request, bool, *runtime.EditRequest, error) {
 			return req, false, nil, err
 		}
 		req.Guide = &runtime.Guide{Class: c, Scale: scale}
+		if useClf {
+			req.Guide.Classifier = state.clf
+		}
 	default:
 		return req, false, nil, fmt.Errorf("lsgm: class must be a class name or index, got %s", v.Type())
 	}
@@ -367,10 +422,13 @@ func editNum(o js.Value, key, label string, dst *float64, lo, hi float64, open, 
 	if v.IsUndefined() || v.IsNull() {
 		return nil
 	}
-	if v.Type() != js.TypeNumber || math.IsNaN(v.Float()) {
-		return fmt.Errorf("lsgm: %s must be a number, got %s", label, jsText(v))
+	if v.Type() != js.TypeNumber {
+		return fmt.Errorf("lsgm: %s must be a number, got %s %s", label, v.Type(), jsText(v))
 	}
 	f := v.Float()
+	if math.IsNaN(f) {
+		return fmt.Errorf("lsgm: %s must be a number, got NaN", label)
+	}
 	if whole && f != math.Trunc(f) {
 		return fmt.Errorf("lsgm: %s %s must be a whole number", label, jsText(v))
 	}
@@ -524,8 +582,10 @@ func sample(o js.Value, progress js.Value) (any, error) {
 		"fallback": note,
 		"simd":     simd,
 	}
-	if g := req.Guide; g != nil {
-		out["class"], out["guidanceScale"] = state.s.CPU.Classes()[g.Class], g.Scale
+	if g := req.Guide; g != nil && g.Classifier != nil {
+		out["class"], out["guidanceScale"], out["guidance"] = g.Classifier.Names()[g.Class], g.Scale, "classifier"
+	} else if g != nil {
+		out["class"], out["guidanceScale"], out["guidance"] = state.s.CPU.Classes()[g.Class], g.Scale, "cfg"
 	}
 	return out, nil
 }

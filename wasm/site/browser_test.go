@@ -876,3 +876,81 @@ func jsonOf(b []byte) string {
 	}
 	return "[" + strings.Join(s, ",") + "]"
 }
+
+// Classifier guidance in the page: the shipped model with its shipped
+// noisy classifier samples a class through the JS API (on the CPU, even
+// with WebGPU) with the native runtime's pixels; the demo page offers the
+// classifier's classes for the class-less default model; the element takes
+// a classifier attribute; misuses are named.
+func TestBrowserClassifierGuidance(t *testing.T) {
+	srv := site(t)
+	ctx := browser(t, true)
+	var res struct {
+		Classes  []string `json:"classes"`
+		RGBA     []int    `json:"rgba"`
+		Guidance string   `json:"guidance"`
+		Backend  string   `json:"backend"`
+		Note     string   `json:"note"`
+		Errors   []string `json:"errors"`
+	}
+	js := `(async () => {
+		const { Sampler } = await import('/lsgm.js');
+		const s = await Sampler.load({ weights: '/default.lsgm', backend: 'gpu', classifier: '/default-noisy.lsgmc' });
+		const r = await s.sample({ count: 3, nfe: 3, seed: 5, class: 'sneaker', guidanceScale: 3, preview: false });
+		const errors = [];
+		for (const o of [{ class: 'Hat', guidanceScale: 1 }, { class: 'Bag', guidance: 'magic' }, { class: 'Bag', guidance: 'cfg' }]) {
+			try { await s.sample({ count: 1, nfe: 2, ...o }); errors.push('accepted'); } catch (e) { errors.push(e.message); }
+		}
+		const plain = await Sampler.load({ weights: '/default.lsgm', backend: 'cpu' });
+		try { await plain.sample({ count: 1, nfe: 2, class: 'Bag', guidance: 'classifier' }); errors.push('accepted'); } catch (e) { errors.push(e.message); }
+		plain.terminate();
+		try { (await Sampler.load({ weights: '/test/classes.lsgm', backend: 'cpu', classifier: '/default-noisy.lsgmc' })).terminate(); errors.push('accepted'); } catch (e) { errors.push(e.message); }
+		s.terminate();
+		return { classes: s.classifierClasses, rgba: Array.from(r.rgba), guidance: r.guidance, backend: r.backend, note: r.fallback, errors };
+	})()`
+	if err := chromedp.Run(ctx, chromedp.Navigate(srv.URL+"/test/blank.html"), chromedp.Evaluate(js, &res, await)); err != nil {
+		t.Fatalf("classifier guidance in the page: %v", err)
+	}
+	if len(res.Classes) != 10 || res.Classes[7] != "Sneaker" || res.Guidance != "classifier" || res.Backend != "cpu" || !strings.Contains(res.Note, "classifier guidance") {
+		t.Errorf("classes %v, guidance %q on %s (%q)", res.Classes, res.Guidance, res.Backend, res.Note)
+	}
+	m, err := lsgm.Load(weights.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := lsgm.LoadClassifier(weights.DefaultClassifier())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := m.Sample(lsgm.Request{Sampler: sampler.Config{Name: "dpmpp2m", NFE: 3, EndTime: 1e-3}, Count: 3, Seed: 5, Guide: &lsgm.Guide{Class: 7, Scale: 3, Classifier: c}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameImages(t, "classifier guidance", res.RGBA, lsgm.RGBA8(want.Images, 3, m.DataShape()))
+	for i, want := range []string{`no class "Hat"`, `guidance "magic": want cfg or classifier`, "not class-conditional", "needs a classifier", "reads latents of"} {
+		if i >= len(res.Errors) || !strings.Contains(res.Errors[i], want) {
+			t.Errorf("misuse %d: %q, want it to mention %q", i, res.Errors[i], want)
+		}
+	}
+	// The demo page: the default model's class picker is the classifier's.
+	var caption string
+	var hidden bool
+	if err := chromedp.Run(ctx, chromedp.Navigate(srv.URL+"/?class=Bag&guidance=3&backend=cpu&count=2&nfe=3&seed=2"),
+		chromedp.WaitVisible(`#gallery canvas`, chromedp.ByQuery),
+		chromedp.Text(`#gallery figcaption`, &caption, chromedp.ByQuery),
+		chromedp.Evaluate(`document.getElementById('classbox').hidden`, &hidden)); err != nil {
+		t.Fatal(err)
+	}
+	if hidden || !strings.HasPrefix(caption, "Bag (classifier guidance 3)") {
+		t.Errorf("demo page: class picker hidden %v, caption %q", hidden, caption)
+	}
+	// The element with a classifier attribute.
+	var status string
+	if err := chromedp.Run(ctx, chromedp.Navigate(srv.URL+"/test/embed.html?classifier=../default-noisy.lsgmc&class-label=Trouser&guidance-scale=2&count=2&nfe=3&backend=cpu"),
+		chromedp.Poll(`(() => { const s = document.getElementById('s'); return s && (s.status.textContent.includes('images') || s.status.classList.contains('error')) && s.status.textContent; })()`, &status, chromedp.WithPollingTimeout(2*time.Minute))); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(status, "of Trouser (classifier guidance 2)") {
+		t.Errorf("element: %q", status)
+	}
+}

@@ -120,7 +120,7 @@ func build(out string) ([]fileSize, error) {
 	if err != nil {
 		return nil, fmt.Errorf("wasm_exec.js not found in GOROOT: %v", err)
 	}
-	files := map[string][]byte{"wasm_exec.js": execJS, "default.lsgm": weights.Default()}
+	files := map[string][]byte{"wasm_exec.js": execJS, "default.lsgm": weights.Default(), "default-noisy.lsgmc": weights.DefaultClassifier()}
 	err = fs.WalkDir(web.Files, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err

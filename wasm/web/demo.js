@@ -5,6 +5,10 @@ import { Editor } from './lsgm-editor.js';
 const $ = (id) => document.getElementById(id);
 let sampler = null;
 let weightsURL = 'default.lsgm'; // ?model= loads another weights file
+// The shipped model has no classes of its own: its noisy classifier lets
+// it sample one by classifier guidance (?classifier= loads another, and
+// ?classifier= with nothing after it none).
+let classifierURL = 'default-noisy.lsgmc';
 let running = false;
 let lastGrid = null; // the live grid's result, for sending an image to the editor
 const editor = new Editor($('editor'), {
@@ -35,7 +39,7 @@ async function load(run) {
   $('generate').disabled = true; // until the new one is ready
   let s;
   try {
-    s = await Sampler.load({ weights: weightsURL, backend: $('backend').value });
+    s = await Sampler.load({ weights: weightsURL, backend: $('backend').value, classifier: classifierURL || undefined });
   } catch (err) {
     $('status').textContent = 'The sampler could not start.';
     showError(String(err.message || err));
@@ -53,12 +57,16 @@ async function load(run) {
     sel.append(o);
   }
   sel.value = keep && s.samplers.includes(keep) ? keep : s.sampler;
-  // A class-conditional model gets a class picker and a guidance scale.
+  // A class-conditional model gets a class picker and a guidance scale
+  // (classifier-free guidance); a model without classes gets them too when
+  // a classifier of its latents is loaded (classifier guidance, on the CPU).
   const cls = $('class');
   const keepClass = cls.value || cls.dataset.want || '';
   cls.length = 1;
-  for (const [i, name] of (s.classes || []).entries()) cls.add(new Option(name, String(i)));
-  $('classbox').hidden = $('guidancebox').hidden = !(s.classes && s.classes.length);
+  const names = s.classes && s.classes.length ? s.classes : s.classifierClasses || [];
+  for (const [i, name] of names.entries()) cls.add(new Option(name, String(i)));
+  $('classbox').hidden = $('guidancebox').hidden = !names.length;
+  $('classbox').title = s.classes && s.classes.length ? 'classifier-free guidance' : 'classifier guidance (runs on the CPU)';
   cls.value = [...cls.options].some((o) => o.value === keepClass) ? keepClass : '';
   if (!$('count').dataset.set) $('count').value = firstCount(s);
   const model = `Model ${s.name} (${mparams(s.parameters)}, ${mb(s.bytes)})`;
@@ -116,7 +124,7 @@ async function generate() {
     s.draw(c, r, { scale: 2 });
     fig.append(c);
     const cap = document.createElement('figcaption');
-    cap.textContent = `${r.class ? `${r.class} (guidance ${r.guidanceScale}), ` : ''}${r.sampler}, ${r.nfe} NFE, T=${opts.temperature}, seed ${r.seed}`;
+    cap.textContent = `${r.class ? `${r.class} (${r.guidance === 'classifier' ? 'classifier ' : ''}guidance ${r.guidanceScale}), ` : ''}${r.sampler}, ${r.nfe} NFE, T=${opts.temperature}, seed ${r.seed}`;
     fig.append(cap);
     $('gallery').prepend(fig);
     document.body.dataset.done = String(Number(document.body.dataset.done || 0) + 1);
@@ -170,10 +178,14 @@ function readURL() {
   }
   if (params.has('sampler')) $('sampler').dataset.want = params.get('sampler');
   if (params.has('class')) $('class').dataset.want = params.get('class');
-  if (params.has('model')) weightsURL = new URL(params.get('model'), location.href).href;
+  if (params.has('model')) {
+    weightsURL = new URL(params.get('model'), location.href).href;
+    classifierURL = ''; // the shipped classifier reads the shipped model's latents only
+  }
+  if (params.has('classifier')) classifierURL = params.get('classifier') ? new URL(params.get('classifier'), location.href).href : '';
   $('guidanceout').value = $('guidance').value;
   for (const key of params.keys()) {
-    if (!(key in checks) && !['sampler', 'class', 'model'].includes(key)) bad.push(`?${key} (not a setting: sampler, nfe, temperature, seed, count, backend, class, guidance, model)`);
+    if (!(key in checks) && !['sampler', 'class', 'model', 'classifier'].includes(key)) bad.push(`?${key} (not a setting: sampler, nfe, temperature, seed, count, backend, class, guidance, model, classifier)`);
   }
   return bad;
 }
@@ -188,7 +200,7 @@ function checkSampler() {
   }
   const cls = $('class').dataset.want;
   if (cls && sampler) {
-    const names = sampler.classes || [];
+    const names = sampler.classes && sampler.classes.length ? sampler.classes : sampler.classifierClasses || [];
     const i = names.findIndex((n) => n.toLowerCase() === cls.toLowerCase());
     const idx = i >= 0 ? i : /^\d+$/.test(cls) && +cls < names.length ? +cls : -1;
     if (idx < 0) bad.push(names.length ? `?class=${cls} (want one of ${names.join(', ')})` : `?class=${cls} (this model has no classes)`);

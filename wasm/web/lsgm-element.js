@@ -9,7 +9,9 @@
 // (pixels a pixel, default 3), cols, and for a class-conditional model
 // class-label (a class by name or index; HTML's own class attribute is the
 // page's styling) with guidance-scale (classifier-free guidance, 0 to 20,
-// default 1). It shows the grid with a live denoising
+// default 1); classifier (a noisy classifier's URL, e.g. default-noisy.lsgmc
+// for the shipped model) lets any model sample class-label by classifier
+// guidance, and guidance ("cfg" or "classifier") picks between the two. It shows the grid with a live denoising
 // view, a Generate button (Cancel while it runs), progress and the backend,
 // and any error in plain words, naming the attribute and its value.
 // With mode="edit" it shows an editor instead (lsgm-editor.js): a drawing
@@ -39,7 +41,7 @@ button { font: inherit; padding: 3px 12px; }
 `;
 
 class LSGMSampler extends HTMLElement {
-  static observedAttributes = ['src', 'backend', 'mode'];
+  static observedAttributes = ['src', 'backend', 'mode', 'classifier'];
   #sampler = null; #loading = null; #busy = false; #editor = null;
 
   constructor() {
@@ -83,7 +85,8 @@ class LSGMSampler extends HTMLElement {
     this.status.className = 'status';
     this.status.textContent = 'Loading…';
     const src = this.getAttribute('src') || new URL('default.lsgm', here).href;
-    const loading = this.#loading = Sampler.load({ weights: src, backend: this.getAttribute('backend') || 'auto' });
+    const clf = this.getAttribute('classifier');
+    const loading = this.#loading = Sampler.load({ weights: src, backend: this.getAttribute('backend') || 'auto', classifier: clf ? new URL(clf, document.baseURI).href : undefined });
     try {
       const s = await loading;
       if (loading !== this.#loading) { s.terminate(); return; }
@@ -145,6 +148,8 @@ class LSGMSampler extends HTMLElement {
       if (label !== null && label.trim() !== '') {
         opts.class = label.trim();
         opts.guidanceScale = this.#num('guidance-scale', 1);
+        const kind = this.getAttribute('guidance');
+        if (kind) opts.guidance = kind;
       }
       const seed = this.getAttribute('seed');
       if (seed === null || seed.trim() === '') opts.seed = Math.floor(Math.random() * 2 ** 32);
@@ -161,7 +166,7 @@ class LSGMSampler extends HTMLElement {
       });
       s.draw(this.canvas, r, view);
       this.bar.value = 1;
-      this.status.textContent = `${r.count} images${r.class ? ` of ${r.class} (guidance ${r.guidanceScale})` : ''} · ${r.sampler}, ${r.nfe} NFE · seed ${r.seed} · ${(performance.now() - t0).toFixed(0)} ms on ${r.backend === 'webgpu' ? 'the GPU (WebGPU)' : 'the CPU'}` + (r.fallback ? ` · ${r.fallback}` : '');
+      this.status.textContent = `${r.count} images${r.class ? ` of ${r.class} (${r.guidance === 'classifier' ? 'classifier ' : ''}guidance ${r.guidanceScale})` : ''} · ${r.sampler}, ${r.nfe} NFE · seed ${r.seed} · ${(performance.now() - t0).toFixed(0)} ms on ${r.backend === 'webgpu' ? 'the GPU (WebGPU)' : 'the CPU'}` + (r.fallback ? ` · ${r.fallback}` : '');
       this.dispatchEvent(new CustomEvent('lsgm-done', { detail: r }));
       return r;
     } catch (err) {

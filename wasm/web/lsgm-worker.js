@@ -44,15 +44,15 @@ const ready = (async () => {
   return self.lsgmGo;
 })();
 
-async function weightsBytes(args) {
-  if (args.bytes) return new Uint8Array(args.bytes);
+async function fileBytes(bytes, url, what) {
+  if (bytes) return new Uint8Array(bytes);
   let resp;
   try {
-    resp = await fetch(args.url);
+    resp = await fetch(url);
   } catch (err) {
-    throw new Error(`lsgm: could not fetch the weights ${args.url}: ${err.message}`);
+    throw new Error(`lsgm: could not fetch the ${what} ${url}: ${err.message}`);
   }
-  if (!resp.ok) throw new Error(`lsgm: could not fetch the weights ${args.url}: HTTP ${resp.status} ${resp.statusText}`);
+  if (!resp.ok) throw new Error(`lsgm: could not fetch the ${what} ${url}: HTTP ${resp.status} ${resp.statusText}`);
   return new Uint8Array(await resp.arrayBuffer());
 }
 
@@ -67,7 +67,11 @@ self.onmessage = async (e) => {
     if (self.lsgmExited) throw new Error('lsgm: the WebAssembly module has stopped; reload the page');
     let value;
     if (op === 'load') {
-      value = await api.load(await weightsBytes(args), args.backend || 'auto');
+      value = await api.load(await fileBytes(args.bytes, args.url, 'weights'), args.backend || 'auto');
+      if (args.classifierBytes || args.classifierURL) {
+        const c = await api.loadClassifier(await fileBytes(args.classifierBytes, args.classifierURL, 'classifier'));
+        value.classifierClasses = c.classes;
+      }
       self.postMessage({ id, ok: true, value });
     } else if (op === 'profile') {
       self.postMessage({ id, ok: true, value: await api.profile(args.batch) });

@@ -47,10 +47,23 @@ export class Sampler {
   // backend says what runs, note why the CPU runs if it does; simd whether
   // the CPU path runs the WebAssembly SIMD kernels (lsgm-kernels.wasm) and
   // simdNote why not.
-  static async load({ weights = new URL('default.lsgm', here).href, backend = 'auto' } = {}) {
+  //
+  // classifier (a URL or a file's bytes) loads a noisy classifier of the
+  // model's latents (trainer classifier --noisy; default-noisy.lsgmc beside
+  // this module is the shipped model's) for classifier guidance; its class
+  // names become classifierClasses, and a model without classes of its own
+  // then samples a class with it.
+  static async load({ weights = new URL('default.lsgm', here).href, backend = 'auto', classifier } = {}) {
     if (!['auto', 'gpu', 'cpu'].includes(backend)) throw new TypeError(`lsgm: backend ${JSON.stringify(backend)}: want auto, gpu or cpu`);
     const s = new Sampler(startWorker());
     const args = { backend };
+    if (typeof classifier === 'string' || classifier instanceof URL) {
+      args.classifierURL = new URL(classifier, document.baseURI).href;
+    } else if (classifier instanceof ArrayBuffer || ArrayBuffer.isView(classifier)) {
+      args.classifierBytes = classifier instanceof ArrayBuffer ? classifier : classifier.buffer.slice(classifier.byteOffset, classifier.byteOffset + classifier.byteLength);
+    } else if (classifier !== undefined) {
+      throw new TypeError('lsgm: classifier must be a URL or the bytes of a classifier file');
+    }
     if (typeof weights === 'string' || weights instanceof URL) {
       args.url = new URL(weights, document.baseURI).href;
     } else if (weights instanceof ArrayBuffer || ArrayBuffer.isView(weights)) {
@@ -73,7 +86,10 @@ export class Sampler {
   // seed (number, or decimal string for 64 bits), temperature in (0, 10]
   // (default 1), class (a class-conditional model's class, by name or
   // index; the model's classes are in the sampler's classes property) with
-  // guidanceScale in [0, 20] (classifier-free guidance; default 1), preview (default true: progress reports carry the decoded
+  // guidanceScale in [0, 20] (classifier-free guidance; default 1), or
+  // guidance: 'classifier' (the default for a model without classes when a
+  // classifier was loaded: a class of classifierClasses, on the CPU),
+  // preview (default true: progress reports carry the decoded
   // prediction, for a live view; on the CPU a few a second), signal (an
   // AbortSignal that cancels, like cancel()). onProgress gets {step, steps,
   // done, t, ms, preview}: steps is 0 for an adaptive sampler (rk45), and
