@@ -37,8 +37,8 @@ import (
 var state struct {
 	s        *backend.Sampler
 	clf      *runtime.Classifier // classifier guidance's, when loaded
-	fallback string        // why the CPU runs where the GPU was wanted
-	stop     chan struct{} // closed by cancel; nil between runs
+	fallback string              // why the CPU runs where the GPU was wanted
+	stop     chan struct{}       // closed by cancel; nil between runs
 }
 
 // previewEvery spaces the CPU path's live previews: each costs a decoder
