@@ -30,7 +30,8 @@ func main() {
 	temp := fs.Float64("temp", 1, "temperature")
 	seed := fs.Uint64("seed", 1, "seed")
 	side := fs.Int("grid", 4, "grid side: side x side images (1 to 8)")
-	class := fs.String("class", "", "a class-conditional model's class, by name or index (default: unconditional; C cycles)")
+	class := fs.String("class", "", "a class, by name or index (default: unconditional; C cycles): a class-conditional model's, or its classifier's")
+	clf := fs.String("classifier", "", "a noisy classifier of the model's latents for classifier guidance (trainer classifier --noisy; the embedded model has its own)")
 	guidance := fs.Float64("guidance", 2, "with a class: the classifier-free guidance scale, 0 to 8 (V / Shift+V)")
 	strength := fs.Float64("strength", 0.9, "edits: SDEdit's strength in (0, 1] (- / = in the edit view)")
 	shot := fs.String("screenshot", "", "save the window as PNG once the first grid is done, then quit (for tests)")
@@ -68,7 +69,7 @@ func main() {
 		os.Exit(2)
 	}
 	v := newViewer(settings{Sampler: sampler.Config{Name: *name, NFE: *nfe}, Temperature: *temp, Seed: *seed, Side: *side, Class: -1, Guidance: *guidance, Strength: *strength}, *kind, *shot)
-	v.wantClass = *class
+	v.wantClass, v.clfPath = *class, *clf
 	switch *show {
 	case "grid":
 	case "interp":

@@ -42,8 +42,11 @@ type settings struct {
 	Seed        uint64
 	Side        int
 	Class       int     // a class-conditional model's class; -1: none
-	Guidance    float64 // its classifier-free guidance scale
+	Guidance    float64 // its guidance scale
 	Strength    float64 // SDEdit's strength (make it real)
+	// Classifier, when set, guides by classifier guidance (the shipped
+	// model's own noisy classifier, or -classifier); Class is its class.
+	Classifier *runtime.Classifier
 }
 
 // guide is the request's guidance for the settings (nil: unconditional).
@@ -51,7 +54,15 @@ func (s settings) guide() *runtime.Guide {
 	if s.Class < 0 {
 		return nil
 	}
-	return &runtime.Guide{Class: s.Class, Scale: s.Guidance}
+	return &runtime.Guide{Class: s.Class, Scale: s.Guidance, Classifier: s.Classifier}
+}
+
+// classes are the classes the settings can guide towards on m.
+func (s settings) classes(m *runtime.Model) []string {
+	if s.Classifier != nil {
+		return s.Classifier.Names()
+	}
+	return m.Classes()
 }
 
 // view is what the image area shows.
@@ -70,6 +81,7 @@ type viewer struct {
 	kind, shotPath string
 	shotView       view   // what to show before the screenshot (-show)
 	wantClass      string // -class, resolved against the first model
+	clfPath        string // -classifier
 
 	mu       sync.Mutex
 	set      settings
@@ -107,10 +119,13 @@ func newViewer(s settings, kind, shot string) *viewer {
 	return &viewer{set: s, kind: kind, shotPath: shot, help: true, status: "loading…"}
 }
 
+// defaultSource names the embedded default weights.
+const defaultSource = "embedded default weights"
+
 // open loads weights from a path ("" is the embedded default) in the background.
 func (v *viewer) open(path string) {
 	go func() {
-		data, src := weights.Default(), "embedded default weights"
+		data, src := weights.Default(), defaultSource
 		if path != "" {
 			var err error
 			if data, err = os.ReadFile(path); err != nil {
@@ -166,17 +181,44 @@ func (v *viewer) load(data []byte, src string) {
 		v.s.Close()
 	}
 	v.s, v.source, v.busy = s, src, false
+	// Classifier guidance: -classifier, or the shipped model's own.
+	v.set.Classifier = nil
+	var clf []byte
+	switch {
+	case v.clfPath != "":
+		if clf, err = os.ReadFile(v.clfPath); err != nil {
+			v.errText = fmt.Sprintf("cannot read the classifier %s: %v", v.clfPath, err)
+		}
+	case src == defaultSource:
+		clf = weights.DefaultClassifier()
+	}
+	if clf != nil {
+		c, err := runtime.LoadClassifier(clf)
+		if err == nil {
+			err = m.CheckGuide(&runtime.Guide{Classifier: c})
+		}
+		switch {
+		case err == nil:
+			v.set.Classifier = c
+		case v.clfPath != "":
+			v.errText = fmt.Sprintf("classifier %s: %s", v.clfPath, strings.TrimPrefix(err.Error(), "runtime: "))
+		}
+	}
 	if v.set.Sampler.Name == "" {
 		v.set.Sampler.Name = m.File.Arch.Sampling.Sampler
 	}
 	if v.set.Sampler.NFE == 0 {
 		v.set.Sampler.NFE = m.File.Arch.Sampling.NFE
 	}
-	if v.set.Class >= len(m.Classes()) { // a class the new model lacks
+	if v.set.Class >= len(v.set.classes(m)) { // a class the new model lacks
 		v.set.Class = -1
 	}
 	if v.wantClass != "" {
-		c, err := m.ClassIndex(v.wantClass)
+		index := m.ClassIndex
+		if v.set.Classifier != nil {
+			index = v.set.Classifier.ClassIndex
+		}
+		c, err := index(v.wantClass)
 		v.wantClass = ""
 		if err != nil {
 			v.errText = strings.TrimPrefix(err.Error(), "runtime: ")
@@ -230,7 +272,9 @@ func (v *viewer) generate() {
 		v.pending, v.final, v.count = res.RGBA, res.RGBA, n
 		v.busy, v.progress, v.done = false, 1, v.done+1
 		v.status = fmt.Sprintf("%d images · %s, %d NFE · T %.2f · seed %d · %.2f s on %s", n, set.Sampler.Name, res.Stats.NFE, set.Temperature, set.Seed, time.Since(start).Seconds(), where)
-		if g := set.guide(); g != nil {
+		if g := set.guide(); g != nil && g.Classifier != nil {
+			v.status += fmt.Sprintf(" · %s, classifier guidance %.1f", g.Classifier.Names()[g.Class], g.Scale)
+		} else if g != nil {
 			v.status += fmt.Sprintf(" · %s, guidance %.1f", s.CPU.Classes()[g.Class], g.Scale)
 		}
 		if note := firstNonEmpty(res.Note, s.Note); note != "" {
@@ -349,7 +393,7 @@ func (v *viewer) Update() error {
 		st.Seed = rand.Uint64N(1 << 32)
 		changed = true
 	case inpututil.IsKeyJustPressed(ebiten.KeyC):
-		if n := len(v.s.CPU.Classes()); n > 0 {
+		if n := len(st.classes(v.s.CPU)); n > 0 {
 			st.Class = ui.NextClass(st.Class, n, shift)
 			changed = true
 		} else {
@@ -535,7 +579,7 @@ func (v *viewer) Draw(screen *ebiten.Image) {
 	var classes []string
 	name := "…"
 	if v.s != nil {
-		shape, name, classes = v.s.CPU.DataShape(), v.s.Name(), v.s.CPU.Classes()
+		shape, name, classes = v.s.CPU.DataShape(), v.s.Name(), set.classes(v.s.CPU)
 	}
 	v.mu.Unlock()
 
@@ -586,12 +630,15 @@ func (v *viewer) Draw(screen *ebiten.Image) {
 		c := "any (unconditional)"
 		if set.Class >= 0 && set.Class < len(classes) {
 			c = fmt.Sprintf("%s, guidance %.1f", classes[set.Class], set.Guidance)
+			if set.Classifier != nil {
+				c = fmt.Sprintf("%s, classifier guidance %.1f", classes[set.Class], set.Guidance)
+			}
 		}
 		panel += "\nclass        " + c
 	}
 	panel += fmt.Sprintf("\nstrength     %.2f (edits)", set.Strength)
 	if v.help {
-		panel += "\n\nKEYS\nTab / Shift+Tab  sampler\nUp / Down        NFE (Shift: 5)\nLeft / Right     temperature\n[ / ]            seed - / +\nR                random seed\nG / Shift+G      grid size\nC / Shift+C      class (class models)\nV / Shift+V      guidance + / -\nEnter, Space     generate\nD                replay the denoising\nclick            select an image\nI                interpolate it (seed -> seed+1)\nE                edit it: drag to erase,\n                 F fill, M make it real,\n                 - / = strength\nEsc              back to the grid\nS                save the grid (PNG)\nShift+S, X       save the selected image\nH                hide these keys\n\nDrop a .lsgm file on the window to open it."
+		panel += "\n\nKEYS\nTab / Shift+Tab  sampler\nUp / Down        NFE (Shift: 5)\nLeft / Right     temperature\n[ / ]            seed - / +\nR                random seed\nG / Shift+G      grid size\nC / Shift+C      class (guided)\nV / Shift+V      guidance + / -\nEnter, Space     generate\nD                replay the denoising\nclick            select an image\nI                interpolate it (seed -> seed+1)\nE                edit it: drag to erase,\n                 F fill, M make it real,\n                 - / = strength\nEsc              back to the grid\nS                save the grid (PNG)\nShift+S, X       save the selected image\nH                hide these keys\n\nDrop a .lsgm file on the window to open it."
 	}
 	ebitenutil.DebugPrintAt(screen, panel, panelX, gridY)
 	if errText != "" {

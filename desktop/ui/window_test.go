@@ -328,3 +328,36 @@ func TestWindowEdit(t *testing.T) {
 		t.Logf("%s: the window's %d edits within %d level(s) of the runtime's", show, side*side, worst)
 	}
 }
+
+// The embedded model guides by its own noisy classifier: -class picks one
+// of the classifier's classes, and the window shows the runtime's
+// classifier-guided grid.
+func TestWindowClassifierGuidance(t *testing.T) {
+	img, log := runViewer(t, "-grid", "2", "-nfe", "4", "-seed", "5", "-sampler", "dpmpp2m", "-class", "sneaker", "-guidance", "3", "-backend", "cpu")
+	m, err := runtime.Load(weights.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := runtime.LoadClassifier(weights.DefaultClassifier())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := m.Sample(runtime.Request{Sampler: sampler.Config{Name: "dpmpp2m", NFE: 4}, Count: 4, Seed: 5, Temperature: 1, Guide: &runtime.Guide{Class: 7, Scale: 3, Classifier: c}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := runtime.RGBA8(res.Images, 4, m.DataShape())
+	sc := Scale(GridPx(2, 28))
+	worst := 0
+	for k := 0; k < 4; k++ {
+		for y := 0; y < 28; y++ {
+			for x := 0; x < 28; x++ {
+				r, _, _, _ := img.At(GridX+(Pad+(k%2)*30+x)*sc+sc/2, GridY+(Pad+(k/2)*30+y)*sc+sc/2).RGBA()
+				worst = max(worst, int(math.Abs(float64(int(r>>8)-int(want[4*(k*784+y*28+x)])))))
+			}
+		}
+	}
+	if worst > 1 {
+		t.Errorf("the classifier-guided grid differs from the runtime's by %d grey levels\n%s", worst, log)
+	}
+}
