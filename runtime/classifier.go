@@ -47,6 +47,9 @@ func LoadClassifier(b []byte) (*Classifier, error) {
 	return &Classifier{File: wc, plan: p, dim: p.Sizes[p.Inputs["z"]]}, nil
 }
 
+// Plan is the classifier's compiled graph, for other backends.
+func (c *Classifier) Plan() *Plan { return c.plan }
+
 // Names are the classes it tells apart.
 func (c *Classifier) Names() []string { return c.File.Names }
 

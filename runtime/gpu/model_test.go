@@ -3,6 +3,7 @@ package gpu
 import (
 	"errors"
 	"math"
+	"math/rand/v2"
 	"os"
 	"strings"
 	"testing"
@@ -311,5 +312,51 @@ func TestSDEditMatchesCPU(t *testing.T) {
 			t.Errorf("%s: latents differ by %.3g relative (more than 5e-4?), NFE %d and %d", c.Name, worst, want.Stats.NFE, got.Stats.NFE)
 		}
 		t.Logf("%s SDEdit at 0.7: latents within %.2g relative, %d NFE", c.Name, worst, got.Stats.NFE)
+	}
+}
+
+// Classifier guidance's gradient on the device equals the CPU's: the shipped
+// noisy classifier's d log p(class | z_t, t) / dz for random latents at a
+// few times, and the same mean log-probability.
+func TestClassifierGradMatchesCPU(t *testing.T) {
+	d := device(t)
+	c, err := runtime.LoadClassifier(weights.DefaultClassifier())
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := d.NewClassifier(c, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Release()
+	dim := weights.Numel(c.File.LatentShape)
+	r := rand.New(rand.NewPCG(4, 4))
+	z := make([]float32, 5*dim)
+	for i := range z {
+		z[i] = float32(r.NormFloat64())
+	}
+	for _, tt := range []float64{0.1, 0.5, 0.9} {
+		want, got := make([]float32, len(z)), make([]float32, len(z))
+		lw, err := c.LogProbGrad(want, z, tt, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lg, err := g.LogProbGrad(got, z, tt, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var num, den float64
+		for i := range want {
+			e := float64(got[i] - want[i])
+			num, den = num+e*e, den+float64(want[i])*float64(want[i])
+		}
+		rel := math.Sqrt(num / den)
+		if rel > 1e-4 || math.Abs(lg-lw) > 1e-4*(1+math.Abs(lw)) {
+			t.Errorf("t=%v: gradients differ by %.3g relative; log p %v on the GPU, %v on the CPU", tt, rel, lg, lw)
+		}
+		t.Logf("t=%v: gradient within %.2g relative, log p %.4f", tt, rel, lg)
+	}
+	if _, err := g.LogProbGrad(make([]float32, 9*dim), make([]float32, 9*dim), 0.5, 1); err == nil {
+		t.Error("a batch over the compiled one was accepted")
 	}
 }

@@ -46,6 +46,7 @@ type net struct {
 	in, out  map[string]*Buffer
 	launches []*launch
 	bufs     []*Buffer // owned
+	slots    []*Buffer // every value's buffer, by the plan's slot
 }
 
 func (nt *net) record(r *recorder) {
@@ -65,6 +66,12 @@ func (nt *net) release() {
 
 // compile builds p for batches of n on d with the weights ps.
 func (d *Device) compile(p *runtime.Plan, ps params, n int) (nt *net, err error) {
+	return d.compileFused(p, ps, n, true)
+}
+
+// compileFused is compile, folding SiLUs into the op before them or (fuse
+// false, for a backward pass that needs every pre-activation) not.
+func (d *Device) compileFused(p *runtime.Plan, ps params, n int, fuse bool) (nt *net, err error) {
 	nt = &net{n: n, in: map[string]*Buffer{}, out: map[string]*Buffer{}}
 	defer func() {
 		if err != nil {
@@ -88,6 +95,9 @@ func (d *Device) compile(p *runtime.Plan, ps params, n int) (nt *net, err error)
 		}
 	}
 	fused := p.FusedSiLU()
+	if !fuse {
+		fused = make([]bool, len(p.Steps))
+	}
 	add := func(l *launch, err error) error {
 		if err != nil {
 			return fmt.Errorf("gpu: %s node: %w", p.Name, err)
@@ -149,5 +159,6 @@ func (d *Device) compile(p *runtime.Plan, ps params, n int) (nt *net, err error)
 	for role, s := range p.Outputs {
 		nt.out[role] = slot[s]
 	}
+	nt.slots = slot
 	return nt, nil
 }

@@ -41,7 +41,7 @@ func TestBrowserOpSuite(t *testing.T) {
 	ctx := browser(t, true)
 	for _, c := range []struct{ pkg, run string }{
 		{"optest", "TestCPU"},
-		{"gpu", "TestOps$|TestTrainOps|TestEveryShaderCompiles"},
+		{"gpu", "TestOps$|TestTrainOps|TestEveryShaderCompiles|TestClassifierGradMatchesCPU"},
 	} {
 		var res struct {
 			Code int    `json:"code"`
@@ -77,7 +77,7 @@ func TestBrowserOpSuite(t *testing.T) {
 		}
 		for _, want := range map[string][]string{
 			"optest": {"--- PASS: TestCPUFast", "--- PASS: TestCPUSIMDLoaded"},
-			"gpu":    {"--- PASS: TestOps", "--- PASS: TestTrainOps", "swiftshader"},
+			"gpu":    {"--- PASS: TestOps", "--- PASS: TestTrainOps", "--- PASS: TestClassifierGradMatchesCPU", "swiftshader"},
 		}[c.pkg] {
 			if !strings.Contains(strings.ToLower(res.Out), strings.ToLower(want)) {
 				t.Errorf("runtime/%s in the page: no %q in\n%s", c.pkg, want, res.Out)
