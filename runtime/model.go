@@ -209,7 +209,7 @@ const MaxGuidance = 20
 // has weight 0. The CPU and GPU backends both take their input from here.
 func (m *Model) GuideInput(g *Guide, n int) (y []float32, halves bool) {
 	switch {
-	case g == nil || g.Scale == 0:
+	case g == nil || g.Scale == 0 || g.Classifier != nil: // classifier guidance runs the network as it is
 		return m.ClassInput(-1, n), false
 	case g.Scale == 1:
 		return m.ClassInput(g.Class, n), false

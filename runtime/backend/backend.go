@@ -125,10 +125,9 @@ type Result struct {
 	Note  string
 }
 
-// OnGPU says whether r runs on the GPU: there is one, and it runs r's
-// sampler and guidance (classifier guidance runs on the CPU).
+// OnGPU says whether r runs on the GPU: there is one, and it runs r's sampler.
 func (s *Sampler) OnGPU(r runtime.Request) bool {
-	return s.GPU != nil && gpu.Supports(r.Sampler.Defaults(s.CPU.SDE).Name) && (r.Guide == nil || r.Guide.Classifier == nil)
+	return s.GPU != nil && gpu.Supports(r.Sampler.Defaults(s.CPU.SDE).Name)
 }
 
 // Sample runs r. With previews, progress gets each step's decoded prediction
@@ -172,11 +171,7 @@ func (s *Sampler) Sample(r runtime.Request, previews bool, progress func(Progres
 		return nil, err
 	}
 	out := &Result{RGBA: runtime.RGBA8(res.Images, r.Count, m.DataShape()), Stats: res.Stats}
-	switch {
-	case s.GPU == nil:
-	case r.Guide != nil && r.Guide.Classifier != nil:
-		out.Note = "the GPU does not run classifier guidance yet; sampled on the CPU"
-	default:
+	if s.GPU != nil {
 		out.Note = fmt.Sprintf("the GPU does not run %s (it runs %s); sampled on the CPU", name, strings.Join(gpu.Samplers, ", "))
 	}
 	return out, nil

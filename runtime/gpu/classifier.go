@@ -169,10 +169,25 @@ func (g *Classifier) LogProbGrad(dst, z []float32, t float64, class int) (float6
 	if err != nil {
 		return 0, err
 	}
-	l := got[0]
-	seed := make([]float32, g.n*k)
+	seed, logp := softmaxSeed(got[0][:m*k], m, k, class)
+	seed = append(seed, make([]float32, (g.n-m)*k)...) // rows past m add nothing
+	if err := g.d.Write(g.seed, seed); err != nil {
+		return 0, err
+	}
+	out, err := g.back.RunRead(g.grad)
+	if err != nil {
+		return 0, err
+	}
+	copy(dst, out[0][:len(z)])
+	return logp, nil
+}
+
+// softmaxSeed is d log softmax(l)_class / dl = one-hot minus softmax for
+// n rows of k logits, and the rows' mean log-probability of the class.
+func softmaxSeed(l []float32, n, k, class int) ([]float32, float64) {
+	seed := make([]float32, n*k)
 	var logp float64
-	for i := 0; i < m; i++ { // rows past m stay 0: they add nothing
+	for i := 0; i < n; i++ {
 		row := l[i*k : (i+1)*k]
 		mx := row[0]
 		for _, v := range row {
@@ -187,19 +202,11 @@ func (g *Classifier) LogProbGrad(dst, z []float32, t float64, class int) (float6
 			seed[i*k+j] = float32(-pj)
 			if j == class {
 				seed[i*k+j] += 1
-				logp += math.Log(pj) / float64(m)
+				logp += math.Log(pj) / float64(n)
 			}
 		}
 	}
-	if err := g.d.Write(g.seed, seed); err != nil {
-		return 0, err
-	}
-	out, err := g.back.RunRead(g.grad)
-	if err != nil {
-		return 0, err
-	}
-	copy(dst, out[0][:len(z)])
-	return logp, nil
+	return seed, logp
 }
 
 // Release frees the device buffers and programs.

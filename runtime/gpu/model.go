@@ -39,6 +39,7 @@ type Model struct {
 
 	mu   sync.Mutex // one sampling run at a time: nets are reused
 	nets map[*runtime.Plan]*net
+	clf  *Classifier // classifier guidance's, the last one asked for
 }
 
 // NewModel uploads m's weights to d.
@@ -70,10 +71,31 @@ func (g *Model) Release() {
 	for _, nt := range g.nets {
 		nt.release()
 	}
+	if g.clf != nil {
+		g.clf.Release()
+		g.clf = nil
+	}
 	g.nets = map[*runtime.Plan]*net{}
 	g.pScore.release()
 	g.pDec.release()
 	g.mix.Release()
+}
+
+// classifierFor returns c compiled for batches of n, reusing the last one.
+func (g *Model) classifierFor(c *runtime.Classifier, n int) (*Classifier, error) {
+	if g.clf != nil && g.clf.c == c && g.clf.n == n {
+		return g.clf, nil
+	}
+	if g.clf != nil {
+		g.clf.Release()
+		g.clf = nil
+	}
+	gc, err := g.D.NewClassifier(c, n)
+	if err != nil {
+		return nil, err
+	}
+	g.clf = gc
+	return gc, nil
 }
 
 // netFor returns p compiled for batches of exactly n, reusing the last one.
@@ -140,9 +162,6 @@ func (g *Model) Sample(r runtime.Request, o Options, progress func(Progress)) (*
 	}
 	if err := g.CPU.CheckGuide(r.Guide); err != nil {
 		return nil, err
-	}
-	if r.Guide != nil && r.Guide.Classifier != nil {
-		return nil, fmt.Errorf("%w: classifier guidance (it runs on the CPU)", ErrUnsupported)
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()

@@ -360,3 +360,32 @@ func TestClassifierGradMatchesCPU(t *testing.T) {
 		t.Error("a batch over the compiled one was accepted")
 	}
 }
+
+// Classifier-guided sampling on the GPU (the classifier's gradient joins
+// eps each NFE) gives the CPU's latents for the same seed.
+func TestClassifierGuidedMatchesCPU(t *testing.T) {
+	g, cpu := gpuModel(t, "")
+	c, err := runtime.LoadClassifier(weights.DefaultClassifier())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"dpmpp2m", "ddpm"} {
+		req := runtime.Request{Sampler: sampler.Config{Name: name, NFE: 5}, Count: 3, Seed: 6, Guide: &runtime.Guide{Class: 7, Scale: 3, Classifier: c}}
+		want, err := cpu.Sample(req, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := g.Sample(req, Options{Latent: true}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		worst := 0.0
+		for i, v := range want.Latent {
+			worst = max(worst, math.Abs(float64(got.Latent[i]-v))/(1+math.Abs(float64(v))))
+		}
+		if worst > 5e-4 {
+			t.Errorf("%s: classifier-guided latents differ by %.3g relative, more than 5e-4", name, worst)
+		}
+		t.Logf("%s: classifier-guided latents within %.2g relative; %d submissions, %d readbacks for %d NFE", name, worst, got.Submits, got.Readbacks, got.Stats.NFE)
+	}
+}

@@ -31,6 +31,8 @@ type run struct {
 	stop     <-chan struct{} // Request.Stop
 	bufs     []*Buffer
 	guide    *runtime.Guide // classifier-free guidance: the score net runs 2n, class then no class
+	clf      *Classifier    // classifier guidance: its gradient joins eps each NFE
+	cguide   *runtime.Guide
 	preview  *Buffer        // the denoised latents of a step, for a live view
 	img      *Buffer        // packed RGBA8 of the decoded images
 	toRGBA   *launch
@@ -80,6 +82,12 @@ func (g *Model) batch(r runtime.Request, c sampler.Config, ts []float64, o Optio
 	if u.score, err = g.netFor(g.score, g.pScore, nb); err != nil {
 		return nil, err
 	}
+	if r.Guide != nil && r.Guide.Classifier != nil {
+		if u.clf, err = g.classifierFor(r.Guide.Classifier, n); err != nil {
+			return nil, err
+		}
+		u.cguide = r.Guide
+	}
 	if y := u.score.in["y"]; y != nil { // a class-conditional network
 		if err := g.D.Write(y, rows); err != nil {
 			return nil, err
@@ -92,7 +100,8 @@ func (g *Model) batch(r runtime.Request, c sampler.Config, ts []float64, o Optio
 	}
 	// Dynamic parameter blocks: per NFE a fill and a mix, per step at most a
 	// noise draw and three updates, plus the preview and the start.
-	if u.r, err = g.D.newRecorder(4*len(ts) + 6*len(ts) + 8); err != nil {
+	// Classifier guidance adds a fill and an update per NFE.
+	if u.r, err = g.D.newRecorder(4*len(ts) + 6*len(ts) + 8 + 8*len(ts)); err != nil {
 		return nil, err
 	}
 	shape := g.CPU.DataShape()
@@ -223,9 +232,40 @@ func (u *run) eps(dst, z *Buffer, t float64) error {
 		u.r.copy(dst, u.score.out["eps"], u.nd)
 	}
 	if u.g.mix != nil {
-		return u.r.mixed(dst, z, u.g.mix, u.nd, u.d, sde.Sigma(u.s, t)/sde.NormalVar(u.s, t))
+		if err := u.r.mixed(dst, z, u.g.mix, u.nd, u.d, sde.Sigma(u.s, t)/sde.NormalVar(u.s, t)); err != nil {
+			return err
+		}
+	}
+	if u.clf != nil {
+		return u.classifierGuide(dst, z, t)
 	}
 	return nil
+}
+
+// classifierGuide records eps -= scale sigma_t d log p(class | z_t, t) / dz
+// (sampler.ClassifierGuided): the classifier's forward pass, a read of its
+// logits for the softmax seed (one more submission and readback an NFE),
+// its backward pass and the update.
+func (u *run) classifierGuide(dst, z *Buffer, t float64) error {
+	c, g := u.clf, u.cguide
+	if g.Scale == 0 {
+		return nil
+	}
+	u.r.copy(c.z, z, u.nd)
+	if err := u.r.fill(c.t, c.n, t); err != nil {
+		return err
+	}
+	c.fwd.recordInto(u.r)
+	got, err := u.r.read([]*Buffer{c.logits}, []int{c.n * c.c.File.Classes})
+	if err != nil {
+		return err
+	}
+	seed, _ := softmaxSeed(floats(got[0]), c.n, c.c.File.Classes, g.Class)
+	if err := u.g.D.Write(c.seed, seed); err != nil {
+		return err
+	}
+	c.back.recordInto(u.r)
+	return u.r.lincomb(dst, u.nd, 1, term{-g.Scale * sde.Sigma(u.s, t), c.grad})
 }
 
 // report, when someone watches, submits the step and waits for it; with

@@ -59,14 +59,14 @@ async function load(run) {
   sel.value = keep && s.samplers.includes(keep) ? keep : s.sampler;
   // A class-conditional model gets a class picker and a guidance scale
   // (classifier-free guidance); a model without classes gets them too when
-  // a classifier of its latents is loaded (classifier guidance, on the CPU).
+  // a classifier of its latents is loaded (classifier guidance).
   const cls = $('class');
   const keepClass = cls.value || cls.dataset.want || '';
   cls.length = 1;
   const names = s.classes && s.classes.length ? s.classes : s.classifierClasses || [];
   for (const [i, name] of names.entries()) cls.add(new Option(name, String(i)));
   $('classbox').hidden = $('guidancebox').hidden = !names.length;
-  $('classbox').title = s.classes && s.classes.length ? 'classifier-free guidance' : 'classifier guidance (runs on the CPU)';
+  $('classbox').title = s.classes && s.classes.length ? 'classifier-free guidance' : 'classifier guidance';
   cls.value = [...cls.options].some((o) => o.value === keepClass) ? keepClass : '';
   if (!$('count').dataset.set) $('count').value = firstCount(s);
   const model = `Model ${s.name} (${mparams(s.parameters)}, ${mb(s.bytes)})`;

@@ -88,7 +88,7 @@ export class Sampler {
   // index; the model's classes are in the sampler's classes property) with
   // guidanceScale in [0, 20] (classifier-free guidance; default 1), or
   // guidance: 'classifier' (the default for a model without classes when a
-  // classifier was loaded: a class of classifierClasses, on the CPU),
+  // classifier was loaded: a class of classifierClasses),
   // preview (default true: progress reports carry the decoded
   // prediction, for a live view; on the CPU a few a second), signal (an
   // AbortSignal that cancels, like cancel()). onProgress gets {step, steps,
