@@ -33,8 +33,8 @@ type run struct {
 	guide    *runtime.Guide // classifier-free guidance: the score net runs 2n, class then no class
 	clf      *Classifier    // classifier guidance: its gradient joins eps each NFE
 	cguide   *runtime.Guide
-	preview  *Buffer        // the denoised latents of a step, for a live view
-	img      *Buffer        // packed RGBA8 of the decoded images
+	preview  *Buffer // the denoised latents of a step, for a live view
+	img      *Buffer // packed RGBA8 of the decoded images
 	toRGBA   *launch
 }
 
