@@ -71,6 +71,34 @@ func classIndex(names []string, whose, s string) (int, error) {
 	return 0, fmt.Errorf("runtime: %s has no class %q; the classes are %s (or their index, 0 to %d)", whose, s, strings.Join(names, ", "), len(names)-1)
 }
 
+// SoftmaxSeed is d log softmax(l)_class / dl = one-hot minus softmax for n
+// rows of k logits, and the rows' mean log-probability of the class: the
+// seed of classifier guidance's backward pass on every backend.
+func SoftmaxSeed(l []float32, n, k, class int) ([]float32, float64) {
+	seed := make([]float32, n*k)
+	var logp float64
+	for i := 0; i < n; i++ {
+		row := l[i*k : (i+1)*k]
+		mx := row[0]
+		for _, v := range row {
+			mx = max(mx, v)
+		}
+		var sum float64
+		for _, v := range row {
+			sum += math.Exp(float64(v - mx))
+		}
+		for j, v := range row {
+			pj := math.Exp(float64(v-mx)) / sum
+			seed[i*k+j] = float32(-pj)
+			if j == class {
+				seed[i*k+j] += 1
+				logp += math.Log(pj) / float64(n)
+			}
+		}
+	}
+	return seed, logp
+}
+
 // check refuses a classifier trained for another model.
 func (c *Classifier) check(m *Model) error {
 	if !weights.EqualShape(c.File.LatentShape, m.File.Arch.LatentShape) {
@@ -97,28 +125,9 @@ func (c *Classifier) LogProbGrad(dst, z []float32, t float64, class int) (float6
 		ts[i] = float32(t)
 	}
 	var logp float64
-	// d log softmax(l)_y / dl = onehot(y) - softmax(l)
 	seed := func(l []float32) []float32 {
-		g := make([]float32, len(l))
-		for i := 0; i < n; i++ {
-			row := l[i*k : (i+1)*k]
-			mx := row[0]
-			for _, v := range row {
-				mx = max(mx, v)
-			}
-			var sum float64
-			for _, v := range row {
-				sum += math.Exp(float64(v - mx))
-			}
-			for j, v := range row {
-				p := math.Exp(float64(v-mx)) / sum
-				g[i*k+j] = float32(-p)
-				if j == class {
-					g[i*k+j] += 1
-					logp += math.Log(p) / float64(n)
-				}
-			}
-		}
+		g, lp := SoftmaxSeed(l, n, k, class)
+		logp = lp
 		return g
 	}
 	_, grad, err := c.plan.VJP(n, map[string][]float32{"z": z, "t": ts}, "logits", seed, "z")

@@ -101,25 +101,33 @@ func (c *classifier) build(batch int, train bool) (*classNet, error) {
 		return nil, err
 	}
 	if train {
-		cn.y = G.NewMatrix(g, G.Float32, G.WithShape(batch, c.Classes), G.WithName("y"), G.WithInit(G.Zeroes()))
-		nll, err := nn.SoftmaxNLL(net.Outputs["logits"], cn.y)
-		if err != nil {
-			return nil, err
-		}
-		cost := G.Must(G.Div(G.Must(G.Sum(nll)), G.NewConstant(float32(batch))))
-		wrt := make([]*G.Node, len(p.Names))
-		for i, n := range p.Names {
-			wrt[i] = p.Nodes[n]
-		}
-		if _, err := G.Grad(cost, wrt...); err != nil {
-			return nil, err
-		}
-		if cn.cost, err = nn.Tap(cost); err != nil {
+		if cn.y, cn.cost, err = classLoss(net.Outputs["logits"], p, batch, c.Classes); err != nil {
 			return nil, err
 		}
 	}
 	cn.vm = G.NewTapeMachine(g)
 	return cn, nil
+}
+
+// classLoss adds a classifier's training loss to its graph: the mean
+// softmax cross entropy of logits against one-hot targets y (an input,
+// [batch, classes]) and its gradients by every parameter of p.
+func classLoss(logits *G.Node, p *nn.Params, batch, classes int) (y, cost *G.Node, err error) {
+	y = G.NewMatrix(logits.Graph(), G.Float32, G.WithShape(batch, classes), G.WithName("y"), G.WithInit(G.Zeroes()))
+	nll, err := nn.SoftmaxNLL(logits, y)
+	if err != nil {
+		return nil, nil, err
+	}
+	c := G.Must(G.Div(G.Must(G.Sum(nll)), G.NewConstant(float32(batch))))
+	wrt := make([]*G.Node, len(p.Names))
+	for i, n := range p.Names {
+		wrt[i] = p.Nodes[n]
+	}
+	if _, err := G.Grad(c, wrt...); err != nil {
+		return nil, nil, err
+	}
+	cost, err = nn.Tap(c)
+	return y, cost, err
 }
 
 func (cn *classNet) run() error {

@@ -77,20 +77,7 @@ func buildNoisy(c *weights.Classifier, batch int, train bool) (*noisyNet, error)
 		return nil, err
 	}
 	if train {
-		nt.y = G.NewMatrix(g, G.Float32, G.WithShape(batch, c.Classes), G.WithName("y"), G.WithInit(G.Zeroes()))
-		nll, err := nn.SoftmaxNLL(net.Outputs["logits"], nt.y)
-		if err != nil {
-			return nil, err
-		}
-		cost := G.Must(G.Div(G.Must(G.Sum(nll)), G.NewConstant(float32(batch))))
-		wrt := make([]*G.Node, len(p.Names))
-		for i, n := range p.Names {
-			wrt[i] = p.Nodes[n]
-		}
-		if _, err := G.Grad(cost, wrt...); err != nil {
-			return nil, err
-		}
-		if nt.cost, err = nn.Tap(cost); err != nil {
+		if nt.y, nt.cost, err = classLoss(net.Outputs["logits"], p, batch, c.Classes); err != nil {
 			return nil, err
 		}
 	}

@@ -252,16 +252,7 @@ func TestWindowGuidance(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := runtime.RGBA8(res.Images, 4, m.DataShape())
-	sc := Scale(GridPx(2, 28))
-	worst := 0
-	for k := 0; k < 4; k++ {
-		for y := 0; y < 28; y++ {
-			for x := 0; x < 28; x++ {
-				r, _, _, _ := img.At(GridX+(Pad+(k%2)*30+x)*sc+sc/2, GridY+(Pad+(k/2)*30+y)*sc+sc/2).RGBA()
-				worst = max(worst, int(math.Abs(float64(int(r>>8)-int(want[4*(k*784+y*28+x)])))))
-			}
-		}
-	}
+	worst := gridWorst(img, want, 2, 28, 28)
 	if worst > 1 {
 		t.Errorf("the guided grid differs from the runtime's by %d grey levels\n%s", worst, log)
 	}
@@ -312,16 +303,7 @@ func TestWindowEdit(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := runtime.RGBA8(res.Images, side*side, m.DataShape())
-		sc := Scale(GridPx(side, w))
-		worst := 0
-		for k := 0; k < side*side; k++ {
-			for y := 0; y < h; y++ {
-				for x := 0; x < w; x++ {
-					r, _, _, _ := img.At(GridX+(Pad+(k%side)*(w+Pad)+x)*sc+sc/2, GridY+(Pad+(k/side)*(h+Pad)+y)*sc+sc/2).RGBA()
-					worst = max(worst, int(math.Abs(float64(int(r>>8)-int(want[4*(k*h*w+y*w+x)])))))
-				}
-			}
-		}
+		worst := gridWorst(img, want, side, h, w)
 		if worst > 1 {
 			t.Errorf("%s: the window's edits differ from the runtime's by %d grey levels\n%s", show, worst, log)
 		}
@@ -347,17 +329,24 @@ func TestWindowClassifierGuidance(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := runtime.RGBA8(res.Images, 4, m.DataShape())
-	sc := Scale(GridPx(2, 28))
-	worst := 0
-	for k := 0; k < 4; k++ {
-		for y := 0; y < 28; y++ {
-			for x := 0; x < 28; x++ {
-				r, _, _, _ := img.At(GridX+(Pad+(k%2)*30+x)*sc+sc/2, GridY+(Pad+(k/2)*30+y)*sc+sc/2).RGBA()
-				worst = max(worst, int(math.Abs(float64(int(r>>8)-int(want[4*(k*784+y*28+x)])))))
-			}
-		}
-	}
+	worst := gridWorst(img, want, 2, 28, 28)
 	if worst > 1 {
 		t.Errorf("the classifier-guided grid differs from the runtime's by %d grey levels\n%s", worst, log)
 	}
+}
+
+// gridWorst is the largest grey-level difference between the window's grid
+// of side x side h x w images and the runtime's RGBA8 images want.
+func gridWorst(img image.Image, want []byte, side, h, w int) int {
+	sc := Scale(GridPx(side, w))
+	worst := 0
+	for k := 0; k < side*side; k++ {
+		for y := 0; y < h; y++ {
+			for x := 0; x < w; x++ {
+				r, _, _, _ := img.At(GridX+(Pad+(k%side)*(w+Pad)+x)*sc+sc/2, GridY+(Pad+(k/side)*(h+Pad)+y)*sc+sc/2).RGBA()
+				worst = max(worst, int(math.Abs(float64(int(r>>8)-int(want[4*(k*h*w+y*w+x)])))))
+			}
+		}
+	}
+	return worst
 }

@@ -3,7 +3,6 @@ package gpu
 import (
 	"errors"
 	"fmt"
-	"math"
 
 	"github.com/lsgm-go/lsgm/runtime"
 	"github.com/lsgm-go/lsgm/weights"
@@ -169,7 +168,7 @@ func (g *Classifier) LogProbGrad(dst, z []float32, t float64, class int) (float6
 	if err != nil {
 		return 0, err
 	}
-	seed, logp := softmaxSeed(got[0][:m*k], m, k, class)
+	seed, logp := runtime.SoftmaxSeed(got[0][:m*k], m, k, class)
 	seed = append(seed, make([]float32, (g.n-m)*k)...) // rows past m add nothing
 	if err := g.d.Write(g.seed, seed); err != nil {
 		return 0, err
@@ -180,33 +179,6 @@ func (g *Classifier) LogProbGrad(dst, z []float32, t float64, class int) (float6
 	}
 	copy(dst, out[0][:len(z)])
 	return logp, nil
-}
-
-// softmaxSeed is d log softmax(l)_class / dl = one-hot minus softmax for
-// n rows of k logits, and the rows' mean log-probability of the class.
-func softmaxSeed(l []float32, n, k, class int) ([]float32, float64) {
-	seed := make([]float32, n*k)
-	var logp float64
-	for i := 0; i < n; i++ {
-		row := l[i*k : (i+1)*k]
-		mx := row[0]
-		for _, v := range row {
-			mx = max(mx, v)
-		}
-		var sum float64
-		for _, v := range row {
-			sum += math.Exp(float64(v - mx))
-		}
-		for j, v := range row {
-			pj := math.Exp(float64(v-mx)) / sum
-			seed[i*k+j] = float32(-pj)
-			if j == class {
-				seed[i*k+j] += 1
-				logp += math.Log(pj) / float64(n)
-			}
-		}
-	}
-	return seed, logp
 }
 
 // Release frees the device buffers and programs.

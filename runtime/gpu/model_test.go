@@ -140,10 +140,7 @@ func TestGuidedMatchesCPU(t *testing.T) {
 		if err != nil {
 			t.Fatalf("scale %v: %v", w, err)
 		}
-		worst := 0.0
-		for i, v := range want.Latent {
-			worst = max(worst, math.Abs(float64(got.Latent[i]-v))/(1+math.Abs(float64(v))))
-		}
+		worst := latentWorst(got.Latent, want.Latent)
 		if worst > 5e-4 {
 			t.Errorf("scale %v: latents differ by %.3g relative, more than 5e-4", w, worst)
 		}
@@ -304,10 +301,7 @@ func TestSDEditMatchesCPU(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		worst := 0.0
-		for i, v := range want.Latent {
-			worst = max(worst, math.Abs(float64(got.Latent[i]-v))/(1+math.Abs(float64(v))))
-		}
+		worst := latentWorst(got.Latent, want.Latent)
 		if worst > 5e-4 || want.Stats.NFE != got.Stats.NFE {
 			t.Errorf("%s: latents differ by %.3g relative (more than 5e-4?), NFE %d and %d", c.Name, worst, want.Stats.NFE, got.Stats.NFE)
 		}
@@ -379,13 +373,19 @@ func TestClassifierGuidedMatchesCPU(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		worst := 0.0
-		for i, v := range want.Latent {
-			worst = max(worst, math.Abs(float64(got.Latent[i]-v))/(1+math.Abs(float64(v))))
-		}
+		worst := latentWorst(got.Latent, want.Latent)
 		if worst > 5e-4 {
 			t.Errorf("%s: classifier-guided latents differ by %.3g relative, more than 5e-4", name, worst)
 		}
 		t.Logf("%s: classifier-guided latents within %.2g relative; %d submissions, %d readbacks for %d NFE", name, worst, got.Submits, got.Readbacks, got.Stats.NFE)
 	}
+}
+
+// latentWorst is the largest |got - want| / (1 + |want|) over the latents.
+func latentWorst(got, want []float32) float64 {
+	worst := 0.0
+	for i, v := range want {
+		worst = max(worst, math.Abs(float64(got[i]-v))/(1+math.Abs(float64(v))))
+	}
+	return worst
 }

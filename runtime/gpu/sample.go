@@ -260,7 +260,7 @@ func (u *run) classifierGuide(dst, z *Buffer, t float64) error {
 	if err != nil {
 		return err
 	}
-	seed, _ := softmaxSeed(floats(got[0]), c.n, c.c.File.Classes, g.Class)
+	seed, _ := runtime.SoftmaxSeed(floats(got[0]), c.n, c.c.File.Classes, g.Class)
 	if err := u.g.D.Write(c.seed, seed); err != nil {
 		return err
 	}

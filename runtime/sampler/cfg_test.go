@@ -68,26 +68,7 @@ func TestCFGGaussianOracle(t *testing.T) {
 // samples the class's own component and scale 0 the mixture.
 func TestCFGMixture(t *testing.T) {
 	s := sde.NewVP()
-	comps := []gaussian{
-		{s: s, mu: []float64{-2}, sd: []float64{0.5}, Dim: 1},
-		{s: s, mu: []float64{1.5}, sd: []float64{0.8}, Dim: 1},
-	}
-	pi := []float64{0.3, 0.7}
-	mixture := ModelFunc(func(dst, z []float32, t float64) error {
-		sg := sde.Sigma(s, t)
-		for i, v := range z {
-			// eps = sigma * (score's negative): sum_k r_k (z - m mu_k) / V_k.
-			var den, num float64
-			for k, c := range comps {
-				m, vr := c.marginal(t, 0)
-				p := pi[k] * math.Exp(-0.5*(float64(v)-m)*(float64(v)-m)/vr) / math.Sqrt(vr)
-				den += p
-				num += p * (float64(v) - m) / vr
-			}
-			dst[i] = float32(sg * num / den)
-		}
-		return nil
-	})
+	comps, mixture, _ := testMixture(s)
 	const n, t0 = 6000, 1e-3
 	for _, c := range []struct {
 		w          float64
@@ -101,17 +82,7 @@ func TestCFGMixture(t *testing.T) {
 		if _, err := Run(Config{Name: "heun", NFE: 80, EndTime: t0}, guidedModel(comps[1], mixture, c.w), s, z, 1, rng.Source{Seed: 2, Dim: 1}, nil); err != nil {
 			t.Fatal(err)
 		}
-		var m, m2 float64
-		for _, v := range z {
-			m += float64(v)
-			m2 += float64(v) * float64(v)
-		}
-		m /= n
-		vr := m2/n - m*m
-		se := math.Sqrt(c.vari / n)
-		if math.Abs(m-c.mean) > 5*se+0.02 || math.Abs(vr-c.vari) > 5*c.vari*math.Sqrt(2.0/n)+0.03*c.vari {
-			t.Errorf("w=%v: mean %.4f var %.4f, want %.4f and %.4f", c.w, m, vr, c.mean, c.vari)
-		}
+		checkScalar(t, fmt.Sprintf("w=%v", c.w), z, c.mean, c.vari)
 	}
 }
 
@@ -122,31 +93,7 @@ func TestCFGMixture(t *testing.T) {
 // the closed form eps - 4 sigma grad at every point.
 func TestClassifierGuidanceMixture(t *testing.T) {
 	s := sde.NewVP()
-	comps := []gaussian{
-		{s: s, mu: []float64{-2}, sd: []float64{0.5}, Dim: 1},
-		{s: s, mu: []float64{1.5}, sd: []float64{0.8}, Dim: 1},
-	}
-	pi := []float64{0.3, 0.7}
-	// resp returns the responsibilities and each component's score at z.
-	resp := func(v, t float64) (r, score [2]float64) {
-		var den float64
-		for k, c := range comps {
-			m, vr := c.marginal(t, 0)
-			r[k] = pi[k] * math.Exp(-0.5*(v-m)*(v-m)/vr) / math.Sqrt(vr)
-			score[k] = -(v - m) / vr
-			den += r[k]
-		}
-		r[0], r[1] = r[0]/den, r[1]/den
-		return r, score
-	}
-	mixture := ModelFunc(func(dst, z []float32, t float64) error {
-		sg := sde.Sigma(s, t)
-		for i, v := range z {
-			r, sc := resp(float64(v), t)
-			dst[i] = float32(-sg * (r[0]*sc[0] + r[1]*sc[1]))
-		}
-		return nil
-	})
+	_, mixture, resp := testMixture(s)
 	const class = 1
 	grad := func(dst, z []float32, t float64) error {
 		for i, v := range z {
@@ -183,17 +130,57 @@ func TestClassifierGuidanceMixture(t *testing.T) {
 		if _, err := Run(Config{Name: "heun", NFE: 80, EndTime: t0}, ClassifierGuided(mixture, grad, c.scale, s), s, z, 1, rng.Source{Seed: 2, Dim: 1}, nil); err != nil {
 			t.Fatal(err)
 		}
-		var m, m2 float64
-		for _, v := range z {
-			m += float64(v)
-			m2 += float64(v) * float64(v)
-		}
-		m /= n
-		vr := m2/n - m*m
-		se := math.Sqrt(c.vari / n)
-		if math.Abs(m-c.mean) > 5*se+0.02 || math.Abs(vr-c.vari) > 5*c.vari*math.Sqrt(2.0/n)+0.03*c.vari {
-			t.Errorf("scale %v: mean %.4f var %.4f, want %.4f and %.4f", c.scale, m, vr, c.mean, c.vari)
-		}
-		t.Logf("scale %v: mean %.4f var %.4f (want %.4f, %.4f)", c.scale, m, vr, c.mean, c.vari)
+		checkScalar(t, fmt.Sprintf("classifier scale %v", c.scale), z, c.mean, c.vari)
 	}
+}
+
+// testMixture is the 1-D class-conditional Gaussian mixture of the guidance
+// tests: components N(-2, 0.5^2) and N(1.5, 0.8^2) with weights 0.3 and 0.7,
+// its exact noise predictor, and resp, the responsibilities and each
+// component's score at z and t.
+func testMixture(s sde.SDE) (comps []gaussian, mixture Model, resp func(v, t float64) (r, score [2]float64)) {
+	comps = []gaussian{
+		{s: s, mu: []float64{-2}, sd: []float64{0.5}, Dim: 1},
+		{s: s, mu: []float64{1.5}, sd: []float64{0.8}, Dim: 1},
+	}
+	pi := []float64{0.3, 0.7}
+	resp = func(v, t float64) (r, score [2]float64) {
+		var den float64
+		for k, c := range comps {
+			m, vr := c.marginal(t, 0)
+			r[k] = pi[k] * math.Exp(-0.5*(v-m)*(v-m)/vr) / math.Sqrt(vr)
+			score[k] = -(v - m) / vr
+			den += r[k]
+		}
+		r[0], r[1] = r[0]/den, r[1]/den
+		return r, score
+	}
+	// eps = -sigma times the mixture's score: sum_k r_k score_k.
+	mixture = ModelFunc(func(dst, z []float32, t float64) error {
+		sg := sde.Sigma(s, t)
+		for i, v := range z {
+			r, sc := resp(float64(v), t)
+			dst[i] = float32(-sg * (r[0]*sc[0] + r[1]*sc[1]))
+		}
+		return nil
+	})
+	return comps, mixture, resp
+}
+
+// checkScalar asserts 1-D samples z have the mean and variance asked for,
+// within 5 standard errors plus a small discretization allowance.
+func checkScalar(t *testing.T, name string, z []float32, mean, vari float64) {
+	t.Helper()
+	n := float64(len(z))
+	var m, m2 float64
+	for _, v := range z {
+		m += float64(v)
+		m2 += float64(v) * float64(v)
+	}
+	m /= n
+	vr := m2/n - m*m
+	if math.Abs(m-mean) > 5*math.Sqrt(vari/n)+0.02 || math.Abs(vr-vari) > 5*vari*math.Sqrt(2/n)+0.03*vari {
+		t.Errorf("%s: mean %.4f var %.4f, want %.4f and %.4f", name, m, vr, mean, vari)
+	}
+	t.Logf("%s: mean %.4f var %.4f (want %.4f, %.4f)", name, m, vr, mean, vari)
 }
