@@ -36,10 +36,10 @@ func runEditBench(args []string) error {
 	n := fs.Int("n", 500, "guides (the first test images) per SDEdit setting")
 	ni := fs.Int("n-inpaint", 200, "images per inpainting setting")
 	strengths := fs.String("strengths", "0.2,0.4,0.6,0.8,0.9,0.95", "SDEdit strengths, comma separated")
-	guides := fs.String("guides", "noise,blur", "guide corruptions: noise (Gaussian, sd --noise), blur (Gaussian, sd --blur pixels)")
+	guides := fs.String("guides", "noise,blur", "guide corruptions: noise (Gaussian, sd --noise), blur (Gaussian, sd --blur pixels); empty: no SDEdit")
 	noiseSD := fs.Float64("noise", 0.3, "the noisy guides' noise sd, in [0, 1] pixel units")
 	blurSD := fs.Float64("blur", 1.5, "the blurred guides' blur sd, in pixels")
-	masks := fs.String("masks", "left,centre,strokes", "inpainting masks: left (the left half), centre (the centre square of half the side), strokes (4 random strokes 3 pixels wide)")
+	masks := fs.String("masks", "left,centre,strokes", "inpainting masks: left (the left half), centre (the centre square of half the side), strokes (4 random strokes 3 pixels wide); empty: no inpainting")
 	sdeditCfg := fs.String("sampler", "dpmpp2m:10", "SDEdit's sampler:NFE")
 	inpaintCfg := fs.String("inpaint", "ddpm:20:5", "inpainting's sampler:steps:jumps (NFE = steps x jumps)")
 	seed := fs.Uint64("seed", 1, "seed")
@@ -164,7 +164,7 @@ func runEditBench(args []string) error {
 	fmt.Printf("Fréchet distance against the other %d test images (features of %s); the floor at n = %d (training images): %.2f.\n", nref, *clf, *n, fl)
 	fmt.Printf("Distances are root mean squared per pixel, in grey levels (of 255), mean ± standard error over the %d images.\n\n", *n)
 	fmt.Printf("| model | guide | strength | to guide | to clean image | FD | wall time |\n|---|---|---|---|---|---|---|\n")
-	for _, g := range strings.Split(*guides, ",") {
+	for _, g := range list(*guides) {
 		guide, err := corrupt(clean, *n, test.Shape, strings.TrimSpace(g), *noiseSD, *blurSD, *seed)
 		if err != nil {
 			return fmt.Errorf("trainer editbench: %v", err)
@@ -221,7 +221,7 @@ func runEditBench(args []string) error {
 	fmt.Printf("Known pixels: the decoded result's error there before they are put back (root mean squared, grey levels). Filled: the error against the clean image on the filled pixels. FD of the filled images (known pixels put back) against the other %d test images; the floor at n = %d: %.2f.\n\n", nref, *ni, fl)
 	fmt.Printf("| mask | model | method | known pixels | filled pixels | FD | NFE | wall time |\n|---|---|---|---|---|---|---|---|\n")
 	px := test.Shape[1] * test.Shape[2]
-	for _, mk := range strings.Split(*masks, ",") {
+	for _, mk := range list(*masks) {
 		mask, err := makeMask(strings.TrimSpace(mk), *ni, test.Shape, *seed)
 		if err != nil {
 			return fmt.Errorf("trainer editbench: %v", err)
@@ -268,6 +268,15 @@ func runEditBench(args []string) error {
 		}
 	}
 	return nil
+}
+
+// list splits a comma-separated flag; an empty one is no items (a section
+// the run skips).
+func list(s string) []string {
+	if strings.TrimSpace(s) == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
 }
 
 type runSpec struct {
