@@ -44,6 +44,10 @@ func TestNoisyClassifier(t *testing.T) {
 	if err := runSample([]string{"--classifier", path, "--class", "sneaker", "--guidance-scale", "3", "--count", "4", "--nfe", "3", "--backend", "cpu", "--out", out, "-q"}); err != nil {
 		t.Fatal(err)
 	}
+	// The shipped model guides with its own classifier by default.
+	if err := runSample([]string{"--class", "Bag", "--guidance-scale", "2", "--count", "2", "--nfe", "3", "--backend", "cpu", "--out", out, "-q"}); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		args []string
 		want string
@@ -54,6 +58,10 @@ func TestNoisyClassifier(t *testing.T) {
 		{[]string{"--classifier", filepath.Join(dir, "none.lsgmc"), "--class", "Bag"}, "no such file"},
 		{[]string{"--classifier", path, "--class", "Bag", "--weights", fixture}, "the classifier reads latents of [4 7 7]"},
 		{[]string{"--classifier", path, "--class", "Bag", "--guidance-scale", "-1"}, "--guidance-scale -1 out of range"},
+		{[]string{"--class", "Bag", "--guidance", "cfg"}, "not class-conditional"},
+		{[]string{"--class", "Bag", "--guidance", "magic"}, `--guidance "magic": want cfg or classifier`},
+		{[]string{"--class", "Bag", "--guidance", "cfg", "--classifier", path}, "does not use --classifier"},
+		{[]string{"--class", "Bag", "--weights", fixture}, "needs a classifier of its latents"},
 	} {
 		err := runSample(append(c.args, "--count", "1", "--nfe", "2", "--out", out, "-q"))
 		if err == nil || !strings.Contains(err.Error(), c.want) {

@@ -44,7 +44,8 @@ func runSample(args []string) error {
 	kind := fs.String("backend", "auto", "where to sample: gpu (WebGPU), cpu, or auto (the GPU when there is one and it runs the sampler)")
 	class := fs.String("class", "", "a class-conditional model's class, by name or index (default: unconditional)")
 	gscale := fs.Float64("guidance-scale", 1, "with --class: the guidance scale, 0 to 20 (0: unconditional, 1: the conditional model, above 1: closer to the class)")
-	clfPath := fs.String("classifier", "", "with --class: classifier guidance with this noisy classifier of the model's latents (trainer classifier --noisy) instead of classifier-free guidance; any model")
+	clfPath := fs.String("classifier", "", "with --class: classifier guidance with this noisy classifier of the model's latents (trainer classifier --noisy) instead of classifier-free guidance; any model (the shipped model's own is the default for it)")
+	kindFlag := fs.String("guidance", "", "with --class: cfg (classifier-free: a class-conditional model) or classifier (classifier guidance: --classifier, or the shipped model's own); default: cfg where the model has classes, else classifier")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -91,16 +92,37 @@ func runSample(args []string) error {
 	if *clfPath != "" && *class == "" {
 		return fmt.Errorf("trainer sample: --classifier guides towards a class: name one with --class")
 	}
+	gkind := *kindFlag
+	switch {
+	case gkind != "" && gkind != "cfg" && gkind != "classifier":
+		return fmt.Errorf("trainer sample: --guidance %q: want cfg or classifier", gkind)
+	case gkind == "cfg" && *clfPath != "":
+		return fmt.Errorf("trainer sample: --guidance cfg does not use --classifier")
+	case gkind == "" && (*clfPath != "" || len(m.Classes()) == 0):
+		gkind = "classifier"
+	case gkind == "":
+		gkind = "cfg"
+	}
 	if *class != "" {
 		if !(*gscale >= 0 && *gscale <= runtime.MaxGuidance) {
 			return fmt.Errorf("trainer sample: --guidance-scale %v out of range [0, %d]", *gscale, runtime.MaxGuidance)
 		}
 		var clf *runtime.Classifier
 		index := m.ClassIndex
-		if *clfPath != "" {
-			b, err := os.ReadFile(*clfPath)
-			if err != nil {
-				return fmt.Errorf("trainer sample: --classifier: %v", err)
+		if gkind == "classifier" {
+			b := weights.DefaultClassifier()
+			switch {
+			case *clfPath != "":
+				if b, err = os.ReadFile(*clfPath); err != nil {
+					return fmt.Errorf("trainer sample: --classifier: %v", err)
+				}
+			case !bytes.Equal(data, weights.Default()):
+				if len(m.Classes()) == 0 {
+					return fmt.Errorf("trainer sample: %s is not class-conditional (trainer fit --classes makes one for classifier-free guidance), and classifier guidance needs a classifier of its latents: --classifier FILE (trainer classifier --noisy --weights %s)", *path, *path)
+				}
+				return fmt.Errorf("trainer sample: classifier guidance of %s needs a classifier of its latents: --classifier FILE (trainer classifier --noisy --weights %s)", *path, *path)
+			default:
+				*clfPath = "the shipped model's classifier"
 			}
 			if clf, err = runtime.LoadClassifier(b); err != nil {
 				return fmt.Errorf("trainer sample: --classifier %s: %v", *clfPath, err)
