@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -429,6 +430,7 @@ func runFD(args []string) error {
 	seed := fs.Uint64("seed", 1, "sampling seed")
 	blas := fs.String("blas", "auto", "matrix multiply backend for the classifier: auto, gonum, openblas")
 	quiet := fs.Bool("q", false, "no progress output")
+	record := fs.Bool("record", false, "write the table, its n and floor into the weights file's provenance (trainer info shows it)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -437,6 +439,9 @@ func runFD(args []string) error {
 	}
 	if *n < 2 {
 		return errors.New("trainer fd: --n must be at least 2")
+	}
+	if *record && *path == "" {
+		return errors.New("trainer fd: --record writes into a weights file: name it with --weights (for the shipped model, weights/default.lsgm)")
 	}
 	c, err := loadClassifier(*clf)
 	if err != nil {
@@ -489,6 +494,7 @@ func runFD(args []string) error {
 	fmt.Printf("Fréchet distance on %s features (test accuracy %.2f%%), %d samples of %s against %d test images\n", *clf, 100*c.Accuracy, *n, name, nt)
 	fmt.Printf("(%d training images against the same test images: %.2f, the floor at this n)\n\n", *n, floor)
 	fmt.Printf("| sampler | NFE | FD | wall time | images/s | on |\n|---|---|---|---|---|---|\n")
+	table := map[string]float64{"fd_n": float64(*n), "fd_floor": floor}
 	for _, r := range strings.Split(*runs, ",") {
 		parts := strings.SplitN(strings.TrimSpace(r), ":", 2)
 		cfg := sampler.Config{Name: parts[0]}
@@ -541,8 +547,109 @@ func runFD(args []string) error {
 			where = s.Name()
 		}
 		fmt.Printf("| %s | %d | %.2f | %.1f s | %.1f | %s |\n", cfg.Name, nfe, fd, secs, float64(*n)/secs, where)
+		key := cfg.Name
+		if cfg.NFE > 0 {
+			key += ":" + strconv.Itoa(cfg.NFE)
+		}
+		table["fd:"+key] = fd
+		if !vae {
+			table["nfe:"+key] = float64(nfe)
+		}
+	}
+	if *record {
+		cmd := fmt.Sprintf("trainer fd --n %d --runs %s --seed %d --classifier %s", *n, *runs, *seed, *clf)
+		if err := recordFD(*path, table, cmd); err != nil {
+			return err
+		}
+		fmt.Printf("recorded in %s's provenance\n", *path)
 	}
 	return nil
+}
+
+// recordFD writes a Fréchet-distance table into the provenance of the
+// weights file at path, replacing an earlier one: metrics fd_n, fd_floor,
+// fd:SAMPLER[:NFE] and nfe:SAMPLER[:NFE], and a notes line with the command.
+func recordFD(path string, table map[string]float64, cmd string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("trainer fd: %v", err)
+	}
+	f, err := weights.Decode(b)
+	if err != nil {
+		return fmt.Errorf("trainer fd: %s: %v", path, err)
+	}
+	p := &f.Provenance
+	if p.Metrics == nil {
+		p.Metrics = map[string]float64{}
+	}
+	for k := range p.Metrics {
+		if isFDKey(k) {
+			delete(p.Metrics, k)
+		}
+	}
+	for k, v := range table {
+		p.Metrics[k] = v
+	}
+	var keep []string
+	for _, line := range strings.Split(p.Notes, "\n") {
+		if !strings.HasPrefix(line, "fd table: ") {
+			keep = append(keep, line)
+		}
+	}
+	keep = append(keep, "fd table: "+cmd)
+	p.Notes = strings.TrimSpace(strings.Join(keep, "\n"))
+	out, err := weights.Encode(f)
+	if err != nil {
+		return fmt.Errorf("trainer fd: %v", err)
+	}
+	if err := lsgm.WriteFileAtomic(path, out); err != nil {
+		return fmt.Errorf("trainer fd: writing %s: %v", path, err)
+	}
+	return nil
+}
+
+// isFDKey says whether a provenance metric belongs to the recorded FD table.
+func isFDKey(k string) bool {
+	return k == "fd_n" || k == "fd_floor" || strings.HasPrefix(k, "fd:") || strings.HasPrefix(k, "nfe:")
+}
+
+// printFDTable prints a recorded FD table, if the metrics hold one.
+func printFDTable(m map[string]float64) {
+	n, ok := m["fd_n"]
+	if !ok {
+		return
+	}
+	fmt.Printf("  Fréchet distance at n = %g (floor %.2f):\n    | sampler | NFE | FD |\n", n, m["fd_floor"])
+	type row struct {
+		name string
+		nfe  int
+		fd   float64
+	}
+	var rows []row
+	for k, v := range m {
+		if !strings.HasPrefix(k, "fd:") {
+			continue
+		}
+		name := strings.TrimPrefix(k, "fd:")
+		r := row{name: strings.SplitN(name, ":", 2)[0], nfe: -1, fd: v}
+		if e, ok := m["nfe:"+name]; ok {
+			r.nfe = int(e)
+		}
+		rows = append(rows, r)
+	}
+	slices.SortFunc(rows, func(a, b row) int {
+		if c := strings.Compare(a.name, b.name); c != 0 {
+			return c
+		}
+		return a.nfe - b.nfe
+	})
+	for _, r := range rows {
+		nfe := "-"
+		if r.nfe >= 0 {
+			nfe = strconv.Itoa(r.nfe)
+		}
+		fmt.Printf("    | %s | %s | %.2f |\n", r.name, nfe, r.fd)
+	}
 }
 
 // vaeImages splits a model's error between its parts: "recon" decodes the

@@ -118,4 +118,37 @@ func TestFDCommand(t *testing.T) {
 	if err := runFD(append(args, "--runs", "magic:3")); err == nil || !strings.Contains(err.Error(), "unknown sampler") {
 		t.Errorf("unknown sampler: %v", err)
 	}
+	// --record writes the table into a copy of the weights; a second record
+	// replaces the first; trainer info shows it.
+	b, err := os.ReadFile(fixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := filepath.Join(t.TempDir(), "w.lsgm")
+	if err := os.WriteFile(w, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rec := []string{"--weights", w, "--classifier", "../weights/fmnist-classifier.lsgmc", "--n", "10", "--backend", "cpu", "-q", "--record"}
+	if err := runFD(append(rec, "--runs", "ddim:2,euler:1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := runFD(append(rec, "--runs", "ddim:3,recon")); err != nil {
+		t.Fatal(err)
+	}
+	m := readModel(t, w).Provenance.Metrics
+	if m["fd_n"] != 10 || m["fd_floor"] <= 0 || m["fd:ddim:3"] <= 0 || m["nfe:ddim:3"] != 3 || m["fd:recon"] <= 0 {
+		t.Errorf("recorded metrics %v", m)
+	}
+	if _, ok := m["fd:euler:1"]; ok {
+		t.Error("the first record's rows survived the second")
+	}
+	if !strings.Contains(readModel(t, w).Provenance.Notes, "fd table: trainer fd --n 10 --runs ddim:3,recon") {
+		t.Errorf("notes %q", readModel(t, w).Provenance.Notes)
+	}
+	if err := runInfo([]string{w}); err != nil {
+		t.Fatal(err)
+	}
+	if err := runFD([]string{"--record", "-q"}); err == nil || !strings.Contains(err.Error(), "name it with --weights") {
+		t.Errorf("--record without --weights: %v", err)
+	}
 }

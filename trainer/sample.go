@@ -296,8 +296,11 @@ func runInfo(args []string) error {
 	}
 	fmt.Printf("  provenance: dataset %s, steps %d, code %s, created %s\n  command: %s\n", p.Dataset, p.Steps, code, p.Created, p.Command)
 	for _, k := range slices.Sorted(maps.Keys(p.Metrics)) {
-		fmt.Printf("  %s = %g\n", k, p.Metrics[k])
+		if !isFDKey(k) {
+			fmt.Printf("  %s = %g\n", k, p.Metrics[k])
+		}
 	}
+	printFDTable(p.Metrics)
 	if p.Notes != "" {
 		fmt.Printf("  notes: %s\n", strings.ReplaceAll(p.Notes, "\n", "\n         "))
 	}
