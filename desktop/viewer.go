@@ -829,8 +829,8 @@ func (v *viewer) runEdit(fill bool) {
 	}
 	what := fmt.Sprintf("made real at strength %.2f", set.Strength)
 	if fill {
-		req.Sampler, req.Jumps = sampler.Config{Name: "ddpm", NFE: 50}, 10
-		what = "filled (ddpm, 10 jumps a step)"
+		req.Sampler, req.Jumps = sampler.Config{Name: "ddpm", NFE: 20}, 5
+		what = "filled (ddpm, 20 steps of 5 jumps)"
 	} else {
 		req.Sampler, req.Strength = set.Sampler, set.Strength
 	}

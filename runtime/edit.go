@@ -27,7 +27,7 @@ type EditRequest struct {
 	// 1 where the guide's pixel is to be filled and 0 where it is kept.
 	Mask []float32
 	// Jumps is inpainting's resampling: each step is taken this many times
-	// (default 10; RePaint's jumps of length 1).
+	// (default 5; RePaint's jumps of length 1).
 	Jumps int
 	Seed  uint64
 	Stop  <-chan struct{}
@@ -91,7 +91,7 @@ func (m *Model) checkEdit(r *EditRequest) error {
 		}
 	}
 	if r.Jumps == 0 {
-		r.Jumps = 10
+		r.Jumps = 5
 	}
 	return nil
 }

@@ -25,9 +25,9 @@ func runEdit(args []string) error {
 	strength := fs.Float64("strength", 0.8, "SDEdit: the time the guide is diffused to, in (0, 1]: near 0 keeps it, 1 forgets it (the noise grows with t as the model's SDE says: the geometric VP's is 0.07 at 0.5, 0.35 at 0.8, 0.59 at 0.9)")
 	maskPath := fs.String("mask", "", "inpainting: a PNG at the model's size, white where the guide is to be filled, black where it is kept")
 	name := fs.String("sampler", "", "sampler (default: the model's for SDEdit, ddpm for inpainting, which runs ddim or ddpm)")
-	nfe := fs.Int("nfe", 0, "network evaluations a pass (default: the model's for SDEdit, 50 for inpainting)")
+	nfe := fs.Int("nfe", 0, "network evaluations a pass (default: the model's for SDEdit, 20 steps for inpainting)")
 	eta := fs.Float64("eta", 0, "ddim noise, 0 to 1")
-	jumps := fs.Int("jumps", 10, "inpainting: times each step is taken (RePaint's resampling), 1 to 50")
+	jumps := fs.Int("jumps", 5, "inpainting: times each step is taken (RePaint's resampling), 1 to 50")
 	count := fs.Int("count", 8, "edits of the guide, each with its own noise")
 	seed := fs.Uint64("seed", 0, "random seed")
 	out := fs.String("out", "edit.png", "PNG grid to write: the guide, then the edits")
@@ -89,7 +89,7 @@ func runEdit(args []string) error {
 			cfg.Name = "ddpm"
 		}
 		if cfg.NFE == 0 {
-			cfg.NFE = 50
+			cfg.NFE = 20
 		}
 		req.Jumps = *jumps
 		for range *count {

@@ -310,7 +310,7 @@ func options(o js.Value) (runtime.Request, bool, *runtime.EditRequest, error) {
 			req.Sampler = sampler.Config{Name: "ddpm", NFE: req.Sampler.NFE}
 		}
 		if o.Get("nfe").IsUndefined() {
-			req.Sampler.NFE = 50
+			req.Sampler.NFE = 20
 		}
 	}
 	edit, err := editOptions(e, req)
@@ -322,7 +322,7 @@ func options(o js.Value) (runtime.Request, bool, *runtime.EditRequest, error) {
 // grey values or RGBA (an ImageData's data; grey for a grey model); mask
 // has width x height bytes, non-zero where the guide is to be filled. The
 // request's count edits of the guide are made, with its sampler and seed
-// (inpainting: ddpm at 50 NFE unless asked otherwise).
+// (inpainting: ddpm, 20 steps of 5 jumps, unless asked otherwise).
 func editOptions(e js.Value, req runtime.Request) (*runtime.EditRequest, error) {
 	if e.Type() != js.TypeObject {
 		return nil, fmt.Errorf("lsgm: edit must be an object {guide, strength} or {guide, mask}, got %s", e.Type())
@@ -403,7 +403,7 @@ func editOptions(e js.Value, req runtime.Request) (*runtime.EditRequest, error) 
 	for range req.Count {
 		r.Mask = append(r.Mask, mask...)
 	}
-	jumps := 10.0
+	jumps := 5.0
 	if err := editNum(e, "jumps", "edit jumps", &jumps, 1, sampler.MaxJumps, false, true); err != nil {
 		return nil, err
 	}

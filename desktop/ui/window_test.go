@@ -294,7 +294,7 @@ func TestWindowEdit(t *testing.T) {
 			}
 		}
 		if show == "fill" {
-			req.Sampler, req.Jumps = sampler.Config{Name: "ddpm", NFE: 50}, 10
+			req.Sampler, req.Jumps = sampler.Config{Name: "ddpm", NFE: 20}, 5
 		} else {
 			req.Sampler, req.Strength = sampler.Config{Name: "dpmpp2m", NFE: nfe}, 0.9
 		}

@@ -14,7 +14,7 @@
 // it on the canvas. Options: count (edits a run, default 8), strength
 // (default 0.9), scale (screen pixels a pixel, default 10), seed (default:
 // a new one a run; the seed property changes it), nfe and jumps (the
-// sampler's defaults: the model's for SDEdit, ddpm at 50 NFE with 10 jumps
+// sampler's defaults: the model's for SDEdit, ddpm, 20 steps of 5 jumps
 // for inpainting), onDone(result), onError(message), onStatus(text).
 
 const style = `

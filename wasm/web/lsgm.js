@@ -101,7 +101,7 @@ export class Sampler {
   // edit: {guide, strength} makes count SDEdits of one image (its latent
   // noised to the time strength in (0, 1] and denoised back, on the GPU
   // where sampling runs there); {guide, mask, jumps} inpaints it (on the
-  // CPU: ddpm at 50 NFE with 10 jumps a step unless sampler, nfe or jumps
+  // CPU: ddpm, 20 steps of 5 jumps, unless sampler, nfe or jumps
   // say otherwise), and the result's knownError says how far the decoder
   // left the known pixels before they were put back (1/255 a grey level).
   // guide: a Uint8Array (or Uint8ClampedArray) of width x height grey
