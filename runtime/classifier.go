@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/lsgm-go/lsgm/weights"
 )
@@ -16,6 +17,8 @@ type Classifier struct {
 	File *weights.Classifier
 	plan *Plan
 	dim  int
+	kn   Kernels // its layers run as sampling's do; one call at a time
+	mu   sync.Mutex
 }
 
 // LoadClassifier reads a classifier file and checks that it is a noisy one.
@@ -130,7 +133,9 @@ func (c *Classifier) LogProbGrad(dst, z []float32, t float64, class int) (float6
 		logp = lp
 		return g
 	}
-	_, grad, err := c.plan.VJP(n, map[string][]float32{"z": z, "t": ts}, "logits", seed, "z")
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, grad, err := c.plan.vjp(&c.kn, n, map[string][]float32{"z": z, "t": ts}, "logits", seed, "z")
 	if err != nil {
 		return 0, err
 	}

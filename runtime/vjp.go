@@ -16,6 +16,13 @@ import (
 // an input that no path from wrt reaches the output through a
 // differentiable op (time embeddings are constants of the other input).
 func (p *Plan) VJP(n int, inputs map[string][]float32, out string, seedOf func(y []float32) []float32, wrt string) (y, grad []float32, err error) {
+	return p.vjp(nil, n, inputs, out, seedOf, wrt)
+}
+
+// vjp is VJP, with the forward layers and the convolutions' and linear
+// layers' input gradients on kn's fast kernels (im2col and a matrix
+// multiply, as sampling runs) where kn is not nil.
+func (p *Plan) vjp(kn *Kernels, n int, inputs map[string][]float32, out string, seedOf func(y []float32) []float32, wrt string) (y, grad []float32, err error) {
 	os, ok := p.Outputs[out]
 	if !ok {
 		return nil, nil, fmt.Errorf("runtime: the %s network has no output %q", p.Name, out)
@@ -36,7 +43,7 @@ func (p *Plan) VJP(n int, inputs map[string][]float32, out string, seedOf func(y
 	}
 	for _, s := range p.Steps {
 		vals[s.Out] = make([]float32, n*p.Sizes[s.Out])
-		if err := p.forward(s, vals, n); err != nil {
+		if err := p.forward(kn, s, vals, n); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -79,9 +86,17 @@ func (p *Plan) VJP(n int, inputs map[string][]float32, out string, seedOf func(y
 		dx := make([]float32, len(x))
 		switch nd.Op {
 		case "linear":
-			MatMul(dx, dy, s.W, n, sh[0], nd.Out, false, false)
+			if kn != nil {
+				gemm(false, n, sh[0], nd.Out, dy, nd.Out, s.W, sh[0], dx, sh[0])
+			} else {
+				MatMul(dx, dy, s.W, n, sh[0], nd.Out, false, false)
+			}
 		case "conv2d":
-			Conv2DData(dx, dy, s.W, n, sh[0], sh[1], sh[2], nd.Out, nd.Kernel, nd.Stride, nd.Pad)
+			if kn != nil {
+				kn.conv2DData(dx, dy, s.W, n, sh[0], sh[1], sh[2], nd.Out, nd.Kernel, nd.Stride, nd.Pad)
+			} else {
+				Conv2DData(dx, dy, s.W, n, sh[0], sh[1], sh[2], nd.Out, nd.Kernel, nd.Stride, nd.Pad)
+			}
 		case "groupnorm":
 			c, hw := sh[0], weights.Numel(sh)/sh[0]
 			d := make([]float32, len(dy))
@@ -138,10 +153,19 @@ func (p *Plan) VJP(n int, inputs map[string][]float32, out string, seedOf func(y
 	return vals[os], grads[ws], nil
 }
 
-// forward runs one step of the plan with the reference ops into vals.
-func (p *Plan) forward(s Step, vals [][]float32, n int) error {
+// forward runs one step of the plan into vals: with the reference ops, or
+// the linear and convolution layers on kn's kernels.
+func (p *Plan) forward(kn *Kernels, s Step, vals [][]float32, n int) error {
 	nd, sh := s.Node, s.InShape[0]
 	x, y := vals[s.In[0]], vals[s.Out]
+	switch {
+	case kn != nil && nd.Op == "linear":
+		kn.Linear(y, x, s.W, s.B, n, sh[0], nd.Out, false)
+		return nil
+	case kn != nil && nd.Op == "conv2d":
+		kn.Conv2D(y, x, s.W, s.B, n, sh[0], sh[1], sh[2], nd.Out, nd.Kernel, nd.Stride, nd.Pad, false)
+		return nil
+	}
 	switch nd.Op {
 	case "linear":
 		Linear(y, x, s.W, s.B, n, sh[0], nd.Out)
@@ -172,4 +196,47 @@ func (p *Plan) forward(s Step, vals [][]float32, n int) error {
 		return fmt.Errorf("runtime: %s node %q: op %q is not implemented", p.Name, nd.Name, nd.Op)
 	}
 	return nil
+}
+
+// conv2DData is Conv2DData through a matrix multiply: per output position
+// the product of the output gradient with the weights gives the gradient of
+// every input tap (cols = dy^T w, [n ho wo, c k k]), which col2im adds up.
+func (kn *Kernels) conv2DData(dx, dy, w []float32, n, c, h, wd, o, k, stride, pad int) {
+	ho, wo := ConvOut(h, k, stride, pad), ConvOut(wd, k, stride, pad)
+	P, K := ho*wo, c*k*k
+	N := n * P
+	dyT := grow(&kn.out, N*o)
+	for i := 0; i < n; i++ {
+		for oc := 0; oc < o; oc++ {
+			src := dy[(i*o+oc)*P : (i*o+oc+1)*P]
+			for p, v := range src {
+				dyT[(i*P+p)*o+oc] = v
+			}
+		}
+	}
+	cols := grow(&kn.col, N*K)
+	gemm(false, N, K, o, dyT, o, w, K, cols, K)
+	clear(dx[:n*c*h*wd])
+	for i := 0; i < n; i++ {
+		for oy := 0; oy < ho; oy++ {
+			for ox := 0; ox < wo; ox++ {
+				row := cols[(i*P+oy*wo+ox)*K:][:K]
+				for cc := 0; cc < c; cc++ {
+					plane := dx[(i*c+cc)*h*wd : (i*c+cc+1)*h*wd]
+					for ky := 0; ky < k; ky++ {
+						iy := oy*stride - pad + ky
+						if iy < 0 || iy >= h {
+							continue
+						}
+						for kx := 0; kx < k; kx++ {
+							ix := ox*stride - pad + kx
+							if ix >= 0 && ix < wd {
+								plane[iy*wd+ix] += row[(cc*k+ky)*k+kx]
+							}
+						}
+					}
+				}
+			}
+		}
+	}
 }

@@ -144,3 +144,42 @@ func TestVJPErrors(t *testing.T) {
 func fixed(seed []float32) func([]float32) []float32 {
 	return func([]float32) []float32 { return seed }
 }
+
+// The fast path (the layers on the sampling kernels, the convolution's and
+// linear layers' input gradients through a matrix multiply) gives the
+// reference's outputs and gradient.
+func TestVJPFastMatchesReference(t *testing.T) {
+	p := vjpPlan(t, vjpGraph())
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, n := range []int{1, 4} {
+		z := make([]float32, n*32)
+		for i := range z {
+			z[i] = float32(r.NormFloat64())
+		}
+		tt := make([]float32, n)
+		seed := make([]float32, n*3)
+		for i := range tt {
+			tt[i] = r.Float32()
+		}
+		for i := range seed {
+			seed[i] = float32(r.NormFloat64())
+		}
+		in := map[string][]float32{"z": z, "t": tt}
+		y0, g0, err := p.VJP(n, in, "logits", fixed(seed), "z")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var kn Kernels
+		y1, g1, err := p.vjp(&kn, n, in, "logits", fixed(seed), "z")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range [][2][]float32{{y0, y1}, {g0, g1}} {
+			for i, v := range c[0] {
+				if math.Abs(float64(c[1][i]-v)) > 1e-5*(1+math.Abs(float64(v))) {
+					t.Fatalf("n=%d: fast %v, reference %v at %d", n, c[1][i], v, i)
+				}
+			}
+		}
+	}
+}
