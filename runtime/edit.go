@@ -110,9 +110,9 @@ func (m *Model) dataScale(x []float32) []float32 {
 	return out
 }
 
-// latents are the guides' latents: the posterior means, or a data-space
-// model's pixels in [-1, 1].
-func (m *Model) latents(x []float32, n int) ([]float32, error) {
+// Latents are the latents of n images in [0, 1]: the posterior means, or a
+// data-space model's pixels in [-1, 1] (Decode maps them back).
+func (m *Model) Latents(x []float32, n int) ([]float32, error) {
 	if m.enc == nil {
 		return m.dataScale(x), nil
 	}
@@ -130,7 +130,7 @@ func (m *Model) SDEditRequest(r EditRequest) (Request, error) {
 	if r.Mask != nil {
 		return Request{}, errors.New("runtime: inpainting is not a sampling request")
 	}
-	z0, err := m.latents(r.Guides, r.Count)
+	z0, err := m.Latents(r.Guides, r.Count)
 	if err != nil {
 		return Request{}, err
 	}
@@ -204,7 +204,7 @@ func (m *Model) Edit(r EditRequest, progress sampler.Callback) (*EditResult, err
 				return err
 			}
 			composite(img, img)
-			mu, err := m.latents(img, r.Count)
+			mu, err := m.Latents(img, r.Count)
 			copy(x0, mu)
 			return err
 		}

@@ -58,7 +58,7 @@ func TestEditSDEdit(t *testing.T) {
 	for _, ds := range []bool{false, true} {
 		m := editModel(t, ds)
 		x := guides(m, 3)
-		z, err := m.latents(x, 3)
+		z, err := m.Latents(x, 3)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -75,3 +75,23 @@ func TestEditCLI(t *testing.T) {
 		}
 	}
 }
+
+// trainer recon writes test images beside their reconstructions.
+func TestReconCLI(t *testing.T) {
+	if _, err := os.Stat("/usr/share/datasets/fashion-mnist"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("no Fashion-MNIST under CI")
+		}
+		t.Skip("no Fashion-MNIST: apt-get install dataset-fashion-mnist")
+	}
+	out := filepath.Join(t.TempDir(), "r.png")
+	if err := runRecon([]string{"--n", "3", "--scale", "1", "--out", out}); err != nil {
+		t.Fatal(err)
+	}
+	if img := decodePNG(t, out); img.Bounds().Dx() != 6*30+2 || img.Bounds().Dy() != 32 {
+		t.Errorf("recon grid %v, want 3 pairs in a row", img.Bounds())
+	}
+	if err := runRecon([]string{"--n", "0"}); err == nil || !strings.Contains(err.Error(), "--n 0 out of range") {
+		t.Errorf("--n 0: %v", err)
+	}
+}

@@ -16,6 +16,7 @@ commands:
   eval     test-set NELBO (nats/image, bits/dim) with the prior's ODE likelihood
   export   write the current EMA weights of a training run as a weights file
   sample   draw samples from a weights file and write a PNG grid
+  recon    test images beside their VAE reconstructions, as a PNG
   edit     SDEdit a guide image (--init, --strength) or inpaint it (--mask)
   editbench  SDEdit's faithfulness against realism, and inpainting's errors and FD, per model
   guidebench how often guided samples are of the class asked for, and their FD to it, per scale
@@ -42,6 +43,8 @@ func main() {
 		err = runExport(os.Args[2:])
 	case "sample":
 		err = runSample(os.Args[2:])
+	case "recon":
+		err = runRecon(os.Args[2:])
 	case "edit":
 		err = runEdit(os.Args[2:])
 	case "guidebench":
