@@ -47,16 +47,7 @@ func (p *Plan) vjp(kn *Kernels, n int, inputs map[string][]float32, out string, 
 			return nil, nil, err
 		}
 	}
-	// Which slots depend on wrt: only those carry gradients.
-	dep := make([]bool, len(p.Sizes))
-	dep[ws] = true
-	for _, s := range p.Steps {
-		for _, in := range s.In {
-			if dep[in] && s.Node.Op != "timeembed" {
-				dep[s.Out] = true
-			}
-		}
-	}
+	dep := p.Depends(ws) // only these slots carry gradients
 	if !dep[os] {
 		return nil, nil, fmt.Errorf("runtime: the %s network's output %q does not depend on its input %q", p.Name, out, wrt)
 	}
@@ -239,4 +230,19 @@ func (kn *Kernels) conv2DData(dx, dy, w []float32, n, c, h, wd, o, k, stride, pa
 			}
 		}
 	}
+}
+
+// Depends marks the slots whose values depend differentiably on slot in
+// (through any op but the time embedding, a constant of its input).
+func (p *Plan) Depends(in int) []bool {
+	dep := make([]bool, len(p.Sizes))
+	dep[in] = true
+	for _, s := range p.Steps {
+		for _, x := range s.In {
+			if dep[x] && s.Node.Op != "timeembed" {
+				dep[s.Out] = true
+			}
+		}
+	}
+	return dep
 }

@@ -55,15 +55,7 @@ func (g *Classifier) build(p *runtime.Plan) error {
 	g.z, g.t, g.logits = nt.in["z"], nt.in["t"], nt.out["logits"]
 	slots := nt.slots
 	ws := p.Inputs["z"]
-	dep := make([]bool, len(p.Sizes))
-	dep[ws] = true
-	for _, s := range p.Steps {
-		for _, in := range s.In {
-			if dep[in] && s.Node.Op != "timeembed" {
-				dep[s.Out] = true
-			}
-		}
-	}
+	dep := p.Depends(ws)
 	grads := make([]*Buffer, len(p.Sizes))
 	os := p.Outputs["logits"]
 	if g.seed, err = g.back.scratch(n*p.Sizes[os], nil); err != nil {
