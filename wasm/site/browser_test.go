@@ -758,6 +758,9 @@ func TestBrowserEdit(t *testing.T) {
 		const sd = await s.sample({ count: 2, nfe: 4, seed: 9, edit: { guide, strength: 0.8 } });
 		const fill = await s.sample({ count: 2, nfe: 3, seed: 9, edit: { guide, mask, jumps: 2 } });
 		const errors = [];
+		// Two samples called at once: the second waits for the first.
+		const both = await Promise.all([s.sample({ count: 1, nfe: 2, seed: 1 }), s.sample({ count: 1, nfe: 2, edit: { guide, strength: 0.5 } })]);
+		if (both.length !== 2 || !both[1].rgba) errors.push('queue failed');
 		for (const edit of [{ guide: guide.slice(10), strength: 0.5 }, { guide, strength: 0 }, { guide, mask: new Uint8Array(784) },
 		                    { guide, mask: new Uint8Array(784).fill(1) }, { guide }, { strength: 0.5 }, { guide, mask, strength: 0.5 }]) {
 			try { await s.sample({ count: 1, nfe: 2, edit }); errors.push('accepted'); } catch (e) { errors.push(e.message); }

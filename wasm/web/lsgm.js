@@ -30,6 +30,7 @@ function startWorker() {
 
 export class Sampler {
   #worker; #next = 1; #pending = new Map(); #dead = null; #sampling = 0;
+  #queue = Promise.resolve(); // samples run one at a time, in call order
 
   constructor({ worker, revoke }) {
     this.#worker = worker;
@@ -95,8 +96,7 @@ export class Sampler {
   // done, t, ms, preview}: steps is 0 for an adaptive sampler (rk45), and
   // done (0 to 1) is the share of the run behind it either way. The result
   // holds rgba (count images of width x height, RGBA bytes, one after
-  // another), count, width, height, nfe, ms, backend, simd. One sample runs at a
-  // time on a sampler.
+  // another), count, width, height, nfe, ms, backend, simd.
   //
   // edit: {guide, strength} makes count SDEdits of one image (its latent
   // noised to the time strength in (0, 1] and denoised back, on the GPU
@@ -107,15 +107,23 @@ export class Sampler {
   // guide: a Uint8Array (or Uint8ClampedArray) of width x height grey
   // values, or an ImageData's RGBA bytes; mask: width x height bytes, non-zero
   // where the guide is to be filled. lsgm-editor.js is a ready-made panel.
+  //
+  // A sample called while another runs waits for it (a page's grid and its
+  // editor can share one sampler); cancel stops the one running.
   sample({ signal, ...options } = {}, onProgress) {
     if (signal?.aborted) return Promise.reject(new Error('lsgm: cancelled'));
-    const onAbort = () => this.cancel();
-    signal?.addEventListener('abort', onAbort);
-    this.#sampling++;
-    return this.#call('sample', options, onProgress).finally(() => {
-      this.#sampling--;
-      signal?.removeEventListener('abort', onAbort);
+    const run = this.#queue.then(() => {
+      if (signal?.aborted) throw new Error('lsgm: cancelled');
+      const onAbort = () => this.cancel();
+      signal?.addEventListener('abort', onAbort);
+      this.#sampling++;
+      return this.#call('sample', options, onProgress).finally(() => {
+        this.#sampling--;
+        signal?.removeEventListener('abort', onAbort);
+      });
     });
+    this.#queue = run.catch(() => {});
+    return run;
   }
 
   // cancel stops the running sample, whose promise rejects with
