@@ -419,35 +419,28 @@ func rms(a, b []float32, n, d int) string {
 	return seText(v)
 }
 
-// maskedRMS is rms over each image's masked pixels (every channel).
+// maskedRMS is rms over each image's pixels where mask is 1 (every channel).
 func maskedRMS(a, b, mask []float32, n int, shape []int) string {
-	d, px := weights.Numel(shape), shape[1]*shape[2]
-	v := make([]float64, n)
-	for i := range v {
-		var s float64
-		var c int
-		for j := 0; j < d; j++ {
-			if mask[i*px+j%px] == 1 {
-				e := float64(a[i*d+j] - b[i*d+j])
-				s, c = s+e*e, c+1
-			}
-		}
-		v[i] = 255 * math.Sqrt(s/float64(max(c, 1)))
-	}
-	return seText(v)
+	return seText(maskRMS(a, b, mask, 1, n, shape))
 }
 
-// knownRMS is each image's decoded error on its known pixels (before they
-// were put back), root mean squared in grey levels.
+// knownRMS is each image's decoded error on its known pixels (mask 0,
+// before they were put back), root mean squared in grey levels.
 func knownRMS(res *runtime.EditResult, clean, mask []float32, n int, shape []int) []float64 {
+	return maskRMS(res.Decoded, clean, mask, 0, n, shape)
+}
+
+// maskRMS is each image's root mean squared difference of a and b, in grey
+// levels, over the pixels (every channel) where mask equals which.
+func maskRMS(a, b, mask []float32, which float32, n int, shape []int) []float64 {
 	d, px := weights.Numel(shape), shape[1]*shape[2]
 	v := make([]float64, n)
 	for i := range v {
 		var s float64
 		var c int
 		for j := 0; j < d; j++ {
-			if mask[i*px+j%px] == 0 {
-				e := float64(res.Decoded[i*d+j] - clean[i*d+j])
+			if mask[i*px+j%px] == which {
+				e := float64(a[i*d+j] - b[i*d+j])
 				s, c = s+e*e, c+1
 			}
 		}
