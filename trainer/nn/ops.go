@@ -351,9 +351,14 @@ func normGradOp(groups int, eps float64) *kernel {
 }
 
 // Conv2D convolves x [B, C, H, W] with w [O, C, K, K] (no bias) by lowering
-// to one matrix product over the whole batch: cols [C K K, B Ho Wo] from
-// im2col, y = w cols. The product goes through gonum's blas32, so linking
-// OpenBLAS (blas32.Use) speeds up training without touching this code.
+// to matrix products: cols [C K K, n Ho Wo] from im2col for a chunk of n
+// samples, y = w cols. Chunks are sized so that their columns stay in the
+// core's cache (a whole batch's columns at 28x28 are 29 MB, and writing them
+// out and reading them back cost more than the product) and run in
+// parallel, one chunk per core at a time. A 1x1 convolution at stride 1
+// needs no columns: each sample's [C, H W] is already its matrix. The
+// products go through gonum's blas32, so linking OpenBLAS (blas32.Use)
+// speeds up training without touching this code.
 func Conv2D(x, w *G.Node, stride, pad int) (*G.Node, error) {
 	xs, ws := x.Shape(), w.Shape()
 	if len(xs) != 4 || len(ws) != 4 || xs[1] != ws[1] || ws[2] != ws[3] {
@@ -374,82 +379,114 @@ func (c convGeom) dims(xs, ws tensor.Shape) (b, ch, h, w, o, ho, wo int) {
 	return
 }
 
-// im2col writes cols[(c k k + ky k + kx), b P + oy Wo + ox] = x[b, c, iy, ix]
-// (zero outside the image), P = Ho Wo.
-func (c convGeom) im2col(cols, x []float32, b, ch, h, w, ho, wo int) {
-	k, np := c.k, b*ho*wo
-	parallelFor(ch*k*k, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			cc, ky, kx := r/(k*k), r/k%k, r%k
-			row := cols[r*np : (r+1)*np]
-			for bi := 0; bi < b; bi++ {
-				plane := x[(bi*ch+cc)*h*w : (bi*ch+cc+1)*h*w]
-				dst := row[bi*ho*wo:]
-				// valid output columns: 0 <= ox*stride - pad + kx < w
-				x0 := max(0, (c.pad-kx+c.stride-1)/c.stride)
-				x1 := min(wo, (w+c.pad-kx+c.stride-1)/c.stride)
-				for oy := 0; oy < ho; oy++ {
-					iy := oy*c.stride - c.pad + ky
-					d := dst[oy*wo : (oy+1)*wo]
-					if iy < 0 || iy >= h || x0 >= x1 {
-						clear(d)
-						continue
-					}
-					clear(d[:x0])
-					clear(d[x1:])
-					src := plane[iy*w:]
-					if c.stride == 1 {
-						copy(d[x0:x1], src[x0-c.pad+kx:])
-						continue
-					}
-					for ox := x0; ox < x1; ox++ {
-						d[ox] = src[ox*c.stride-c.pad+kx]
-					}
-				}
-			}
+// pointwise: the input is its own column matrix.
+func (c convGeom) pointwise() bool { return c.k == 1 && c.stride == 1 && c.pad == 0 }
+
+// chunkFloats bounds a chunk's column matrix (in floats): 128 Ki floats is
+// half a megabyte, inside one core's L2 with the chunk's input and output.
+var chunkFloats = 128 << 10
+
+// chunks splits b samples whose column matrices hold per floats each into
+// chunks of at most chunkFloats (at least one sample), and runs fn over
+// them in parallel; worker numbers the goroutine (0 <= worker < workers),
+// so that fn can keep per-worker accumulators.
+func chunks(b, per int, fn func(worker, lo, hi int)) (workers int) {
+	n := max(1, min(b, chunkFloats/max(per, 1)))
+	nc := (b + n - 1) / n
+	workers = min(runtime.GOMAXPROCS(0), nc)
+	if workers <= 1 {
+		for lo := 0; lo < b; lo += n {
+			fn(0, lo, min(b, lo+n))
 		}
-	})
+		return 1
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := i; j < nc; j += workers {
+				fn(i, j*n, min(b, (j+1)*n))
+			}
+		}()
+	}
+	wg.Wait()
+	return workers
 }
 
-// col2im is im2col's adjoint: it accumulates cols back into dx.
+// im2col writes cols[(c k k + ky k + kx), b P + oy Wo + ox] = x[b, c, iy, ix]
+// (zero outside the image), P = Ho Wo, for the b samples of x.
+func (c convGeom) im2col(cols, x []float32, b, ch, h, w, ho, wo int) {
+	k, np := c.k, b*ho*wo
+	for r := 0; r < ch*k*k; r++ {
+		cc, ky, kx := r/(k*k), r/k%k, r%k
+		row := cols[r*np : (r+1)*np]
+		// valid output columns: 0 <= ox*stride - pad + kx < w
+		x0 := max(0, (c.pad-kx+c.stride-1)/c.stride)
+		x1 := min(wo, (w+c.pad-kx+c.stride-1)/c.stride)
+		for bi := 0; bi < b; bi++ {
+			plane := x[(bi*ch+cc)*h*w : (bi*ch+cc+1)*h*w]
+			dst := row[bi*ho*wo:]
+			for oy := 0; oy < ho; oy++ {
+				iy := oy*c.stride - c.pad + ky
+				d := dst[oy*wo : (oy+1)*wo]
+				if iy < 0 || iy >= h || x0 >= x1 {
+					clear(d)
+					continue
+				}
+				clear(d[:x0])
+				clear(d[x1:])
+				src := plane[iy*w:]
+				if c.stride == 1 {
+					copy(d[x0:x1], src[x0-c.pad+kx:])
+					continue
+				}
+				for ox := x0; ox < x1; ox++ {
+					d[ox] = src[ox*c.stride-c.pad+kx]
+				}
+			}
+		}
+	}
+}
+
+// col2im is im2col's adjoint: it accumulates cols back into dx, the b
+// samples' planes.
 func (c convGeom) col2im(dx, cols []float32, b, ch, h, w, ho, wo int) {
 	k, np := c.k, b*ho*wo
-	parallelFor(b*ch, func(lo, hi int) { // each (sample, channel) plane is written by one worker
-		for pc := lo; pc < hi; pc++ {
-			bi, cc := pc/ch, pc%ch
-			plane := dx[pc*h*w : (pc+1)*h*w]
-			for ky := 0; ky < k; ky++ {
-				for kx := 0; kx < k; kx++ {
-					src := cols[((cc*k+ky)*k+kx)*np+bi*ho*wo:][:ho*wo]
-					// valid output columns: 0 <= ox*stride - pad + kx < w (as in im2col),
-					// so the row loop needs no test per element
-					x0 := max(0, (c.pad-kx+c.stride-1)/c.stride)
-					x1 := min(wo, (w+c.pad-kx+c.stride-1)/c.stride)
-					if x0 >= x1 {
+	for pc := 0; pc < b*ch; pc++ {
+		bi, cc := pc/ch, pc%ch
+		plane := dx[pc*h*w : (pc+1)*h*w]
+		for ky := 0; ky < k; ky++ {
+			for kx := 0; kx < k; kx++ {
+				src := cols[((cc*k+ky)*k+kx)*np+bi*ho*wo:][:ho*wo]
+				// valid output columns: 0 <= ox*stride - pad + kx < w (as in im2col),
+				// so the row loop needs no test per element
+				x0 := max(0, (c.pad-kx+c.stride-1)/c.stride)
+				x1 := min(wo, (w+c.pad-kx+c.stride-1)/c.stride)
+				if x0 >= x1 {
+					continue
+				}
+				for oy := 0; oy < ho; oy++ {
+					iy := oy*c.stride - c.pad + ky
+					if iy < 0 || iy >= h {
 						continue
 					}
-					for oy := 0; oy < ho; oy++ {
-						iy := oy*c.stride - c.pad + ky
-						if iy < 0 || iy >= h {
-							continue
-						}
-						s := src[oy*wo+x0 : oy*wo+x1]
-						if c.stride == 1 {
-							d := plane[iy*w+x0-c.pad+kx:][:len(s)]
-							for i, v := range s {
-								d[i] += v
-							}
-							continue
-						}
-						d := plane[iy*w:][:w]
+					s := src[oy*wo+x0 : oy*wo+x1]
+					if c.stride == 1 {
+						d := plane[iy*w+x0-c.pad+kx:][:len(s)]
 						for i, v := range s {
-							d[(x0+i)*c.stride-c.pad+kx] += v
+							d[i] += v
 						}
+						continue
+					}
+					d := plane[iy*w:][:w]
+					for i, v := range s {
+						d[(x0+i)*c.stride-c.pad+kx] += v
 					}
 				}
 			}
 		}
-	})
+	}
 }
 
 // toBatchMajor copies y [O, B P] to out [B, O, P]; toChannelMajor inverts it.
@@ -484,7 +521,9 @@ func getScratch(n int) *[]float32 {
 
 func putScratch(p *[]float32) { scratchPool.Put(p) }
 
-func gemm(tA, tB bool, m, n, k int, a, b, c []float32) {
+// gemm is c = a b + beta c with a [m, k] and b [k, n] (each transposed when
+// asked), all row-major and dense.
+func gemm(tA, tB bool, m, n, k int, a, b []float32, beta float32, c []float32) {
 	ta, tb := blas.NoTrans, blas.NoTrans
 	lda, ldb := k, n
 	if tA {
@@ -493,7 +532,110 @@ func gemm(tA, tB bool, m, n, k int, a, b, c []float32) {
 	if tB {
 		tb, ldb = blas.Trans, k
 	}
-	blas32.Implementation().Sgemm(ta, tb, m, n, k, 1, a, lda, b, ldb, 0, c, n)
+	blas32.Implementation().Sgemm(ta, tb, m, n, k, 1, a, lda, b, ldb, beta, c, n)
+}
+
+// convFwd is y = conv(x, w), chunk by chunk.
+func (c convGeom) convFwd(out, x, wt []float32, b, ch, h, w, o, ho, wo int) {
+	if c.tapped() {
+		c.tapFwd(out, x, wt, b, ch, h, w, o)
+		return
+	}
+	kk, p := ch*c.k*c.k, ho*wo
+	chunks(b, kk*p, func(_, lo, hi int) {
+		n := hi - lo
+		xs, ys := x[lo*ch*h*w:hi*ch*h*w], out[lo*o*p:hi*o*p]
+		if c.pointwise() { // per sample: y_b [O, P] = w [O, C] x_b [C, P]
+			for i := range n {
+				gemm(false, false, o, p, kk, wt, xs[i*ch*p:], 0, ys[i*o*p:])
+			}
+			return
+		}
+		cols := getScratch(kk * n * p)
+		defer putScratch(cols)
+		c.im2col(*cols, xs, n, ch, h, w, ho, wo)
+		if n == 1 {
+			gemm(false, false, o, p, kk, wt, *cols, 0, ys)
+			return
+		}
+		y := getScratch(o * n * p)
+		defer putScratch(y)
+		gemm(false, false, o, n*p, kk, wt, *cols, 0, *y)
+		toBatchMajor(ys, *y, n, o, p)
+	})
+}
+
+// convDx is dx = col2im(w^T dy), chunk by chunk; dx starts at zero.
+func (c convGeom) convDx(dx, wt, dy []float32, b, ch, h, w, o, ho, wo int) {
+	if c.tapped() {
+		c.tapDx(dx, wt, dy, b, ch, h, w, o)
+		return
+	}
+	kk, p := ch*c.k*c.k, ho*wo
+	chunks(b, kk*p, func(_, lo, hi int) {
+		n := hi - lo
+		dxs, dys := dx[lo*ch*h*w:hi*ch*h*w], dy[lo*o*p:hi*o*p]
+		if c.pointwise() { // dx_b [C, P] = w^T dy_b
+			for i := range n {
+				gemm(true, false, kk, p, o, wt, dys[i*o*p:], 0, dxs[i*ch*p:])
+			}
+			return
+		}
+		d := dys
+		if n > 1 {
+			y := getScratch(o * n * p)
+			defer putScratch(y)
+			toChannelMajor(*y, dys, n, o, p)
+			d = *y
+		}
+		cols := getScratch(kk * n * p)
+		defer putScratch(cols)
+		gemm(true, false, kk, n*p, o, wt, d, 0, *cols)
+		c.col2im(dxs, *cols, n, ch, h, w, ho, wo)
+	})
+}
+
+// convDw is dw = sum over chunks of dy cols^T; each worker sums its chunks
+// into its own buffer, then the buffers are added in worker order.
+func (c convGeom) convDw(dw, x, dy []float32, b, ch, h, w, o, ho, wo int) {
+	if c.tapped() {
+		c.tapDw(dw, x, dy, b, ch, h, w, o)
+		return
+	}
+	kk, p := ch*c.k*c.k, ho*wo
+	acc := [][]float32{dw}
+	for len(acc) < runtime.GOMAXPROCS(0) {
+		acc = append(acc, nil)
+	}
+	workers := chunks(b, kk*p, func(wk, lo, hi int) {
+		n := hi - lo
+		if acc[wk] == nil {
+			acc[wk] = make([]float32, len(dw))
+		}
+		xs, dys := x[lo*ch*h*w:hi*ch*h*w], dy[lo*o*p:hi*o*p]
+		if c.pointwise() { // dw += dy_b [O, P] x_b^T [P, C]
+			for i := range n {
+				gemm(false, true, o, kk, p, dys[i*o*p:], xs[i*ch*p:], 1, acc[wk])
+			}
+			return
+		}
+		cols := getScratch(kk * n * p)
+		defer putScratch(cols)
+		c.im2col(*cols, xs, n, ch, h, w, ho, wo)
+		d := dys
+		if n > 1 {
+			y := getScratch(o * n * p)
+			defer putScratch(y)
+			toChannelMajor(*y, dys, n, o, p)
+			d = *y
+		}
+		gemm(false, true, o, kk, n*p, d, *cols, 1, acc[wk])
+	})
+	for _, a := range acc[1:workers] {
+		for i, v := range a {
+			dw[i] += v
+		}
+	}
 }
 
 func convOp(c convGeom) *kernel {
@@ -507,13 +649,7 @@ func convOp(c convGeom) *kernel {
 		},
 		fwd: func(out []float32, in [][]float32, sh []tensor.Shape) {
 			b, ch, h, w, o, ho, wo := c.dims(sh[0], sh[1])
-			kk := ch * c.k * c.k
-			cols, y := getScratch(kk*b*ho*wo), getScratch(o*b*ho*wo)
-			defer putScratch(cols)
-			defer putScratch(y)
-			c.im2col(*cols, in[0], b, ch, h, w, ho, wo)
-			gemm(false, false, o, b*ho*wo, kk, in[1], *cols, *y)
-			toBatchMajor(out, *y, b, o, ho*wo)
+			c.convFwd(out, in[0], in[1], b, ch, h, w, o, ho, wo)
 		},
 		grad: func(in G.Nodes, _, dy *G.Node) (G.Nodes, error) {
 			dx, err := G.ApplyOp(convDxOp(c), in[0], in[1], dy)
@@ -531,13 +667,7 @@ func convDxOp(c convGeom) *kernel {
 	return &kernel{name: fmt.Sprintf("conv2d_dx(k%d,s%d,p%d)", c.k, c.stride, c.pad), arity: 3, shape: same, spec: c.spec("conv2d_dx"),
 		fwd: func(out []float32, in [][]float32, sh []tensor.Shape) {
 			b, ch, h, w, o, ho, wo := c.dims(sh[0], sh[1])
-			kk, np := ch*c.k*c.k, b*ho*wo
-			dy, cols := getScratch(o*np), getScratch(kk*np)
-			defer putScratch(dy)
-			defer putScratch(cols)
-			toChannelMajor(*dy, in[2], b, o, ho*wo)
-			gemm(true, false, kk, np, o, in[1], *dy, *cols)
-			c.col2im(out, *cols, b, ch, h, w, ho, wo)
+			c.convDx(out, in[1], in[2], b, ch, h, w, o, ho, wo)
 		},
 	}
 }
@@ -548,13 +678,7 @@ func convDwOp(c convGeom) *kernel {
 		shape: func(in []tensor.Shape) (tensor.Shape, error) { return in[1].Clone(), nil },
 		fwd: func(out []float32, in [][]float32, sh []tensor.Shape) {
 			b, ch, h, w, o, ho, wo := c.dims(sh[0], sh[1])
-			kk, np := ch*c.k*c.k, b*ho*wo
-			dy, cols := getScratch(o*np), getScratch(kk*np)
-			defer putScratch(dy)
-			defer putScratch(cols)
-			c.im2col(*cols, in[0], b, ch, h, w, ho, wo)
-			toChannelMajor(*dy, in[2], b, o, ho*wo)
-			gemm(false, true, o, kk, np, *dy, *cols, out)
+			c.convDw(out, in[0], in[2], b, ch, h, w, o, ho, wo)
 		},
 	}
 }

@@ -1,0 +1,89 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"testing"
+)
+
+// naiveConv returns y = conv(x, w), dx = conv^T(dy) and dw = dy (*) x by
+// direct summation in float64, the reference for the chunked kernels.
+func naiveConv(c convGeom, x, w, dy []float32, b, ch, h, wd, o int) (y, dx, dw []float64) {
+	ho, wo := (h+2*c.pad-c.k)/c.stride+1, (wd+2*c.pad-c.k)/c.stride+1
+	y = make([]float64, b*o*ho*wo)
+	dx = make([]float64, len(x))
+	dw = make([]float64, len(w))
+	for bi := range b {
+		for oi := range o {
+			for oy := range ho {
+				for ox := range wo {
+					yi := ((bi*o+oi)*ho+oy)*wo + ox
+					for ci := range ch {
+						for ky := range c.k {
+							for kx := range c.k {
+								iy, ix := oy*c.stride-c.pad+ky, ox*c.stride-c.pad+kx
+								if iy < 0 || iy >= h || ix < 0 || ix >= wd {
+									continue
+								}
+								xi := ((bi*ch+ci)*h+iy)*wd + ix
+								wi := ((oi*ch+ci)*c.k+ky)*c.k + kx
+								y[yi] += float64(w[wi]) * float64(x[xi])
+								dx[xi] += float64(w[wi]) * float64(dy[yi])
+								dw[wi] += float64(dy[yi]) * float64(x[xi])
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	return y, dx, dw
+}
+
+// The chunked convolution, its input gradient and its weight gradient
+// match direct summation within 1e-5 (relative to the largest magnitude),
+// with chunks of one sample, of several with a partial last one, and of
+// the whole batch, on one worker and on three.
+func TestConvChunks(t *testing.T) {
+	defer func(n int) { chunkFloats = n }(chunkFloats)
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, g := range []struct{ b, ch, h, w, o, k, s, p int }{
+		{5, 3, 6, 5, 4, 3, 1, 1}, {5, 2, 7, 7, 3, 3, 2, 1}, {4, 3, 4, 4, 5, 1, 1, 0}, {3, 2, 6, 6, 2, 1, 2, 0}, {5, 2, 8, 9, 3, 5, 1, 2}, {3, 2, 6, 7, 3, 3, 1, 0}, {2, 3, 5, 5, 2, 3, 1, 2},
+	} {
+		c := convGeom{k: g.k, stride: g.s, pad: g.p}
+		ho, wo := (g.h+2*g.p-g.k)/g.s+1, (g.w+2*g.p-g.k)/g.s+1
+		x, w, dy := randSlice(r, g.b*g.ch*g.h*g.w, 1), randSlice(r, g.o*g.ch*g.k*g.k, 1), randSlice(r, g.b*g.o*ho*wo, 1)
+		wy, wdx, wdw := naiveConv(c, x, w, dy, g.b, g.ch, g.h, g.w, g.o)
+		per := g.ch * g.k * g.k * ho * wo
+		for _, chunk := range []int{1, 2, g.b} {
+			for _, procs := range []int{1, 3} {
+				chunkFloats = chunk * per
+				runtime.GOMAXPROCS(procs)
+				name := fmt.Sprintf("%+v chunk %d procs %d", g, chunk, procs)
+				y := make([]float32, len(wy))
+				c.convFwd(y, x, w, g.b, g.ch, g.h, g.w, g.o, ho, wo)
+				dx := make([]float32, len(x))
+				c.convDx(dx, w, dy, g.b, g.ch, g.h, g.w, g.o, ho, wo)
+				dw := make([]float32, len(w))
+				c.convDw(dw, x, dy, g.b, g.ch, g.h, g.w, g.o, ho, wo)
+				for _, cmp := range []struct {
+					what string
+					got  []float32
+					want []float64
+				}{{"y", y, wy}, {"dx", dx, wdx}, {"dw", dw, wdw}} {
+					var scale, worst float64
+					for i, v := range cmp.want {
+						scale = max(scale, math.Abs(v))
+						worst = max(worst, math.Abs(float64(cmp.got[i])-v))
+					}
+					if worst > 1e-5*scale {
+						t.Errorf("%s: %s worst error %.3g of scale %.3g", name, cmp.what, worst, scale)
+					}
+				}
+			}
+		}
+	}
+}
