@@ -195,6 +195,10 @@ var siluOp = &kernel{name: "silu", arity: 1, shape: same, spec: Spec{Op: "silu"}
 		parallelFor(len(out)/1024+1, func(lo, hi int) { // blocks of 1024 across the cores
 			x := in[0][min(lo*1024, len(out)):min(hi*1024, len(out))]
 			o := out[min(lo*1024, len(out)):]
+			if haveVec {
+				vecSiLU(o[:len(x)], x)
+				return
+			}
 			for i, v := range x {
 				o[i] = v / (1 + expf(-v))
 			}
@@ -212,6 +216,10 @@ var siluGradOp = &kernel{name: "silu_grad", arity: 2, shape: same, spec: Spec{Op
 		parallelFor(len(out)/1024+1, func(lo, hi int) {
 			a, b := min(lo*1024, len(out)), min(hi*1024, len(out))
 			x, dy, o := in[0][a:b], in[1][a:b], out[a:b]
+			if haveVec {
+				vecSiLUGrad(o, x, dy)
+				return
+			}
 			for i, v := range x {
 				s := 1 / (1 + expf(-v))
 				o[i] = dy[i] * s * (1 + v*(1-s))
