@@ -35,10 +35,30 @@ func bcastShape(in []tensor.Shape) (tensor.Shape, error) {
 }
 
 // bcastLoop calls fn(i, j, n, step) for each run of n elements of x (shape
-// xs) along its last axis, from flat index i: they meet b (shape bs) at
-// j + k step, step 0 where b broadcasts along that axis.
+// xs) along its last axes, from flat index i: they meet b (shape bs) at
+// j + k step, step 0 where b broadcasts along them (step 1 otherwise).
+// Adjacent axes that b either spans or broadcasts along alike are merged
+// first, so that a [1, C, 1, 1] bias over [B, C, H, W] runs H W elements
+// at a time rather than W.
 func bcastLoop(xs, bs tensor.Shape, fn func(i, j, n, step int)) {
-	x, b := bcastDims(xs), bcastDims(bs)
+	x0, b0 := bcastDims(xs), bcastDims(bs)
+	var x, b [4]int
+	m := 4 // merged axes fill x[m:], b[m:]
+	for d := 3; d >= 0; d-- {
+		if x0[d] == 1 {
+			continue
+		}
+		if m < 4 && (b[m] == 1) == (b0[d] == 1) {
+			x[m] *= x0[d]
+			b[m] *= b0[d]
+			continue
+		}
+		m--
+		x[m], b[m] = x0[d], b0[d]
+	}
+	for d := 0; d < m; d++ {
+		x[d], b[d] = 1, 1
+	}
 	var bstr [4]int
 	s := 1
 	for d := 3; d >= 0; d-- {
@@ -68,8 +88,16 @@ var bcastAddOp = &kernel{name: "bcast_add", arity: 2, shape: bcastShape, spec: S
 	fwd: func(out []float32, in [][]float32, sh []tensor.Shape) {
 		x, b := in[0], in[1]
 		bcastLoop(sh[0], sh[1], func(i, j, n, step int) {
-			for k := 0; k < n; k++ {
-				out[i+k] = x[i+k] + b[j+k*step]
+			o, xs := out[i:i+n], x[i:i+n]
+			if step == 0 {
+				c := b[j]
+				for k, v := range xs {
+					o[k] = v + c
+				}
+				return
+			}
+			for k, v := range b[j : j+n] {
+				o[k] = xs[k] + v
 			}
 		})
 	},
@@ -83,8 +111,16 @@ var bcastMulOp = &kernel{name: "bcast_mul", arity: 2, shape: bcastShape, spec: S
 	fwd: func(out []float32, in [][]float32, sh []tensor.Shape) {
 		x, b := in[0], in[1]
 		bcastLoop(sh[0], sh[1], func(i, j, n, step int) {
-			for k := 0; k < n; k++ {
-				out[i+k] = x[i+k] * b[j+k*step]
+			o, xs := out[i:i+n], x[i:i+n]
+			if step == 0 {
+				c := b[j]
+				for k, v := range xs {
+					o[k] = v * c
+				}
+				return
+			}
+			for k, v := range b[j : j+n] {
+				o[k] = xs[k] * v
 			}
 		})
 	},
@@ -115,14 +151,15 @@ var bcastSumOp = &kernel{name: "bcast_sum", arity: 2, spec: Spec{Op: "bcast_sum"
 		bcastLoop(sh[0], sh[1], func(i, j, n, step int) {
 			if step == 0 {
 				var s float32
-				for k := 0; k < n; k++ {
-					s += dy[i+k]
+				for _, v := range dy[i : i+n] {
+					s += v
 				}
 				out[j] += s
 				return
 			}
-			for k := 0; k < n; k++ {
-				out[j+k] += dy[i+k]
+			o := out[j : j+n]
+			for k, v := range dy[i : i+n] {
+				o[k] += v
 			}
 		})
 	},
@@ -143,16 +180,18 @@ var bcastDotOp = &kernel{name: "bcast_dot", arity: 3, spec: Spec{Op: "bcast_dot"
 		dy, x := in[0], in[1]
 		clear(out)
 		bcastLoop(sh[0], sh[2], func(i, j, n, step int) {
+			d, xs := dy[i:i+n], x[i:i+n]
 			if step == 0 {
 				var s float32
-				for k := 0; k < n; k++ {
-					s += dy[i+k] * x[i+k]
+				for k, v := range d {
+					s += v * xs[k]
 				}
 				out[j] += s
 				return
 			}
-			for k := 0; k < n; k++ {
-				out[j+k] += dy[i+k] * x[i+k]
+			o := out[j : j+n]
+			for k, v := range d {
+				o[k] += v * xs[k]
 			}
 		})
 	},

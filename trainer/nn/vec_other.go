@@ -5,5 +5,5 @@ package nn
 // Without cgo on amd64 the SiLU kernels stay in Go (see vec_cgo.go).
 const haveVec = false
 
-func vecSiLU(out, x []float32)          { panic("nn: no vector kernels in this build") }
+func vecSiLU(out, x []float32)         { panic("nn: no vector kernels in this build") }
 func vecSiLUGrad(out, x, dy []float32) { panic("nn: no vector kernels in this build") }
