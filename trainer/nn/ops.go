@@ -316,6 +316,12 @@ func normOp(groups int, eps float64) *kernel {
 		fwd: func(out []float32, in [][]float32, sh []tensor.Shape) {
 			n := sh[0][0] * groups
 			size := len(in[0]) / n
+			if haveVec {
+				parallelFor(n, func(lo, hi int) {
+					vecGroupNorm(out[lo*size:hi*size], in[0][lo*size:hi*size], hi-lo, size, eps)
+				})
+				return
+			}
 			mean, rstd := groupStats(in[0], n, size, eps)
 			for g := 0; g < n; g++ {
 				for i := g * size; i < (g+1)*size; i++ {
@@ -336,8 +342,14 @@ func normGradOp(groups int, eps float64) *kernel {
 		fwd: func(out []float32, in [][]float32, sh []tensor.Shape) {
 			n := sh[0][0] * groups
 			size := len(in[0]) / n
-			mean, rstd := groupStats(in[0], n, size, eps)
 			x, dy := in[0], in[1]
+			if haveVec {
+				parallelFor(n, func(lo, hi int) {
+					vecGroupNormGrad(out[lo*size:hi*size], x[lo*size:hi*size], dy[lo*size:hi*size], hi-lo, size, eps)
+				})
+				return
+			}
+			mean, rstd := groupStats(in[0], n, size, eps)
 			parallelFor(n, func(lo, hi int) {
 				for g := lo; g < hi; g++ {
 					var sd, sdx float64
