@@ -8,7 +8,7 @@ FUZZTIME ?= 20s
 # there is one, else the CPU), gpu (any WebGPU adapter) or cpu.
 DEVICE ?= auto
 
-.PHONY: setup sample test vet unit metrics wasm fuzz bench trainer fit eval fd site serve desktop
+.PHONY: setup sample test vet unit metrics wasm fuzz bench bench-train trainer fit eval fd site serve desktop
 
 setup:
 	bash .ci/setup
@@ -86,3 +86,12 @@ bench:
 	GOOS=js GOARCH=wasm go test -exec "$$PWD/runtime/simd/node-exec" -run '^$$' -bench 'ScoreNFE|Conv2D/fast' -benchtime 5x ./runtime
 	go test -run '^$$' -bench TrainStep -benchtime 4x ./trainer/lsgm
 	OPENBLAS_NUM_THREADS=1 go test -tags openblas -run '^$$' -bench TrainStep -benchtime 4x ./trainer/lsgm
+
+# The training step against a PyTorch twin of the same networks, one thread
+# and then two each (needs Debian's python3-torch; nothing else uses it).
+bench-train: trainer
+	bin/trainer info --arch weights/default.lsgm > bin/arch.json
+	for n in 1 2; do \
+		OPENBLAS_NUM_THREADS=1 go test -tags openblas -run '^$$' -bench TrainStep/'(vae|joint)' -benchtime 10x -count 3 -cpu $$n ./trainer/lsgm | grep images; \
+		/usr/bin/python3 trainer/twin/torch_twin.py bin/arch.json --threads $$n --runs 3; \
+	done

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -236,6 +237,7 @@ func writePNG(path string, img image.Image) error {
 func runInfo(args []string) error {
 	fs := flag.NewFlagSet("info", flag.ContinueOnError)
 	path := fs.String("weights", "", "weights file (or give it as the argument)")
+	archJSON := fs.Bool("arch", false, "print the architecture (the three networks' graphs, shapes, SDE) as JSON instead")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: trainer info [--weights] FILE")
 		fs.PrintDefaults()
@@ -262,6 +264,11 @@ func runInfo(args []string) error {
 		return fmt.Errorf("trainer info: %s: %v", *path, err)
 	}
 	a := f.Arch
+	if *archJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(a)
+	}
 	n, half := f.NumParams(), 0
 	for _, t := range f.Tensors {
 		if t.Half {
