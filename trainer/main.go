@@ -7,6 +7,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime/pprof"
 )
 
 const usage = `usage: trainer <command> [flags]
@@ -25,7 +26,8 @@ commands:
   info     print a weights file's architecture, tensors and provenance
   bench    ms per NFE per backend and batch, and with --kernels each GPU launch's time
 
-Run 'trainer <command> -h' for the command's flags.
+Run 'trainer <command> -h' for the command's flags. With LSGM_CPUPROFILE=FILE
+set, any command writes a CPU profile of itself there (go tool pprof).
 `
 
 func main() {
@@ -33,7 +35,27 @@ func main() {
 		fmt.Fprint(os.Stderr, usage)
 		os.Exit(2)
 	}
-	var err error
+	if p := os.Getenv("LSGM_CPUPROFILE"); p != "" {
+		f, err := os.Create(p)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "trainer: LSGM_CPUPROFILE: %v\n", err)
+			os.Exit(1)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(os.Stderr, "trainer: LSGM_CPUPROFILE: %v\n", err)
+			os.Exit(1)
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
+	err := dispatch()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		pprof.StopCPUProfile()
+		os.Exit(1)
+	}
+}
+
+func dispatch() (err error) {
 	switch os.Args[1] {
 	case "fit":
 		err = runFit(os.Args[2:])
@@ -61,13 +83,9 @@ func main() {
 		err = runBench(os.Args[2:])
 	case "-h", "--help", "help":
 		fmt.Print(usage)
-		return
 	default:
 		fmt.Fprintf(os.Stderr, "trainer: unknown command %q\n\n%s", os.Args[1], usage)
 		os.Exit(2)
 	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
+	return err
 }
