@@ -31,10 +31,16 @@ import (
 // fitOptions are a run's settings; they are stored in every checkpoint and
 // a resumed run uses them, not new flags.
 type fitOptions struct {
-	Data       string  `json:"data"`
-	Binarize   bool    `json:"binarize"`
-	Likelihood string  `json:"likelihood"` // "none": no VAE (--vae none)
-	Size       string  `json:"size"`
+	Data       string `json:"data"`
+	Binarize   bool   `json:"binarize"`
+	Likelihood string `json:"likelihood"` // "none": no VAE (--vae none)
+	Size       string `json:"size"`
+	// Network sizes that override --size where set (0 or empty: --size's).
+	LatentCh   int     `json:"latent_channels,omitempty"`
+	Width      int     `json:"width,omitempty"`
+	ScoreWidth int     `json:"score_width,omitempty"`
+	ScoreMult  []int   `json:"score_mult,omitempty"`
+	ScoreBlks  int     `json:"score_blocks,omitempty"`
 	Classes    bool    `json:"classes,omitempty"`    // class-conditional on the data's labels
 	LabelDrop  float64 `json:"label_drop,omitempty"` // share of steps' labels replaced by "no class"
 	SDE        string  `json:"sde"`
@@ -87,7 +93,25 @@ func runFit(args []string) error {
 	fs.BoolVar(&o.Binarize, "binarize", false, "dynamically binarize pixels (Bernoulli decoder)")
 	fs.StringVar(&o.Likelihood, "likelihood", "logistic", "decoder: logistic (256 grey levels) or bernoulli")
 	vae := fs.String("vae", "yes", "none trains a plain data-space score model with the same machinery (the baseline of LSGM's few-NFE claim)")
-	fs.StringVar(&o.Size, "size", "default", "network size: default or tiny")
+	fs.StringVar(&o.Size, "size", "default", "network size: default or tiny (the flags below change one part of it)")
+	fs.IntVar(&o.LatentCh, "latent-channels", 0, "channels of the latent z0 (default: --size's, 4)")
+	fs.IntVar(&o.Width, "width", 0, "the VAE's base channels (default: --size's, 16)")
+	fs.IntVar(&o.ScoreWidth, "score-width", 0, "the score network's base channels (default: --size's, 64)")
+	fs.IntVar(&o.ScoreBlks, "score-blocks", 0, "residual blocks per score U-Net level (default: --size's, 1)")
+	fs.Func("score-mult", "channel multiplier per score U-Net level, comma-separated, e.g. 1,2 (default: --size's, 1)", func(v string) error {
+		o.ScoreMult = nil
+		for _, f := range strings.Split(v, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 1 || n > 16 {
+				return fmt.Errorf("%q is not a multiplier in [1, 16]", f)
+			}
+			o.ScoreMult = append(o.ScoreMult, n)
+		}
+		if len(o.ScoreMult) > 4 {
+			return fmt.Errorf("at most 4 levels, got %d", len(o.ScoreMult))
+		}
+		return nil
+	})
 	fs.BoolVar(&o.Classes, "classes", false, "class-conditional score network on the data's labels, for classifier-free guidance (trainer sample --class)")
 	fs.Float64Var(&o.LabelDrop, "label-drop", 0.1, "with --classes: the share of labels replaced by \"no class\", which trains the unconditional model")
 	fs.StringVar(&o.SDE, "sde", "geometric_vpsde", "forward SDE: geometric_vpsde, vpsde or subvpsde")
@@ -209,6 +233,12 @@ func (o *fitOptions) validate() error {
 		return errors.New("trainer fit: --ckpt-every and --log-every must be >= 1")
 	case o.Size != "default" && o.Size != "tiny":
 		return fmt.Errorf("trainer fit: --size %q: want default or tiny", o.Size)
+	case o.LatentCh < 0 || o.LatentCh > 64:
+		return fmt.Errorf("trainer fit: --latent-channels %d out of range [1, 64]", o.LatentCh)
+	case o.Width < 0 || o.Width > 256 || o.ScoreWidth < 0 || o.ScoreWidth > 512:
+		return fmt.Errorf("trainer fit: --width %d or --score-width %d out of range ([1, 256] and [1, 512])", o.Width, o.ScoreWidth)
+	case o.ScoreBlks < 0 || o.ScoreBlks > 8:
+		return fmt.Errorf("trainer fit: --score-blocks %d out of range [1, 8]", o.ScoreBlks)
 	case o.Classes && !(o.LabelDrop > 0 && o.LabelDrop < 1):
 		return fmt.Errorf("trainer fit: --label-drop %v out of range (0, 1): guidance needs both the conditional and the unconditional model", o.LabelDrop)
 	}
@@ -328,6 +358,21 @@ func (r *run) newModel() error {
 		cfg = weights.TinyConfig()
 	case r.o.Likelihood == "none":
 		cfg = weights.BaselineConfig()
+	}
+	if r.o.LatentCh > 0 {
+		cfg.LatentChannels = r.o.LatentCh
+	}
+	if r.o.Width > 0 {
+		cfg.Width = r.o.Width
+	}
+	if r.o.ScoreWidth > 0 {
+		cfg.ScoreWidth = r.o.ScoreWidth
+	}
+	if len(r.o.ScoreMult) > 0 {
+		cfg.ScoreMult = r.o.ScoreMult
+	}
+	if r.o.ScoreBlks > 0 {
+		cfg.ScoreBlocks = r.o.ScoreBlks
 	}
 	cfg.Name = modelName(r.dataName(), r.o.Likelihood)
 	cfg.DataShape = r.set.Shape

@@ -258,6 +258,9 @@ func TestFitBadInput(t *testing.T) {
 		{[]string{"--resume", "--out", filepath.Join(dir, "r6")}, "cannot resume"},
 		{[]string{"--vae", "big", "--out", filepath.Join(dir, "r7")}, "--vae"},
 		{[]string{"--vae", "none", "--binarize", "--likelihood", "bernoulli", "--out", filepath.Join(dir, "r8")}, "--binarize"},
+		{[]string{"--score-width", "-3", "--out", filepath.Join(dir, "r10")}, "--score-width"},
+		{[]string{"--score-mult", "1,x", "--out", filepath.Join(dir, "r11")}, "score-mult"},
+		{[]string{"--score-blocks", "99", "--out", filepath.Join(dir, "r12")}, "--score-blocks"},
 	}
 	for _, c := range cases {
 		err := runFit(c.args)
@@ -553,4 +556,66 @@ func shippedTestSet(t *testing.T) (*weights.File, *data.Set) {
 		t.Fatal(err)
 	}
 	return f, set
+}
+
+// The size flags change the network they name, and a resumed run keeps
+// them (they are in the checkpoint's options, not read again).
+func TestFitSizeFlags(t *testing.T) {
+	run := filepath.Join(t.TempDir(), "run")
+	args := fitArgs(toyIDX(t, 16), run, "--max-steps", "2", "--latent-channels", "3", "--width", "6", "--score-width", "12", "--score-mult", "1", "--score-blocks", "2")
+	if err := runFit(args); err != nil {
+		t.Fatal(err)
+	}
+	if err := runFit([]string{"--resume", "--out", run, "-q", "--max-steps", "3"}); err != nil {
+		t.Fatal(err)
+	}
+	f := readModel(t, filepath.Join(run, "model.lsgm"))
+	if got := f.Arch.LatentShape[0]; got != 3 {
+		t.Errorf("latent channels %d, want 3", got)
+	}
+	// The first encoder conv has --width outputs, the score network's first
+	// conv --score-width, and two blocks have more convs than the tiny
+	// network's one. (Two levels need an even latent; this one is 7x7.)
+	shape := func(name string) []int {
+		if tt := f.Find(name); tt != nil {
+			return tt.Shape
+		}
+		t.Fatalf("no tensor %s", name)
+		return nil
+	}
+	enc, score := f.Arch.Encoder.Nodes, f.Arch.Score.Nodes
+	var firstEnc, firstScore string
+	convs := 0
+	for _, n := range enc {
+		if n.Op == "conv2d" && firstEnc == "" {
+			firstEnc = n.Name
+		}
+	}
+	for _, n := range score {
+		if n.Op == "conv2d" {
+			if firstScore == "" {
+				firstScore = n.Name
+			}
+			convs++
+		}
+	}
+	if s := shape(weights.ParamName("encoder", firstEnc, "weight")); s[0] != 6 {
+		t.Errorf("first encoder conv %v, want 6 outputs", s)
+	}
+	if s := shape(weights.ParamName("score", firstScore, "weight")); s[0] != 12 {
+		t.Errorf("first score conv %v, want 12 outputs", s)
+	}
+	tiny, err := weights.NewArch(weights.TinyConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tinyConvs := 0
+	for _, n := range tiny.Score.Nodes {
+		if n.Op == "conv2d" {
+			tinyConvs++
+		}
+	}
+	if convs <= tinyConvs {
+		t.Errorf("score network has %d convolutions, the tiny one %d: --score-blocks had no effect", convs, tinyConvs)
+	}
 }
