@@ -567,7 +567,8 @@ func runFD(args []string) error {
 }
 
 // recordFD writes a Fréchet-distance table into the provenance of the
-// weights file at path, replacing an earlier one: metrics fd_n, fd_floor,
+// weights file at path, added to an earlier one at the same n and replacing
+// one at another n: metrics fd_n, fd_floor,
 // fd:SAMPLER[:NFE] and nfe:SAMPLER[:NFE], and a notes line with the command.
 func recordFD(path string, table map[string]float64, cmd string) error {
 	b, err := os.ReadFile(path)
@@ -582,8 +583,12 @@ func recordFD(path string, table map[string]float64, cmd string) error {
 	if p.Metrics == nil {
 		p.Metrics = map[string]float64{}
 	}
+	// A table at the same n grows by the new settings (rk45 can be
+	// recorded apart from the fixed-step samplers); at another n it starts
+	// over, since distances at different n do not compare.
+	merge := p.Metrics["fd_n"] == table["fd_n"]
 	for k := range p.Metrics {
-		if isFDKey(k) {
+		if isFDKey(k) && !merge {
 			delete(p.Metrics, k)
 		}
 	}
@@ -592,7 +597,7 @@ func recordFD(path string, table map[string]float64, cmd string) error {
 	}
 	var keep []string
 	for _, line := range strings.Split(p.Notes, "\n") {
-		if !strings.HasPrefix(line, "fd table: ") {
+		if merge || !strings.HasPrefix(line, "fd table: ") {
 			keep = append(keep, line)
 		}
 	}

@@ -119,7 +119,8 @@ func TestFDCommand(t *testing.T) {
 		t.Errorf("unknown sampler: %v", err)
 	}
 	// --record writes the table into a copy of the weights; a second record
-	// replaces the first; trainer info shows it.
+	// at the same n adds its rows (and replaces those it repeats), one at
+	// another n replaces the table; trainer info shows it.
 	b, err := os.ReadFile(fixture)
 	if err != nil {
 		t.Fatal(err)
@@ -128,22 +129,34 @@ func TestFDCommand(t *testing.T) {
 	if err := os.WriteFile(w, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	rec := []string{"--weights", w, "--classifier", "../weights/fmnist-classifier.lsgmc", "--n", "10", "--backend", "cpu", "-q", "--record"}
-	if err := runFD(append(rec, "--runs", "ddim:2,euler:1")); err != nil {
+	rec := []string{"--weights", w, "--classifier", "../weights/fmnist-classifier.lsgmc", "--backend", "cpu", "-q", "--record"}
+	if err := runFD(append(rec, "--n", "10", "--runs", "ddim:2,euler:1")); err != nil {
 		t.Fatal(err)
 	}
-	if err := runFD(append(rec, "--runs", "ddim:3,recon")); err != nil {
+	first := readModel(t, w).Provenance.Metrics["fd:ddim:2"]
+	if err := runFD(append(rec, "--n", "10", "--runs", "ddim:3,recon,ddim:2", "--seed", "5")); err != nil {
 		t.Fatal(err)
 	}
 	m := readModel(t, w).Provenance.Metrics
-	if m["fd_n"] != 10 || m["fd_floor"] <= 0 || m["fd:ddim:3"] <= 0 || m["nfe:ddim:3"] != 3 || m["fd:recon"] <= 0 {
-		t.Errorf("recorded metrics %v", m)
+	if m["fd_n"] != 10 || m["fd_floor"] <= 0 || m["fd:ddim:3"] <= 0 || m["nfe:ddim:3"] != 3 || m["fd:recon"] <= 0 || m["fd:euler:1"] <= 0 {
+		t.Errorf("recorded metrics after two records at n = 10: %v", m)
 	}
-	if _, ok := m["fd:euler:1"]; ok {
-		t.Error("the first record's rows survived the second")
+	if m["fd:ddim:2"] == first {
+		t.Errorf("the second record (another seed) left ddim:2 at the first one's %v", first)
 	}
-	if !strings.Contains(readModel(t, w).Provenance.Notes, "fd table: trainer fd --n 10 --runs ddim:3,recon") {
-		t.Errorf("notes %q", readModel(t, w).Provenance.Notes)
+	notes := readModel(t, w).Provenance.Notes
+	if !strings.Contains(notes, "--runs ddim:2,euler:1") || !strings.Contains(notes, "--runs ddim:3,recon,ddim:2") {
+		t.Errorf("notes %q", notes)
+	}
+	if err := runFD(append(rec, "--n", "12", "--runs", "ddim:2")); err != nil {
+		t.Fatal(err)
+	}
+	m = readModel(t, w).Provenance.Metrics
+	if _, ok := m["fd:euler:1"]; ok || m["fd_n"] != 12 {
+		t.Errorf("a record at n = 12 kept the table at n = 10: %v", m)
+	}
+	if notes := readModel(t, w).Provenance.Notes; strings.Contains(notes, "--n 10") {
+		t.Errorf("notes %q", notes)
 	}
 	if err := runInfo([]string{w}); err != nil {
 		t.Fatal(err)
