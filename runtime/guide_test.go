@@ -113,3 +113,49 @@ func TestGuidedSampling(t *testing.T) {
 		t.Errorf("class on an unconditional model: %v", err)
 	}
 }
+
+// Without a guide a class-conditional model samples each image under its
+// own class at scale 1, drawn from (seed, image index): the same images as
+// asking for those classes one by one, and not those of the "no class"
+// slot (a guide at scale 0).
+func TestUnguidedSampling(t *testing.T) {
+	m := classFixture(t)
+	cfg := sampler.Config{Name: "dpmpp2m", NFE: 4}
+	const n, seed, first = 6, 11, 3
+	all, err := m.Sample(Request{Sampler: cfg, Count: n, Seed: seed, First: first}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	classes := m.Unguided(seed, first, n).ImageClasses()
+	seen := map[int]bool{}
+	d := m.LatentDim()
+	for i, c := range classes {
+		seen[c] = true
+		one, err := m.Sample(Request{Sampler: cfg, Count: 1, Seed: seed, First: first + uint32(i), Guide: &Guide{Class: c, Scale: 1}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j, v := range one.Latent {
+			if w := all.Latent[i*d+j]; math.Abs(float64(v-w)) > 1e-5*(1+math.Abs(float64(w))) {
+				t.Fatalf("image %d (class %d): latent[%d] = %v unguided, %v asked for its class", i, c, j, w, v)
+			}
+		}
+	}
+	if len(seen) < 2 {
+		t.Errorf("six images drew one class (%v)", classes)
+	}
+	none, err := m.Sample(Request{Sampler: cfg, Count: n, Seed: seed, First: first, Guide: &Guide{Class: 0, Scale: 0}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	diff := 0.0
+	for i, v := range none.Latent {
+		diff = math.Max(diff, math.Abs(float64(v-all.Latent[i])))
+	}
+	if diff < 1e-4 {
+		t.Errorf("unguided samples equal the no-class ones (max diff %g)", diff)
+	}
+	if m2 := fixture(t); m2.Unguided(seed, first, n) != nil {
+		t.Error("a model without classes got a per-image guide")
+	}
+}

@@ -197,6 +197,40 @@ type Guide struct {
 	// instead (classifier guidance, Dhariwal and Nichol 2021): the score
 	// plus Scale d log p(Class | z_t, t) / dz, on any model, on the CPU.
 	Classifier *Classifier
+
+	perImage []int // Unguided's: each image's class, at scale 1
+}
+
+// Unguided is the guide that a class-conditional model samples under when
+// a request names none: each image follows the conditional score of its own
+// class, drawn uniformly from its seed and index (rng.Class), so that the
+// samples follow the model's p(x), the mean over classes of p(x | class)
+// (the datasets' classes are balanced). The "no class" slot, which label
+// dropout trains on a tenth of the steps for guidance's sake, is a much
+// worse model of p(x): on the Fashion-MNIST model its samples scored a
+// Fréchet distance of 91.5 at 10 NFE against 34.7 for these (n = 1000).
+// A guide at scale 0 still samples "no class", as do edits (their guide
+// images say what they are). nil for a model without classes. first is the
+// index of the first of the n images.
+func (m *Model) Unguided(seed uint64, first uint32, n int) *Guide {
+	k := len(m.Classes())
+	if k == 0 {
+		return nil
+	}
+	g := &Guide{Scale: 1, perImage: make([]int, n)}
+	for i := range g.perImage {
+		g.perImage[i] = rng.Class(seed, first+uint32(i), k)
+	}
+	return g
+}
+
+// ImageClasses returns the class each image of an unguided guide follows
+// (nil for any other guide).
+func (g *Guide) ImageClasses() []int {
+	if g == nil {
+		return nil
+	}
+	return g.perImage
 }
 
 // MaxGuidance bounds the guidance scale: far above it samples saturate.
@@ -209,6 +243,13 @@ const MaxGuidance = 20
 // has weight 0. The CPU and GPU backends both take their input from here.
 func (m *Model) GuideInput(g *Guide, n int) (y []float32, halves bool) {
 	switch {
+	case g != nil && g.perImage != nil:
+		k := len(m.Classes()) + 1
+		y = make([]float32, n*k)
+		for i := 0; i < n; i++ {
+			y[i*k+g.perImage[i]] = 1
+		}
+		return y, false
 	case g == nil || g.Scale == 0 || g.Classifier != nil: // classifier guidance runs the network as it is
 		return m.ClassInput(-1, n), false
 	case g.Scale == 1:
@@ -227,6 +268,9 @@ type guided struct {
 
 func (g guided) Eps(dst, z []float32, t float64) error {
 	m := g.m
+	if pi := g.g.perImage; pi != nil && len(pi) != len(z)/m.LatentDim() {
+		return fmt.Errorf("runtime: internal: %d per-image classes for a batch of %d latents", len(pi), len(z)/m.LatentDim())
+	}
 	y, halves := m.GuideInput(&g.g, len(z)/m.LatentDim())
 	if !halves {
 		return m.netEps(dst, z, t, y)
@@ -459,7 +503,11 @@ func (m *Model) Sample(r Request, progress sampler.Callback) (*Result, error) {
 	} else {
 		sampler.Prior(z, m.SDE, noise, r.Temperature)
 	}
-	prior := m.prior(r.Guide)
+	guide := r.Guide
+	if guide == nil && r.Start == nil { // SDEdit's guides keep "no class": they say what the image is
+		guide = m.Unguided(r.Seed, r.First, r.Count)
+	}
+	prior := m.prior(guide)
 	if r.Stop != nil {
 		prior = stoppable{prior, r.Stop}
 	}

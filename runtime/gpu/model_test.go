@@ -146,7 +146,22 @@ func TestGuidedMatchesCPU(t *testing.T) {
 		}
 		t.Logf("scale %v: latents within %.2g relative", w, worst)
 	}
-	_, err := g.Sample(runtime.Request{Sampler: sampler.Config{Name: "ddim", NFE: 2}, Count: 1, Guide: &runtime.Guide{Class: 7, Scale: 2}}, Options{}, nil)
+	// No guide: each image its own class (runtime.Model.Unguided), drawn
+	// by absolute index, so a request split into GPU batches (First > 0)
+	// draws the CPU's classes too.
+	req := runtime.Request{Sampler: sampler.Config{Name: "dpmpp2m", NFE: 6}, Count: 4, Seed: 9, First: 5}
+	want, err := cpu.Sample(req, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := g.Sample(req, Options{Latent: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if worst := latentWorst(got.Latent, want.Latent); worst > 5e-4 {
+		t.Errorf("unguided: latents differ by %.3g relative, more than 5e-4", worst)
+	}
+	_, err = g.Sample(runtime.Request{Sampler: sampler.Config{Name: "ddim", NFE: 2}, Count: 1, Guide: &runtime.Guide{Class: 7, Scale: 2}}, Options{}, nil)
 	if err == nil || !strings.Contains(err.Error(), "class 7 out of range") {
 		t.Errorf("class out of range on the GPU: %v", err)
 	}

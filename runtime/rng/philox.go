@@ -59,7 +59,16 @@ const (
 	StreamGuide Stream = 64 // SDEdit: the guide's diffusion to the start time
 	StreamKnown Stream = 65 // RePaint: the known region's diffusion at each step
 	StreamJump  Stream = 66 // inpainting: the diffusion back of a resampling jump
+	StreamClass Stream = 67 // a class-conditional model's unguided samples: each one's class
 )
+
+// Class draws sample's class among k (k >= 1) uniformly, from (seed,
+// sample) alone: one Philox block on StreamClass, its first word scaled to
+// [0, k) by a multiply and shift (a bias under k/2^32).
+func Class(seed uint64, sample uint32, k int) int {
+	r := Philox4x32([4]uint32{0, sample, 0, uint32(StreamClass)}, Key(seed))
+	return int(uint64(r[0]) * uint64(k) >> 32)
+}
 
 // Key splits a 64-bit seed into the Philox key.
 func Key(seed uint64) [2]uint32 { return [2]uint32{uint32(seed), uint32(seed >> 32)} }
