@@ -23,6 +23,7 @@ commands:
   guidebench how often guided samples are of the class asked for, and their FD to it, per scale
   classifier  train the small classifier whose features the Fréchet distance uses
   fd       Fréchet distance of samples to the test set, per sampler and NFE, with wall time
+  fdplot   plot recorded FD tables of weights files against NFE, as a PNG
   info     print a weights file's architecture, tensors and provenance
   bench    ms per NFE per backend and batch, and with --kernels each GPU launch's time
 
@@ -77,6 +78,8 @@ func dispatch() (err error) {
 		err = runClassifier(os.Args[2:])
 	case "fd":
 		err = runFD(os.Args[2:])
+	case "fdplot":
+		err = runFDPlot(os.Args[2:])
 	case "info":
 		err = runInfo(os.Args[2:])
 	case "bench":
