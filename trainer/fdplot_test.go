@@ -41,8 +41,6 @@ func withTable(t *testing.T, name string, base float64) string {
 	return p
 }
 
-
-
 // fdplot draws both models' tables: a PNG of the plot's size holding each
 // model's colour, and a file without a table is refused by name.
 func TestFDPlot(t *testing.T) {
