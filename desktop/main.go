@@ -14,16 +14,19 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 
 	"github.com/hajimehoshi/ebiten/v2"
 	"github.com/lsgm-go/lsgm/desktop/ui"
 	"github.com/lsgm-go/lsgm/runtime/backend"
 	"github.com/lsgm-go/lsgm/runtime/sampler"
+	"github.com/lsgm-go/lsgm/weights"
 )
 
 func main() {
 	fs := flag.NewFlagSet("desktop", flag.ExitOnError)
 	weightsPath := fs.String("weights", "", "weights file (default: the embedded Fashion-MNIST model; a file argument works too)")
+	model := fs.String("model", "", "a shipped model by id (N cycles them): "+shippedIDs())
 	kind := fs.String("backend", "auto", "where to sample: auto, gpu or cpu")
 	name := fs.String("sampler", "", "sampler (default: the model's)")
 	nfe := fs.Int("nfe", 0, "network evaluations (default: the model's)")
@@ -82,7 +85,20 @@ func main() {
 		fmt.Fprintf(os.Stderr, "desktop: -show %q: want grid, interp, fill or real\n", *show)
 		os.Exit(2)
 	}
-	v.open(*weightsPath)
+	switch {
+	case *model != "" && *weightsPath != "":
+		fmt.Fprintln(os.Stderr, "desktop: -model and a weights file both name a model: give one")
+		os.Exit(2)
+	case *model != "":
+		i := slices.IndexFunc(weights.ShippedModels(), func(m weights.Shipped) bool { return m.ID == *model })
+		if i < 0 {
+			fmt.Fprintf(os.Stderr, "desktop: -model %q: the shipped models are %s\n", *model, shippedIDs())
+			os.Exit(2)
+		}
+		v.openShipped(i)
+	default:
+		v.open(*weightsPath)
+	}
 	ebiten.SetWindowTitle("LSGM viewer")
 	ebiten.SetWindowSize(winW, winH)
 	ebiten.SetWindowResizingMode(ebiten.WindowResizingModeEnabled)
@@ -94,4 +110,13 @@ func main() {
 		fmt.Fprintln(os.Stderr, "desktop:", v.shotErr)
 		os.Exit(1)
 	}
+}
+
+// shippedIDs lists the shipped models' ids.
+func shippedIDs() string {
+	var ids []string
+	for _, m := range weights.ShippedModels() {
+		ids = append(ids, m.ID)
+	}
+	return strings.Join(ids, ", ")
 }

@@ -122,20 +122,55 @@ func newViewer(s settings, kind, shot string) *viewer {
 // defaultSource names the embedded default weights.
 const defaultSource = "embedded default weights"
 
+// shippedSource names shipped model m (the default keeps defaultSource).
+func shippedSource(i int, m weights.Shipped) string {
+	if i == 0 {
+		return defaultSource
+	}
+	return "shipped model " + m.Title
+}
+
 // open loads weights from a path ("" is the embedded default) in the background.
 func (v *viewer) open(path string) {
+	if path == "" {
+		v.openShipped(0)
+		return
+	}
 	go func() {
-		data, src := weights.Default(), defaultSource
-		if path != "" {
-			var err error
-			if data, err = os.ReadFile(path); err != nil {
-				v.fail(fmt.Errorf("cannot read %s: %v", path, err))
-				return
-			}
-			src = path
+		data, err := os.ReadFile(path)
+		if err != nil {
+			v.fail(fmt.Errorf("cannot read %s: %v", path, err))
+			return
 		}
-		v.load(data, src)
+		v.load(data, path, nil)
 	}()
+}
+
+// openShipped loads shipped model i (weights.ShippedModels) in the
+// background, with its noisy classifier.
+func (v *viewer) openShipped(i int) {
+	ms := weights.ShippedModels()
+	m := ms[i%len(ms)]
+	go v.load(m.Weights(), shippedSource(i%len(ms), m), m.ClassifierFile())
+}
+
+// nextShipped is the shipped model after (or with back, before) the one
+// shown; a model from a file counts as before the first. v.mu is held.
+func (v *viewer) nextShipped(back bool) int {
+	n := len(weights.ShippedModels())
+	cur := -1
+	for i, m := range weights.ShippedModels() {
+		if v.source == shippedSource(i, m) {
+			cur = i
+		}
+	}
+	switch {
+	case back && cur <= 0:
+		return n - 1
+	case back:
+		return cur - 1
+	}
+	return (cur + 1) % n
 }
 
 func (v *viewer) fail(err error) {
@@ -158,7 +193,7 @@ func (v *viewer) loadFailed(src string, err error) {
 
 // load replaces the model (keeping the old one when the new one is bad) and
 // samples a first grid.
-func (v *viewer) load(data []byte, src string) {
+func (v *viewer) load(data []byte, src string, shippedClf []byte) {
 	v.mu.Lock()
 	if v.busy {
 		v.mu.Unlock()
@@ -189,8 +224,8 @@ func (v *viewer) load(data []byte, src string) {
 		if clf, err = os.ReadFile(v.clfPath); err != nil {
 			v.errText = fmt.Sprintf("cannot read the classifier %s: %v", v.clfPath, err)
 		}
-	case src == defaultSource:
-		clf = weights.DefaultClassifier()
+	case shippedClf != nil:
+		clf = shippedClf
 	}
 	if clf != nil {
 		c, err := runtime.LoadClassifier(clf)
@@ -431,6 +466,16 @@ func (v *viewer) Update() error {
 		v.save(true)
 	case inpututil.IsKeyJustPressed(ebiten.KeyE):
 		v.startEdit(v.selected)
+	case inpututil.IsKeyJustPressed(ebiten.KeyN):
+		v.mu.Lock()
+		next, cur := v.nextShipped(shift), v.modelTitle()
+		v.mu.Unlock()
+		if weights.ShippedModels()[next].Title == cur {
+			v.message, v.msgUntil = "one model ships with the viewer: drop a .lsgm file on the window to open another", time.Now().Add(4*time.Second)
+		} else {
+			v.set.Class = -1 // the classes are the old model's
+			v.openShipped(next)
+		}
 	}
 	if inpututil.IsMouseButtonJustPressed(ebiten.MouseButtonLeft) {
 		if i, ok := v.imageAt(ebiten.CursorPosition()); ok {
@@ -487,7 +532,7 @@ func (v *viewer) dropped(files fs.FS) {
 		return
 	}
 	v.show = viewGrid
-	go v.load(data, name)
+	go v.load(data, name, nil)
 }
 
 // gridImage lays n RGBA images out in a side x side grid, as runtime.Grid does.
@@ -638,7 +683,7 @@ func (v *viewer) Draw(screen *ebiten.Image) {
 	}
 	panel += fmt.Sprintf("\nstrength     %.2f (edits)", set.Strength)
 	if v.help {
-		panel += "\n\nKEYS\nTab / Shift+Tab  sampler\nUp / Down        NFE (Shift: 5)\nLeft / Right     temperature\n[ / ]            seed - / +\nR                random seed\nG / Shift+G      grid size\nC / Shift+C      class (guided)\nV / Shift+V      guidance + / -\nEnter, Space     generate\nD                replay the denoising\nclick            select an image\nI                interpolate it (seed -> seed+1)\nE                edit it: drag to erase,\n                 F fill, M make it real,\n                 - / = strength\nEsc              back to the grid\nS                save the grid (PNG)\nShift+S, X       save the selected image\nH                hide these keys\n\nDrop a .lsgm file on the window to open it."
+		panel += "\n\nKEYS\nTab / Shift+Tab  sampler\nUp / Down        NFE (Shift: 5)\nLeft / Right     temperature\n[ / ]            seed - / +\nR                random seed\nG / Shift+G      grid size\nC / Shift+C      class (guided)\nV / Shift+V      guidance + / -\nEnter, Space     generate\nD                replay the denoising\nclick            select an image\nI                interpolate it (seed -> seed+1)\nE                edit it: drag to erase,\n                 F fill, M make it real,\n                 - / = strength\nEsc              back to the grid\nS                save the grid (PNG)\nShift+S, X       save the selected image\nN / Shift+N      next shipped model\nH                hide these keys\n\nDrop a .lsgm file on the window to open it."
 	}
 	ebitenutil.DebugPrintAt(screen, panel, panelX, gridY)
 	if errText != "" {
@@ -902,3 +947,14 @@ func editRGBA(px, mask []float32, shape []int) []byte {
 
 // Layout keeps the logical size fixed; Ebiten scales it to the window.
 func (v *viewer) Layout(int, int) (int, int) { return winW, winH }
+
+// modelTitle is the shipped title of the model shown, or "" for a file.
+// v.mu is held.
+func (v *viewer) modelTitle() string {
+	for i, m := range weights.ShippedModels() {
+		if v.source == shippedSource(i, m) {
+			return m.Title
+		}
+	}
+	return ""
+}

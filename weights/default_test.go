@@ -18,3 +18,43 @@ func TestDefaultWeights(t *testing.T) {
 		t.Errorf("provenance incomplete: %+v", p)
 	}
 }
+
+// Every shipped model decodes within the 8 MB budget with its provenance,
+// its classifier (if any) decodes, IDs and file names are distinct, and
+// the default comes first.
+func TestShippedModels(t *testing.T) {
+	ms := ShippedModels()
+	if len(ms) == 0 || &ms[0].Weights()[0] != &Default()[0] {
+		t.Fatal("the default model is not the first shipped one")
+	}
+	seen := map[string]bool{}
+	for _, m := range ms {
+		for _, k := range []string{"id " + m.ID, "file " + m.File, "file " + m.Classifier} {
+			if k != "file " && seen[k] {
+				t.Errorf("%s repeats", k)
+			}
+			seen[k] = true
+		}
+		if m.ID == "" || m.Title == "" || m.File == "" {
+			t.Errorf("model %+v lacks an ID, title or file name", m.ID)
+		}
+		if len(m.Weights()) > 8<<20 {
+			t.Errorf("%s: %d bytes, over 8 MB", m.ID, len(m.Weights()))
+		}
+		f, err := Decode(m.Weights())
+		if err != nil {
+			t.Fatalf("%s: %v", m.ID, err)
+		}
+		if f.Provenance.Command == "" || f.Provenance.Steps == 0 {
+			t.Errorf("%s: provenance incomplete", m.ID)
+		}
+		if (m.Classifier == "") != (m.ClassifierFile() == nil) {
+			t.Errorf("%s: classifier name %q with %d bytes", m.ID, m.Classifier, len(m.ClassifierFile()))
+		}
+		if m.ClassifierFile() != nil {
+			if _, err := DecodeClassifier(m.ClassifierFile()); err != nil {
+				t.Errorf("%s: classifier: %v", m.ID, err)
+			}
+		}
+	}
+}

@@ -96,7 +96,8 @@ func runViewerErr(t *testing.T, args ...string) (image.Image, string, error) {
 // of every image within one grey level (the GPU's f32 sums where it runs).
 func TestWindowGrid(t *testing.T) {
 	const side, nfe, seed = 3, 4, 5
-	img, log := runViewer(t, "-grid", "3", "-nfe", "4", "-seed", "5", "-sampler", "dpmpp2m")
+	// -model names the default by its shipped id.
+	img, log := runViewer(t, "-grid", "3", "-nfe", "4", "-seed", "5", "-sampler", "dpmpp2m", "-model", weights.ShippedModels()[0].ID)
 	if b := img.Bounds(); b.Dx() != WinW || b.Dy() != WinH {
 		t.Fatalf("screenshot %v, want %dx%d", b, WinW, WinH)
 	}
@@ -349,4 +350,24 @@ func gridWorst(img image.Image, want []byte, side, h, w int) int {
 		}
 	}
 	return worst
+}
+
+// -model with an id that ships nothing is refused before a window opens,
+// naming the ids that do ship.
+func TestModelFlag(t *testing.T) {
+	xvfb, err := exec.LookPath("xvfb-run") // ebiten needs a display to start at all
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("xvfb-run is missing under CI (apt-get install xvfb xauth)")
+		}
+		t.Skip("xvfb-run is missing: apt-get install xvfb xauth to run the window test")
+	}
+	bin := filepath.Join(t.TempDir(), "desktop")
+	if out, err := exec.Command("go", "build", "-o", bin, "..").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	out, err := exec.Command(xvfb, "-a", bin, "-model", "nope").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), `-model "nope"`) || !strings.Contains(string(out), weights.ShippedModels()[0].ID) {
+		t.Errorf("-model nope: %v, %q", err, out)
+	}
 }

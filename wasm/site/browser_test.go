@@ -88,6 +88,13 @@ func site(t *testing.T) *httptest.Server {
 	mux.HandleFunc("/test/classes.lsgm", func(w http.ResponseWriter, r *http.Request) {
 		w.Write(classModel(t))
 	})
+	// The demo page under /test/two/ sees a models.json of two models:
+	// the shipped default (with its classifier) and the class test model.
+	mux.HandleFunc("/test/two/models.json", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `[{"id": "fashion", "title": "Fashion-MNIST", "file": "default.lsgm", "classifier": "default-noisy.lsgmc"},
+			{"id": "classes", "title": "Three classes (test)", "file": "../classes.lsgm"}]`)
+	})
+	mux.Handle("/test/two/", http.StripPrefix("/test/two", handler(dir)))
 	mux.HandleFunc("/test/gotest.html", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `<!doctype html><title>go test</title><script src="/wasm_exec.js"></script>`)
 	})
@@ -955,5 +962,53 @@ func TestBrowserClassifierGuidance(t *testing.T) {
 	}
 	if !strings.Contains(status, "of Trouser (classifier guidance 2)") {
 		t.Errorf("element: %q", status)
+	}
+}
+
+// The demo page's model picker: hidden with the one shipped model, shown
+// with two; picking the second loads it and draws a grid (its classes
+// appear in the class picker), and ?model=ID opens a shipped model by id.
+func TestBrowserModelPicker(t *testing.T) {
+	srv := site(t)
+	ctx := browser(t, false)
+	grids := func(n int) chromedp.Action {
+		return chromedp.Poll(fmt.Sprintf(`document.querySelectorAll('#gallery figure').length >= %d`, n), nil, chromedp.WithPollingTimeout(3*time.Minute))
+	}
+	var hidden bool
+	if err := chromedp.Run(ctx, chromedp.Navigate(srv.URL+"/?backend=cpu&count=1&nfe=2"), grids(1),
+		chromedp.Evaluate(`document.getElementById('modelbox').hidden`, &hidden)); err != nil {
+		t.Fatal(err)
+	}
+	if !hidden {
+		t.Error("the model picker shows with one shipped model")
+	}
+	var titles, classes []string
+	err := chromedp.Run(ctx, chromedp.Navigate(srv.URL+"/test/two/?backend=cpu&count=1&nfe=2"), grids(1),
+		chromedp.Evaluate(`document.getElementById('modelbox').hidden`, &hidden),
+		chromedp.Evaluate(`[...document.getElementById('model').options].filter((o) => !o.hidden).map((o) => o.text)`, &titles),
+		chromedp.Evaluate(`(() => { const s = document.getElementById('model'); s.value = 'classes'; s.dispatchEvent(new Event('change')); })()`, nil),
+		grids(2),
+		chromedp.Evaluate(`document.getElementById('classbox').hidden`, &hidden),
+		chromedp.Evaluate(`[...document.getElementById('class').options].map((o) => o.text)`, &classes))
+	if err != nil {
+		var st, er string
+		chromedp.Run(ctx, chromedp.Text(`#status`, &st, chromedp.ByQuery), chromedp.Text(`#error`, &er, chromedp.ByQuery))
+		t.Fatalf("two models: %v (status %q, error %q)", err, st, er)
+	}
+	if strings.Join(titles, "|") != "Fashion-MNIST|Three classes (test)" {
+		t.Errorf("two models: picker options %q", titles)
+	}
+	if hidden || strings.Join(classes, "|") != "any (unconditional)|Sneaker|Bag|Dress" {
+		t.Errorf("after picking the class model: class picker hidden %v, options %q", hidden, classes)
+	}
+	var picked string
+	err = chromedp.Run(ctx, chromedp.Navigate(srv.URL+"/test/two/?model=classes&backend=cpu&count=1&nfe=2"), grids(1),
+		chromedp.Evaluate(`document.getElementById('model').value`, &picked),
+		chromedp.Evaluate(`[...document.getElementById('class').options].map((o) => o.text)`, &classes))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if picked != "classes" || len(classes) != 4 || classes[1] != "Sneaker" {
+		t.Errorf("?model=classes: picker on %q, classes %q", picked, classes)
 	}
 }

@@ -14,6 +14,7 @@ package main
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -120,7 +121,26 @@ func build(out string) ([]fileSize, error) {
 	if err != nil {
 		return nil, fmt.Errorf("wasm_exec.js not found in GOROOT: %v", err)
 	}
-	files := map[string][]byte{"wasm_exec.js": execJS, "default.lsgm": weights.Default(), "default-noisy.lsgmc": weights.DefaultClassifier()}
+	files := map[string][]byte{"wasm_exec.js": execJS}
+	// The shipped models and models.json, the list the demo page's model
+	// picker shows: [{id, title, file, classifier}], the default first.
+	type entry struct {
+		ID         string `json:"id"`
+		Title      string `json:"title"`
+		File       string `json:"file"`
+		Classifier string `json:"classifier,omitempty"`
+	}
+	var list []entry
+	for _, m := range weights.ShippedModels() {
+		files[m.File] = m.Weights()
+		if m.Classifier != "" {
+			files[m.Classifier] = m.ClassifierFile()
+		}
+		list = append(list, entry{m.ID, m.Title, m.File, m.Classifier})
+	}
+	if files["models.json"], err = json.MarshalIndent(list, "", "  "); err != nil {
+		return nil, err
+	}
 	err = fs.WalkDir(web.Files, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err

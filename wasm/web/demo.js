@@ -179,8 +179,17 @@ function readURL() {
   if (params.has('sampler')) $('sampler').dataset.want = params.get('sampler');
   if (params.has('class')) $('class').dataset.want = params.get('class');
   if (params.has('model')) {
-    weightsURL = new URL(params.get('model'), location.href).href;
-    classifierURL = ''; // the shipped classifier reads the shipped model's latents only
+    // A shipped model's id (models.json) picks it with its classifier;
+    // anything else is a weights URL, without the shipped classifier (it
+    // reads the shipped model's latents only).
+    const m = shipped.find((e) => e.id === params.get('model'));
+    if (m) {
+      pickModel(m);
+    } else {
+      weightsURL = new URL(params.get('model'), location.href).href;
+      classifierURL = '';
+      $('model').value = '';
+    }
   }
   if (params.has('classifier')) classifierURL = params.get('classifier') ? new URL(params.get('classifier'), location.href).href : '';
   $('guidanceout').value = $('guidance').value;
@@ -233,7 +242,38 @@ $('backend').onchange = () => load(false);
 $('count').oninput = () => { $('count').dataset.set = '1'; };
 $('guidance').oninput = () => { $('guidanceout').value = $('guidance').value; };
 
+// The shipped models (models.json, written by the site build): a picker
+// when there is more than one. A fetch that fails leaves the default alone.
+let shipped = [];
+async function readModels() {
+  try {
+    const r = await fetch('models.json');
+    if (r.ok) shipped = await r.json();
+  } catch (e) { /* the default model only */ }
+  if (!Array.isArray(shipped)) shipped = [];
+  const sel = $('model');
+  for (const m of shipped) sel.add(new Option(m.title, m.id));
+  sel.add(new Option('(a weights file from the URL)', ''));
+  sel.options[sel.length - 1].hidden = true;
+  $('modelbox').hidden = shipped.length < 2;
+}
+
+function pickModel(m) {
+  weightsURL = m.file;
+  classifierURL = m.classifier || '';
+  $('model').value = m.id;
+}
+
+$('model').onchange = () => {
+  const m = shipped.find((e) => e.id === $('model').value);
+  if (!m) return;
+  pickModel(m);
+  $('class').value = '';
+  load(true);
+};
+
 (async () => {
+  await readModels();
   const bad = readURL();
   await load(false);
   bad.push(...checkSampler());
