@@ -2,6 +2,8 @@ package nn
 
 import (
 	"fmt"
+	"runtime"
+	"sync"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -34,13 +36,16 @@ func bcastShape(in []tensor.Shape) (tensor.Shape, error) {
 	return x.Clone(), nil
 }
 
-// bcastLoop calls fn(i, j, n, step) for each run of n elements of x (shape
-// xs) along its last axes, from flat index i: they meet b (shape bs) at
-// j + k step, step 0 where b broadcasts along them (step 1 otherwise).
-// Adjacent axes that b either spans or broadcasts along alike are merged
-// first, so that a [1, C, 1, 1] bias over [B, C, H, W] runs H W elements
-// at a time rather than W.
-func bcastLoop(xs, bs tensor.Shape, fn func(i, j, n, step int)) {
+// bcastPlan walks x (shape xs) in runs along its last axes that meet b
+// (shape bs) at a fixed stride. Adjacent axes that b either spans or
+// broadcasts along alike are merged first, so that a [1, C, 1, 1] bias over
+// [B, C, H, W] runs H W elements at a time rather than W.
+type bcastPlan struct {
+	x, bstr [4]int // merged shape of x, and b's strides along it (0: broadcast)
+	runs    int    // x[0] x[1] x[2] runs of x[3] elements
+}
+
+func newBcastPlan(xs, bs tensor.Shape) bcastPlan {
 	x0, b0 := bcastDims(xs), bcastDims(bs)
 	var x, b [4]int
 	m := 4 // merged axes fill x[m:], b[m:]
@@ -59,21 +64,70 @@ func bcastLoop(xs, bs tensor.Shape, fn func(i, j, n, step int)) {
 	for d := 0; d < m; d++ {
 		x[d], b[d] = 1, 1
 	}
-	var bstr [4]int
+	p := bcastPlan{x: x, runs: x[0] * x[1] * x[2]}
 	s := 1
 	for d := 3; d >= 0; d-- {
 		if b[d] != 1 {
-			bstr[d] = s
+			p.bstr[d] = s
 		}
 		s *= b[d]
 	}
-	i := 0
-	for a0 := 0; a0 < x[0]; a0++ {
-		for a1 := 0; a1 < x[1]; a1++ {
-			for a2 := 0; a2 < x[2]; a2++ {
-				fn(i, a0*bstr[0]+a1*bstr[1]+a2*bstr[2], x[3], bstr[3])
-				i += x[3]
-			}
+	return p
+}
+
+// walk calls fn(i, j, n, step) for runs lo to hi: n elements of x from
+// flat index i meet b at j + k step (step 0 where b broadcasts along them).
+func (p bcastPlan) walk(lo, hi int, fn func(i, j, n, step int)) {
+	x := p.x
+	for r := lo; r < hi; r++ {
+		a2, a1, a0 := r%x[2], r/x[2]%x[1], r/(x[2]*x[1])
+		fn(r*x[3], a0*p.bstr[0]+a1*p.bstr[1]+a2*p.bstr[2], x[3], p.bstr[3])
+	}
+}
+
+// parallel says whether x is big enough to split across the cores.
+func (p bcastPlan) parallel() bool { return p.runs > 1 && p.runs*p.x[3] >= 1<<15 }
+
+// bcastLoop walks all of x's runs, several cores at once for a large x
+// (fn must write only its own run's elements).
+func bcastLoop(xs, bs tensor.Shape, fn func(i, j, n, step int)) {
+	p := newBcastPlan(xs, bs)
+	if p.parallel() {
+		parallelFor(p.runs, func(lo, hi int) { p.walk(lo, hi, fn) })
+		return
+	}
+	p.walk(0, p.runs, fn)
+}
+
+// bcastReduce walks x's runs with fn accumulating into acc, b's shape:
+// on several cores each sums into its own buffer (out for the first) and
+// the buffers are added at the end. out starts at zero.
+func bcastReduce(out []float32, xs, bs tensor.Shape, fn func(acc []float32, i, j, n, step int)) {
+	clear(out)
+	p := newBcastPlan(xs, bs)
+	w := min(runtime.GOMAXPROCS(0), p.runs)
+	if !p.parallel() || w < 2 {
+		p.walk(0, p.runs, func(i, j, n, step int) { fn(out, i, j, n, step) })
+		return
+	}
+	part := make([][]float32, w)
+	var wg sync.WaitGroup
+	for k := 0; k < w; k++ {
+		acc := out
+		if k > 0 {
+			acc = make([]float32, len(out))
+		}
+		part[k] = acc
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.walk(k*p.runs/w, (k+1)*p.runs/w, func(i, j, n, step int) { fn(acc, i, j, n, step) })
+		}()
+	}
+	wg.Wait()
+	for _, a := range part[1:] {
+		for i, v := range a {
+			out[i] += v
 		}
 	}
 }
@@ -147,8 +201,7 @@ var bcastSumOp = &kernel{name: "bcast_sum", arity: 2, spec: Spec{Op: "bcast_sum"
 	},
 	fwd: func(out []float32, in [][]float32, sh []tensor.Shape) {
 		dy := in[0]
-		clear(out)
-		bcastLoop(sh[0], sh[1], func(i, j, n, step int) {
+		bcastReduce(out, sh[0], sh[1], func(out []float32, i, j, n, step int) {
 			if step == 0 {
 				var s float32
 				for _, v := range dy[i : i+n] {
@@ -178,8 +231,7 @@ var bcastDotOp = &kernel{name: "bcast_dot", arity: 3, spec: Spec{Op: "bcast_dot"
 	},
 	fwd: func(out []float32, in [][]float32, sh []tensor.Shape) {
 		dy, x := in[0], in[1]
-		clear(out)
-		bcastLoop(sh[0], sh[2], func(i, j, n, step int) {
+		bcastReduce(out, sh[0], sh[2], func(out []float32, i, j, n, step int) {
 			d, xs := dy[i:i+n], x[i:i+n]
 			if step == 0 {
 				var s float32

@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"testing"
+
+	"gorgonia.org/tensor"
 )
 
 // naiveConv returns y = conv(x, w), dx = conv^T(dy) and dw = dy (*) x by
@@ -113,6 +115,51 @@ func BenchmarkConv(b *testing.B) {
 				}
 				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			})
+		}
+	}
+}
+
+// On a tensor large enough to split across cores (three here), the
+// broadcast kernels match direct loops: add and mul exactly, the sums over
+// b's broadcast axes within 1e-6 of the sum of their terms' sizes (float32
+// sums; each core sums its own runs).
+func TestBroadcastParallel(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(3))
+	r := rand.New(rand.NewPCG(11, 12))
+	xs := tensor.Shape{4, 16, 32, 32}
+	for _, bs := range []tensor.Shape{{1, 16, 1, 1}, {4, 16, 1, 1}, {1, 1, 32, 32}, {4, 1, 1, 1}} {
+		x, b, dy := randSlice(r, xs.TotalSize(), 1), randSlice(r, bs.TotalSize(), 1), randSlice(r, xs.TotalSize(), 1)
+		// bi maps x's flat index to b's.
+		bi := func(i int) int {
+			idx := [4]int{i / (16 * 32 * 32), i / (32 * 32) % 16, i / 32 % 32, i % 32}
+			j := 0
+			for d := 0; d < 4; d++ {
+				if bs[d] != 1 {
+					j = j*bs[d] + idx[d]
+				}
+			}
+			return j
+		}
+		add, mul := make([]float32, len(x)), make([]float32, len(x))
+		bcastAddOp.fwd(add, [][]float32{x, b}, []tensor.Shape{xs, bs})
+		bcastMulOp.fwd(mul, [][]float32{x, b}, []tensor.Shape{xs, bs})
+		sum, dot := make([]float32, len(b)), make([]float32, len(b))
+		bcastSumOp.fwd(sum, [][]float32{dy, b}, []tensor.Shape{xs, bs})
+		bcastDotOp.fwd(dot, [][]float32{dy, x, b}, []tensor.Shape{xs, xs, bs})
+		wsum, wdot, wabs := make([]float64, len(b)), make([]float64, len(b)), make([]float64, len(b))
+		for i := range x {
+			j := bi(i)
+			if add[i] != x[i]+b[j] || mul[i] != x[i]*b[j] {
+				t.Fatalf("b %v: element %d: add %v mul %v, want %v and %v", bs, i, add[i], mul[i], x[i]+b[j], x[i]*b[j])
+			}
+			wsum[j] += float64(dy[i])
+			wdot[j] += float64(dy[i]) * float64(x[i])
+			wabs[j] += math.Abs(float64(dy[i])) * (1 + math.Abs(float64(x[i])))
+		}
+		for j := range b {
+			if math.Abs(float64(sum[j])-wsum[j]) > 1e-6*wabs[j] || math.Abs(float64(dot[j])-wdot[j]) > 1e-6*wabs[j] {
+				t.Fatalf("b %v: element %d: sum %v dot %v, want %v and %v", bs, j, sum[j], dot[j], wsum[j], wdot[j])
+			}
 		}
 	}
 }

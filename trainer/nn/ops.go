@@ -244,15 +244,23 @@ func upsampleOp(f int) *kernel {
 		},
 		fwd: func(out []float32, in [][]float32, sh []tensor.Shape) {
 			h, w := sh[0][2], sh[0][3]
-			planes := sh[0][0] * sh[0][1]
-			for p := 0; p < planes; p++ {
-				src, dst := in[0][p*h*w:], out[p*h*w*f*f:]
-				for y := 0; y < h*f; y++ {
-					for x := 0; x < w*f; x++ {
-						dst[y*w*f+x] = src[(y/f)*w+x/f]
+			wf := w * f
+			parallelFor(sh[0][0]*sh[0][1], func(lo, hi int) { // planes
+				for p := lo; p < hi; p++ {
+					src, dst := in[0][p*h*w:(p+1)*h*w], out[p*h*w*f*f:(p+1)*h*w*f*f]
+					for y := 0; y < h; y++ {
+						row := dst[y*f*wf : (y*f+1)*wf]
+						for x, v := range src[y*w : (y+1)*w] {
+							for k := range row[x*f : x*f+f] {
+								row[x*f+k] = v
+							}
+						}
+						for k := 1; k < f; k++ { // the row's copies below it
+							copy(dst[(y*f+k)*wf:(y*f+k+1)*wf], row)
+						}
 					}
 				}
-			}
+			})
 		},
 		grad: func(in G.Nodes, _, dy *G.Node) (G.Nodes, error) {
 			dx, err := G.ApplyOp(upsampleGradOp(f), in[0], dy)
@@ -266,15 +274,25 @@ func upsampleGradOp(f int) *kernel {
 	return &kernel{name: fmt.Sprintf("upsample_grad(%d)", f), arity: 2, shape: same, spec: Spec{Op: "upsample_grad", Factor: f},
 		fwd: func(out []float32, in [][]float32, sh []tensor.Shape) {
 			h, w := sh[0][2], sh[0][3]
-			planes := sh[0][0] * sh[0][1]
-			for p := 0; p < planes; p++ {
-				src, dst := in[1][p*h*w*f*f:], out[p*h*w:]
-				for y := 0; y < h*f; y++ {
-					for x := 0; x < w*f; x++ {
-						dst[(y/f)*w+x/f] += src[y*w*f+x]
+			wf := w * f
+			parallelFor(sh[0][0]*sh[0][1], func(lo, hi int) { // planes
+				for p := lo; p < hi; p++ {
+					src, dst := in[1][p*h*w*f*f:(p+1)*h*w*f*f], out[p*h*w:(p+1)*h*w]
+					for y := 0; y < h; y++ {
+						d := dst[y*w : (y+1)*w]
+						for k := 0; k < f; k++ {
+							row := src[(y*f+k)*wf : (y*f+k+1)*wf]
+							for x := range d {
+								var s float32
+								for _, v := range row[x*f : x*f+f] {
+									s += v
+								}
+								d[x] += s
+							}
+						}
 					}
 				}
-			}
+			})
 		},
 	}
 }
