@@ -1,6 +1,9 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"math"
@@ -47,6 +50,7 @@ func runEval(args []string) error {
 	quiet := fs.Bool("q", false, "no progress output")
 	binarize := fs.String("binarize", "auto", "score a bernoulli model on binarized test images: yes, no, or auto (as it was trained: its provenance command has --binarize)")
 	record := fs.Bool("record", false, "write the results into the weights file's provenance (metrics test_nelbo_nats, test_nelbo_se, ...)")
+	logPath := fs.String("log", "", "append each finished batch to this file (JSON lines) and, when it exists, resume from it: a long evaluation (the whole test set takes hours on a CPU) survives being killed and gives the uninterrupted run's numbers")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -97,7 +101,9 @@ func runEval(args []string) error {
 	if dev != nil {
 		defer dev.Close()
 	}
-	res, err := evaluate(f, set, evalOptions{N: *n, Batch: *batch, ODEEps: *odeEps, RTol: *rtol, ATol: *atol, Probe: *probe, Seed: *seed, Quiet: *quiet, Binarize: bin, Device: dev})
+	sum := sha256.Sum256(b)
+	res, err := evaluate(f, set, evalOptions{N: *n, Batch: *batch, ODEEps: *odeEps, RTol: *rtol, ATol: *atol, Probe: *probe, Seed: *seed, Quiet: *quiet, Binarize: bin, Device: dev,
+		Log: *logPath, WeightsSHA: hex.EncodeToString(sum[:]), Dataset: set.Source})
 	if err != nil {
 		return err
 	}
@@ -161,6 +167,85 @@ type evalOptions struct {
 	Quiet              bool
 	Binarize           bool        // a bernoulli model's test images are binarized (as trained)
 	Device             *gpu.Device // nil: the CPU
+	// Log, when set, is the batch log to resume from and append to; the
+	// weights' SHA-256 and the dataset name go into its header.
+	Log, WeightsSHA, Dataset string
+}
+
+// evalHeader is a batch log's first line: every setting that changes a
+// batch's numbers. A log resumes only an evaluation with the same header.
+type evalHeader struct {
+	Weights  string  `json:"weights_sha256"`
+	Dataset  string  `json:"dataset"`
+	N        int     `json:"n"`
+	Batch    int     `json:"batch"`
+	ODEEps   float64 `json:"ode_eps"`
+	RTol     float64 `json:"rtol"`
+	ATol     float64 `json:"atol"`
+	Probe    string  `json:"probe"`
+	Seed     uint64  `json:"seed"`
+	Binarize bool    `json:"binarize"`
+}
+
+// evalBatch is one finished batch in the log.
+type evalBatch struct {
+	Lo       int       `json:"lo"`
+	Recon    float64   `json:"recon"`
+	NegH     float64   `json:"neg_entropy"`
+	CE       float64   `json:"cross_entropy"`
+	NFE      int       `json:"nfe"`
+	PerImage []float64 `json:"per_image"`
+}
+
+// openEvalLog reads the batches already in the log at path (creating it
+// with hdr when missing) and returns it open for appending. A torn last
+// line (a run killed while writing) is dropped; a header that differs is
+// refused, naming the log.
+func openEvalLog(path string, hdr evalHeader) (*os.File, map[int]evalBatch, error) {
+	done := map[int]evalBatch{}
+	want, _ := json.Marshal(hdr)
+	b, err := os.ReadFile(path)
+	switch {
+	case os.IsNotExist(err):
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+		if err != nil {
+			return nil, nil, fmt.Errorf("trainer eval: --log: %v", err)
+		}
+		if _, err := f.Write(append(want, '\n')); err != nil {
+			f.Close()
+			return nil, nil, fmt.Errorf("trainer eval: --log: %v", err)
+		}
+		return f, done, nil
+	case err != nil:
+		return nil, nil, fmt.Errorf("trainer eval: --log: %v", err)
+	}
+	lines := strings.Split(string(b), "\n")
+	if lines[0] != string(want) {
+		return nil, nil, fmt.Errorf("trainer eval: --log %s was written by another evaluation (its settings: %s; these: %s): name another file or remove it", path, lines[0], want)
+	}
+	good := len(lines[0]) + 1
+	for i, line := range lines[1:] {
+		if line == "" {
+			continue
+		}
+		var bt evalBatch
+		if err := json.Unmarshal([]byte(line), &bt); err != nil || len(bt.PerImage) != hdr.Batch {
+			if i == len(lines)-2 { // the last line, torn
+				break
+			}
+			return nil, nil, fmt.Errorf("trainer eval: --log %s: line %d is not a finished batch", path, i+2)
+		}
+		done[bt.Lo] = bt
+		good += len(line) + 1
+	}
+	if err := os.Truncate(path, int64(good)); err != nil { // drop a torn tail before appending
+		return nil, nil, fmt.Errorf("trainer eval: --log: %v", err)
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return nil, nil, fmt.Errorf("trainer eval: --log: %v", err)
+	}
+	return f, done, nil
 }
 
 // evaluate estimates the NELBO of the first N images: one posterior sample
@@ -209,7 +294,32 @@ func evaluate(f *weights.File, set *data.Set, o evalOptions) (*evalResult, error
 	idx := make([]int, B)
 	v := make([]float32, len(z0))
 	var nfe int
+	var done map[int]evalBatch
+	var logf *os.File
+	if o.Log != "" {
+		var err error
+		logf, done, err = openEvalLog(o.Log, evalHeader{Weights: o.WeightsSHA, Dataset: o.Dataset, N: n, Batch: B, ODEEps: o.ODEEps, RTol: o.RTol, ATol: o.ATol, Probe: o.Probe, Seed: o.Seed, Binarize: o.Binarize})
+		if err != nil {
+			return nil, err
+		}
+		defer logf.Close()
+	}
+	// add counts one batch's results in.
+	add := func(bt evalBatch) {
+		res.perImage = append(res.perImage, bt.PerImage...)
+		res.Recon += bt.Recon * float64(B)
+		res.NegEntropy += bt.NegH * float64(B)
+		res.CrossEnt += bt.CE * float64(B)
+		res.Images += B
+		nfe += bt.NFE
+	}
+	resumed := 0
 	for lo := 0; lo < n; lo += B {
+		if bt, ok := done[lo]; ok {
+			add(bt)
+			resumed += B
+			continue
+		}
 		rng := rand.New(rand.NewPCG(o.Seed, uint64(lo)))
 		for i := range idx {
 			idx[i] = lo + i
@@ -245,25 +355,33 @@ func evaluate(f *weights.File, set *data.Set, o evalOptions) (*evalResult, error
 		if err != nil {
 			return nil, fmt.Errorf("trainer eval: batch at image %d: %v", lo, err)
 		}
-		nfe += k
-		var ce float64
+		bt := evalBatch{Lo: lo, Recon: recon, NegH: negH, NFE: k}
 		for i, lp := range logp {
-			ce -= lp
+			bt.CE -= lp
 			img := negH - lp
 			if !space {
 				img = rs[i] + hs[i] - gaussH - lp
 			}
-			res.perImage = append(res.perImage, img)
+			bt.PerImage = append(bt.PerImage, img)
 		}
-		ce /= float64(B)
-		nelbo := recon + negH + ce
-		res.Recon += recon * float64(B)
-		res.NegEntropy += negH * float64(B)
-		res.CrossEnt += ce * float64(B)
-		res.Images += B
+		bt.CE /= float64(B)
+		if logf != nil {
+			line, err := json.Marshal(bt)
+			if err == nil {
+				_, err = logf.Write(append(line, '\n'))
+			}
+			if err == nil {
+				err = logf.Sync()
+			}
+			if err != nil {
+				return nil, fmt.Errorf("trainer eval: --log: %v", err)
+			}
+		}
+		add(bt)
 		if !o.Quiet {
-			fmt.Fprintf(os.Stderr, "\rtrainer eval: %d/%d images, NELBO %.2f nats (this batch %.2f), %d NFE, %.0fs ",
-				res.Images, n, (res.Recon+res.NegEntropy+res.CrossEnt)/float64(res.Images), nelbo, k, time.Since(start).Seconds())
+			eta := time.Since(start).Seconds() / float64(res.Images-resumed) * float64(n-res.Images)
+			fmt.Fprintf(os.Stderr, "\rtrainer eval: %d/%d images, NELBO %.2f nats (this batch %.2f), %d NFE, %.0fs, ETA %.0fs ",
+				res.Images, n, (res.Recon+res.NegEntropy+res.CrossEnt)/float64(res.Images), recon+negH+bt.CE, k, time.Since(start).Seconds(), eta)
 		}
 	}
 	if !o.Quiet {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -617,5 +618,53 @@ func TestFitSizeFlags(t *testing.T) {
 	}
 	if convs <= tinyConvs {
 		t.Errorf("score network has %d convolutions, the tiny one %d: --score-blocks had no effect", convs, tinyConvs)
+	}
+}
+
+// eval --log: a run killed part way (its log cut after two batches and a
+// torn line) resumes to the uninterrupted run's numbers exactly, a log of
+// other settings is refused, and a finished log replays without work.
+func TestEvalLogResume(t *testing.T) {
+	data := toyIDX(t, 16)
+	model := fitModel(t, data, "--max-steps", "3")
+	f := readModel(t, model)
+	set, err := loadSet(data, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	opts := func(log string, seed uint64) evalOptions {
+		return evalOptions{N: 8, Batch: 2, ODEEps: 1e-5, RTol: 1e-3, ATol: 1e-3, Probe: "rademacher", Seed: seed, Quiet: true, Log: log, WeightsSHA: "abc", Dataset: "toy"}
+	}
+	whole, err := evaluate(f, set, opts(filepath.Join(dir, "whole.jsonl"), 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "whole.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(b), "\n")
+	if len(lines) != 6 || lines[5] != "" { // header, 4 batches, and the empty tail
+		t.Fatalf("log of %d lines: %q", len(lines), b)
+	}
+	cut := filepath.Join(dir, "cut.jsonl")
+	os.WriteFile(cut, []byte(lines[0]+lines[1]+lines[2]+lines[3][:len(lines[3])/2]), 0o644)
+	resumed, err := evaluate(f, set, opts(cut, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(resumed.perImage, whole.perImage) || resumed.NELBO != whole.NELBO || resumed.SE != whole.SE || resumed.MeanNFE != whole.MeanNFE {
+		t.Errorf("resumed %v (NELBO %v ± %v), uninterrupted %v (NELBO %v ± %v)", resumed.perImage, resumed.NELBO, resumed.SE, whole.perImage, whole.NELBO, whole.SE)
+	}
+	if c, _ := os.ReadFile(cut); string(c) != string(b) {
+		t.Errorf("the resumed log differs from the uninterrupted one:\n%s\n%s", c, b)
+	}
+	if _, err := evaluate(f, set, opts(cut, 1)); err == nil || !strings.Contains(err.Error(), "cut.jsonl was written by another evaluation") {
+		t.Errorf("a log of another seed: %v", err)
+	}
+	again, err := evaluate(f, set, opts(cut, 0))
+	if err != nil || again.NELBO != whole.NELBO {
+		t.Errorf("replaying a finished log: %v, NELBO %v want %v", err, again.NELBO, whole.NELBO)
 	}
 }
