@@ -370,6 +370,34 @@ func (e *Exec) lowerKernel(s nn.Spec, n *G.Node, cs []*G.Node, in []*gpu.Buffer,
 		return p.SiLU(y, in[0], size(n))
 	case "silu_grad":
 		return e.mapFlat(runtime.MapSiLUGrad, n, y, in...)
+	case "concat", "slice_ch": // channel copies through strided views
+		axis := 4 - len(sh) + 1
+		od, err := dims(n.Shape())
+		if err != nil {
+			return err
+		}
+		if s.Op == "slice_ch" {
+			dd, err := dims(cs[1].Shape())
+			if err != nil {
+				return err
+			}
+			src := runtime.Contiguous(dd)
+			src.Off = s.Off * src.Stride[axis]
+			return p.Map(runtime.MapCopy, od, gpu.Ref{B: y, V: runtime.Contiguous(od)}, gpu.Ref{B: in[1], V: src}, gpu.Ref{}, gpu.Ref{})
+		}
+		ov, off := runtime.Contiguous(od), 0
+		for i, c := range cs {
+			cd, err := dims(c.Shape())
+			if err != nil {
+				return err
+			}
+			part := runtime.View{Off: off * ov.Stride[axis], Stride: ov.Stride}
+			if err := p.Map(runtime.MapCopy, cd, gpu.Ref{B: y, V: part}, gpu.Ref{B: in[i], V: runtime.Contiguous(cd)}, gpu.Ref{}, gpu.Ref{}); err != nil {
+				return err
+			}
+			off += cd[axis]
+		}
+		return nil
 	case "upsample":
 		return p.Upsample(y, in[0], sh[0], sh[1], sh[2], sh[3], s.Factor)
 	case "upsample_grad":

@@ -132,7 +132,7 @@ func Build(g *G.ExprGraph, graph *weights.Graph, name string, batch int, ins map
 			for j, s := range nd.In {
 				xs[j] = vals[s]
 			}
-			y, err = G.Concat(1, xs...)
+			y, err = Concat(xs...)
 		case "reshape":
 			y, err = G.Reshape(x, append(tensor.Shape{batch}, nd.Shape...))
 		case "timeembed":

@@ -85,6 +85,8 @@ func TestKernelGradients(t *testing.T) {
 	gradCheck(t, "silu", [][]int{{2, 3, 4, 5}}, func(g *G.ExprGraph, in []*G.Node) (*G.Node, error) { return SiLU(in[0]) })
 	gradCheck(t, "upsample", [][]int{{2, 3, 3, 4}}, func(g *G.ExprGraph, in []*G.Node) (*G.Node, error) { return Upsample(in[0], 2) })
 	gradCheck(t, "groupnorm", [][]int{{3, 4, 3, 5}}, func(g *G.ExprGraph, in []*G.Node) (*G.Node, error) { return Normalize(in[0], 2, 1e-5) })
+	gradCheck(t, "concat", [][]int{{2, 3, 4, 5}, {2, 2, 4, 5}, {2, 1, 4, 5}}, func(g *G.ExprGraph, in []*G.Node) (*G.Node, error) { return Concat(in...) })
+	gradCheck(t, "concat2d", [][]int{{3, 4}, {3, 2}}, func(g *G.ExprGraph, in []*G.Node) (*G.Node, error) { return Concat(in...) })
 	for _, c := range []struct{ k, s, p, h, w int }{{3, 1, 1, 5, 6}, {3, 2, 1, 7, 7}, {1, 1, 0, 4, 3}, {3, 2, 1, 6, 6}} {
 		gradCheck(t, "conv2d", [][]int{{2, 3, c.h, c.w}, {4, 3, c.k, c.k}}, func(g *G.ExprGraph, in []*G.Node) (*G.Node, error) {
 			return Conv2D(in[0], in[1], c.s, c.p)

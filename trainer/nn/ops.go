@@ -45,6 +45,7 @@ type Spec struct {
 	Eps            float64 // group norm
 	Factor         int     // upsampling
 	Which          int     // logistic_nll_grad: 0 by the mean, 1 by the log scale
+	Off            int     // slice_ch: the first channel
 }
 
 // OpSpec returns the Spec of one of this package's kernels, and false for
