@@ -9,8 +9,6 @@ import (
 	"sync"
 
 	"github.com/chewxy/hm"
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas32"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -563,15 +561,14 @@ func putScratch(p *[]float32) { scratchPool.Put(p) }
 // gemm is c = a b + beta c with a [m, k] and b [k, n] (each transposed when
 // asked), all row-major and dense.
 func gemm(tA, tB bool, m, n, k int, a, b []float32, beta float32, c []float32) {
-	ta, tb := blas.NoTrans, blas.NoTrans
 	lda, ldb := k, n
 	if tA {
-		ta, lda = blas.Trans, m
+		lda = m
 	}
 	if tB {
-		tb, ldb = blas.Trans, k
+		ldb = k
 	}
-	blas32.Implementation().Sgemm(ta, tb, m, n, k, 1, a, lda, b, ldb, beta, c, n)
+	sgemm(tA, tB, m, n, k, a, lda, b, ldb, beta, c, n)
 }
 
 // convFwd is y = conv(x, w), chunk by chunk.
