@@ -156,15 +156,21 @@ func (p *Program) Copy(dst *Buffer, off int, src *Buffer, n int) error {
 
 // Conv2D is a convolution without bias: x [n, c, h, wd], w [o, c, k, k].
 func (p *Program) Conv2D(y, x, w *Buffer, n, c, h, wd, o, k, stride, pad int) error {
-	ho, wo := convOut(h, k, stride, pad), convOut(wd, k, stride, pad)
-	if err := need("conv2d", x, n*c*h*wd, w, o*c*k*k, y, n*o*ho*wo); err != nil {
-		return err
-	}
 	zero, err := p.filled(o, 0)
 	if err != nil {
 		return err
 	}
-	return p.add(p.d.prepConv(y, x, w, zero, n, c, h, wd, o, k, stride, pad, false))
+	return p.Conv2DBias(y, x, w, zero, n, c, h, wd, o, k, stride, pad)
+}
+
+// Conv2DBias is a convolution plus a bias b [o] per output channel, in the
+// one launch.
+func (p *Program) Conv2DBias(y, x, w, b *Buffer, n, c, h, wd, o, k, stride, pad int) error {
+	ho, wo := convOut(h, k, stride, pad), convOut(wd, k, stride, pad)
+	if err := need("conv2d", x, n*c*h*wd, w, o*c*k*k, y, n*o*ho*wo, b, o); err != nil {
+		return err
+	}
+	return p.add(p.d.prepConv(y, x, w, b, n, c, h, wd, o, k, stride, pad, false))
 }
 
 // Conv2DData is the convolution's input gradient (runtime.Conv2DData). At

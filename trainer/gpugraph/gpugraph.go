@@ -349,12 +349,14 @@ func (e *Exec) lowerKernel(s nn.Spec, n *G.Node, cs []*G.Node, in []*gpu.Buffer,
 	p := e.prog
 	sh := cs[0].Shape()
 	switch s.Op {
-	case "conv2d", "conv2d_dx", "conv2d_dw":
+	case "conv2d", "conv2d_bias", "conv2d_dx", "conv2d_dw":
 		xs, ws := sh, cs[1].Shape()
 		b, c, h, w, o := xs[0], xs[1], xs[2], xs[3], ws[0]
 		switch s.Op {
 		case "conv2d":
 			return p.Conv2D(y, in[0], in[1], b, c, h, w, o, s.K, s.Stride, s.Pad)
+		case "conv2d_bias":
+			return p.Conv2DBias(y, in[0], in[1], in[2], b, c, h, w, o, s.K, s.Stride, s.Pad)
 		case "conv2d_dx":
 			return p.Conv2DData(y, in[2], in[1], b, c, h, w, o, s.K, s.Stride, s.Pad)
 		default:

@@ -102,9 +102,7 @@ func Build(g *G.ExprGraph, graph *weights.Graph, name string, batch int, ins map
 				}
 			}
 		case "conv2d":
-			if y, err = Conv2D(x, param(nd.Name, "weight"), nd.Stride, nd.Pad); err == nil {
-				y, err = BroadcastAdd(y, chanVec(param(nd.Name, "bias")))
-			}
+			y, err = Conv2DBias(x, param(nd.Name, "weight"), chanVec(param(nd.Name, "bias")), nd.Stride, nd.Pad)
 		case "upsample":
 			y, err = Upsample(x, nd.Factor)
 		case "groupnorm":

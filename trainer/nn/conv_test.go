@@ -59,6 +59,7 @@ func TestConvChunks(t *testing.T) {
 		ho, wo := (g.h+2*g.p-g.k)/g.s+1, (g.w+2*g.p-g.k)/g.s+1
 		x, w, dy := randSlice(r, g.b*g.ch*g.h*g.w, 1), randSlice(r, g.o*g.ch*g.k*g.k, 1), randSlice(r, g.b*g.o*ho*wo, 1)
 		wy, wdx, wdw := naiveConv(c, x, w, dy, g.b, g.ch, g.h, g.w, g.o)
+		bias := randSlice(r, g.o, 1)
 		per := g.ch * g.k * g.k * ho * wo
 		for _, chunk := range []int{1, 2, g.b} {
 			for _, procs := range []int{1, 3} {
@@ -67,6 +68,13 @@ func TestConvChunks(t *testing.T) {
 				name := fmt.Sprintf("%+v chunk %d procs %d", g, chunk, procs)
 				y := make([]float32, len(wy))
 				c.convFwd(y, x, w, g.b, g.ch, g.h, g.w, g.o, ho, wo)
+				yb := make([]float32, len(wy))
+				c.convFwdBias(yb, x, w, bias, g.b, g.ch, g.h, g.w, g.o, ho, wo)
+				for i := range yb { // the bias path adds exactly bias[o] to the same sums
+					if oc := i / (ho * wo) % g.o; yb[i] != y[i]+bias[oc] {
+						t.Fatalf("%s: with bias, y[%d] = %v, want %v + %v", name, i, yb[i], y[i], bias[oc])
+					}
+				}
 				dx := make([]float32, len(x))
 				c.convDx(dx, w, dy, g.b, g.ch, g.h, g.w, g.o, ho, wo)
 				dw := make([]float32, len(w))

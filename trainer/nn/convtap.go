@@ -58,11 +58,21 @@ func (f tapFrame) unpad(x, xp []float32) {
 	}
 }
 
-// narrow copies a wide [O, Ho, Wp] result to [O, Ho, Wo]; widen does the
-// reverse, leaving the junk columns of yw as they were (zero).
-func (f tapFrame) narrow(y, yw []float32, o int) {
+// narrow copies a wide [O, Ho, Wp] result to [O, Ho, Wo], adding bias[o]
+// (nil: none); widen does the reverse, leaving the junk columns of yw as
+// they were (zero).
+func (f tapFrame) narrow(y, yw, bias []float32, o int) {
+	if bias == nil {
+		for r := 0; r < o*f.ho; r++ {
+			copy(y[r*f.wo:][:f.wo], yw[r*f.wp:])
+		}
+		return
+	}
 	for r := 0; r < o*f.ho; r++ {
-		copy(y[r*f.wo:][:f.wo], yw[r*f.wp:])
+		v, dst := bias[r/f.ho], y[r*f.wo:][:f.wo]
+		for i, a := range yw[r*f.wp:][:f.wo] {
+			dst[i] = a + v
+		}
 	}
 }
 
@@ -97,8 +107,9 @@ func sgemm(tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int,
 	blas32.Implementation().Sgemm(ta, tb, m, n, k, 1, a, lda, b, ldb, beta, c, ldc)
 }
 
-// tapFwd: y_b = sum over taps of w_t [O, C] times the frame at tap t's offset.
-func (c convGeom) tapFwd(out, x, w []float32, b, ch, h, wd, o int) {
+// tapFwd: y_b = sum over taps of w_t [O, C] times the frame at tap t's
+// offset, plus bias (nil: none).
+func (c convGeom) tapFwd(out, x, w, bias []float32, b, ch, h, wd, o int) {
 	f := c.frame(ch, h, wd)
 	wt := tapWeights(w, o, ch, c.k)
 	defer putScratch(wt)
@@ -113,7 +124,7 @@ func (c convGeom) tapFwd(out, x, w []float32, b, ch, h, wd, o int) {
 			for t := 0; t < c.k*c.k; t++ {
 				sgemm(false, false, o, n, ch, (*wt)[t*o*ch:], ch, (*xp)[f.off(t):], plane, float32(min(t, 1)), *yw, n)
 			}
-			f.narrow(out[s*o*f.ho*f.wo:], *yw, o)
+			f.narrow(out[s*o*f.ho*f.wo:], *yw, bias, o)
 		}
 	})
 }

@@ -85,6 +85,12 @@ func TestKernelGradients(t *testing.T) {
 	gradCheck(t, "silu", [][]int{{2, 3, 4, 5}}, func(g *G.ExprGraph, in []*G.Node) (*G.Node, error) { return SiLU(in[0]) })
 	gradCheck(t, "upsample", [][]int{{2, 3, 3, 4}}, func(g *G.ExprGraph, in []*G.Node) (*G.Node, error) { return Upsample(in[0], 2) })
 	gradCheck(t, "groupnorm", [][]int{{3, 4, 3, 5}}, func(g *G.ExprGraph, in []*G.Node) (*G.Node, error) { return Normalize(in[0], 2, 1e-5) })
+	gradCheck(t, "conv2d_bias", [][]int{{2, 3, 5, 6}, {4, 3, 3, 3}, {1, 4, 1, 1}}, func(g *G.ExprGraph, in []*G.Node) (*G.Node, error) {
+		return Conv2DBias(in[0], in[1], in[2], 1, 1)
+	})
+	gradCheck(t, "conv2d_bias_strided", [][]int{{2, 3, 7, 7}, {4, 3, 3, 3}, {1, 4, 1, 1}}, func(g *G.ExprGraph, in []*G.Node) (*G.Node, error) {
+		return Conv2DBias(in[0], in[1], in[2], 2, 1)
+	})
 	gradCheck(t, "concat", [][]int{{2, 3, 4, 5}, {2, 2, 4, 5}, {2, 1, 4, 5}}, func(g *G.ExprGraph, in []*G.Node) (*G.Node, error) { return Concat(in...) })
 	gradCheck(t, "concat2d", [][]int{{3, 4}, {3, 2}}, func(g *G.ExprGraph, in []*G.Node) (*G.Node, error) { return Concat(in...) })
 	for _, c := range []struct{ k, s, p, h, w int }{{3, 1, 1, 5, 6}, {3, 2, 1, 7, 7}, {1, 1, 0, 4, 3}, {3, 2, 1, 6, 6}} {

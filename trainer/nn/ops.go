@@ -404,6 +404,50 @@ func Conv2D(x, w *G.Node, stride, pad int) (*G.Node, error) {
 	return G.ApplyOp(convOp(convGeom{k: ws[2], stride: stride, pad: pad}), x, w)
 }
 
+// Conv2DBias is Conv2D plus a per-channel bias b [1, O, 1, 1], added as
+// each output is written rather than in a pass of its own (and in the
+// convolution's launch on the GPU).
+func Conv2DBias(x, w, b *G.Node, stride, pad int) (*G.Node, error) {
+	xs, ws, bs := x.Shape(), w.Shape(), b.Shape()
+	if len(xs) != 4 || len(ws) != 4 || xs[1] != ws[1] || ws[2] != ws[3] {
+		return nil, fmt.Errorf("nn: conv2d: input %v and weight %v do not fit", xs, ws)
+	}
+	if len(bs) != 4 || bs.TotalSize() != ws[0] || bs[1] != ws[0] {
+		return nil, fmt.Errorf("nn: conv2d: bias %v for %d output channels, want [1, %d, 1, 1]", bs, ws[0], ws[0])
+	}
+	return G.ApplyOp(convBiasOp(convGeom{k: ws[2], stride: stride, pad: pad}), x, w, b)
+}
+
+// addBias adds b[o] to each of the n samples' O planes of p values in y.
+func addBias(y, b []float32, n, o, p int) {
+	for i := 0; i < n*o; i++ {
+		v, row := b[i%o], y[i*p:(i+1)*p]
+		for j := range row {
+			row[j] += v
+		}
+	}
+}
+
+func convBiasOp(c convGeom) *kernel {
+	k := convOp(c)
+	k.name = fmt.Sprintf("conv2d_bias(k%d,s%d,p%d)", c.k, c.stride, c.pad)
+	k.arity, k.spec = 3, c.spec("conv2d_bias")
+	k.fwd = func(out []float32, in [][]float32, sh []tensor.Shape) {
+		b, ch, h, w, o, ho, wo := c.dims(sh[0], sh[1])
+		c.convFwdBias(out, in[0], in[1], in[2], b, ch, h, w, o, ho, wo)
+	}
+	grad := k.grad
+	k.grad = func(in G.Nodes, out, dy *G.Node) (G.Nodes, error) {
+		g, err := grad(in[:2], out, dy)
+		if err != nil {
+			return nil, err
+		}
+		db, err := G.ApplyOp(bcastSumOp, dy, in[2])
+		return append(g, db), err
+	}
+	return k
+}
+
 type convGeom struct{ k, stride, pad int }
 
 func (c convGeom) spec(op string) Spec { return Spec{Op: op, K: c.k, Stride: c.stride, Pad: c.pad} }
@@ -573,14 +617,23 @@ func gemm(tA, tB bool, m, n, k int, a, b []float32, beta float32, c []float32) {
 
 // convFwd is y = conv(x, w), chunk by chunk.
 func (c convGeom) convFwd(out, x, wt []float32, b, ch, h, w, o, ho, wo int) {
+	c.convFwdBias(out, x, wt, nil, b, ch, h, w, o, ho, wo)
+}
+
+// convFwdBias is y = conv(x, w) + bias (bias [O], nil for none), the bias
+// added to each chunk's output while it is in cache.
+func (c convGeom) convFwdBias(out, x, wt, bias []float32, b, ch, h, w, o, ho, wo int) {
 	if c.tapped() {
-		c.tapFwd(out, x, wt, b, ch, h, w, o)
+		c.tapFwd(out, x, wt, bias, b, ch, h, w, o)
 		return
 	}
 	kk, p := ch*c.k*c.k, ho*wo
 	chunks(b, kk*p, func(_, lo, hi int) {
 		n := hi - lo
 		xs, ys := x[lo*ch*h*w:hi*ch*h*w], out[lo*o*p:hi*o*p]
+		if bias != nil {
+			defer addBias(ys, bias, n, o, p)
+		}
 		if c.pointwise() { // per sample: y_b [O, P] = w [O, C] x_b [C, P]
 			for i := range n {
 				gemm(false, false, o, p, kk, wt, xs[i*ch*p:], 0, ys[i*o*p:])
