@@ -347,7 +347,14 @@ func (v *viewer) interpolate(i int) {
 			cfg = sampler.Config{Name: "dpmpp2m", NFE: cfg.NFE} // an ODE: the same noise, the same image
 		}
 		noise := ui.InterpNoise(func(seed uint64, i uint32) []float32 { return m.InitialNoise(seed, i, 1) }, set.Seed, set.Seed+1, uint32(i), interpFrames)
-		res, err := s.Sample(runtime.Request{Sampler: cfg, Count: interpFrames, Temperature: set.Temperature, Noise: noise, Guide: set.guide()}, false, func(p backend.Progress) {
+		guide := set.guide()
+		if g := m.Unguided(set.Seed, uint32(i), 1); guide == nil && g != nil {
+			// A class-conditional model's unguided image i follows a class
+			// drawn for it: every frame keeps that class (frame by frame
+			// the draw would change it), so the first frame is the grid's.
+			guide = &runtime.Guide{Class: g.ImageClasses()[0], Scale: 1}
+		}
+		res, err := s.Sample(runtime.Request{Sampler: cfg, Count: interpFrames, Temperature: set.Temperature, Noise: noise, Guide: guide}, false, func(p backend.Progress) {
 			v.mu.Lock()
 			v.progress = p.Done
 			v.mu.Unlock()

@@ -261,6 +261,27 @@ func TestWindowGuidance(t *testing.T) {
 	if err == nil || !strings.Contains(log, `no class "boot"`) {
 		t.Errorf("-class boot: exit %v, output %q", err, log)
 	}
+	// Without a class, image 1's interpolation keeps the class drawn for it
+	// (runtime.Model.Unguided): its last frame is seed 6's noise under
+	// that class.
+	img, log = runViewer(t, "-grid", "2", "-nfe", "4", "-seed", "5", "-sampler", "dpmpp2m", "-show", "interp", "-backend", "cpu", path)
+	cls := m.Unguided(5, 0, 1).ImageClasses()[0]
+	res, err = m.Sample(runtime.Request{Sampler: sampler.Config{Name: "dpmpp2m", NFE: 4}, Count: 1, Seed: 6, Temperature: 1, Guide: &runtime.Guide{Class: cls, Scale: 1}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = runtime.RGBA8(res.Images, 1, m.DataShape())
+	sc := GridBox / 28
+	worst = 0
+	for y := 0; y < 28; y++ {
+		for x := 0; x < 28; x++ {
+			r, _, _, _ := img.At(GridX+x*sc+sc/2, GridY+y*sc+sc/2).RGBA()
+			worst = max(worst, int(math.Abs(float64(int(r>>8)-int(want[4*(y*28+x)])))))
+		}
+	}
+	if worst > 1 {
+		t.Errorf("the unguided interpolation's last frame differs from seed 6's image under class %d by %d levels\n%s", cls, worst, log)
+	}
 }
 
 // Editing in the window: image 1 of the first grid, its left half erased
