@@ -5,9 +5,9 @@ import { Editor } from './lsgm-editor.js';
 const $ = (id) => document.getElementById(id);
 let sampler = null;
 let weightsURL = 'default.lsgm'; // ?model= loads another weights file
-// The shipped model has no classes of its own: its noisy classifier lets
-// it sample one by classifier guidance (?classifier= loads another, and
-// ?classifier= with nothing after it none).
+// A shipped model without classes of its own comes with a noisy classifier
+// that lets it sample one by classifier guidance (models.json names it;
+// ?classifier= loads another, and ?classifier= with nothing after it none).
 let classifierURL = 'default-noisy.lsgmc';
 let running = false;
 let lastGrid = null; // the live grid's result, for sending an image to the editor
@@ -253,6 +253,7 @@ async function readModels() {
   if (!Array.isArray(shipped)) shipped = [];
   const sel = $('model');
   for (const m of shipped) sel.add(new Option(m.title, m.id));
+  if (shipped.length) pickModel(shipped[0]); // the default, with its classifier (if it has one)
   sel.add(new Option('(a weights file from the URL)', ''));
   sel.options[sel.length - 1].hidden = true;
   $('modelbox').hidden = shipped.length < 2;
