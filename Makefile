@@ -8,7 +8,7 @@ FUZZTIME ?= 20s
 # there is one, else the CPU), gpu (any WebGPU adapter) or cpu.
 DEVICE ?= auto
 
-.PHONY: setup sample test vet unit metrics wasm fuzz bench bench-train trainer fit eval fd site serve desktop
+.PHONY: setup sample test vet unit metrics wasm fuzz bench bench-train trainer fit fit-classes fit-mnist eval fd site serve desktop
 
 setup:
 	bash .ci/setup
@@ -40,6 +40,16 @@ trainer: setup
 # Train the default model as shipped (resume with: bin/trainer fit --out runs/fmnist --resume).
 fit: trainer
 	OPENBLAS_NUM_THREADS=1 bin/trainer fit --device $(DEVICE) --out runs/fmnist --epochs-vae 2 --epochs 40 --lr-vae 1e-3 --lr-prior 5e-4 --seed 1
+
+# The class-conditional Fashion-MNIST model that is to become the default
+# (unguided samples follow a class drawn per image), and the binarized-MNIST
+# model (Bernoulli decoder, dynamic binarization). Both resume: add
+# ARGS=--resume after a stop.
+fit-classes: trainer
+	OPENBLAS_NUM_THREADS=1 bin/trainer fit --device $(DEVICE) --out runs/fmnist-classes --classes --epochs-vae 2 --epochs 40 --lr-vae 1e-3 --lr-prior 5e-4 --seed 1 $(ARGS)
+
+fit-mnist: trainer
+	OPENBLAS_NUM_THREADS=1 bin/trainer fit --device $(DEVICE) --out runs/mnist --data mnist --likelihood bernoulli --binarize --epochs-vae 2 --epochs 30 --lr-vae 1e-3 --lr-prior 5e-4 --seed 1 $(ARGS)
 
 # Test-set NELBO of the shipped weights (N images; 10000 is the full test set).
 N ?= 1000
