@@ -579,6 +579,17 @@ func toBatchMajor(out, y []float32, b, o, p int) {
 	}
 }
 
+// channelMajor returns n samples' dy [n, O, P] as [O, n P]: dy itself for
+// one sample, else a scratch copy that release gives back.
+func channelMajor(dy []float32, n, o, p int) (d []float32, release func()) {
+	if n == 1 {
+		return dy, func() {}
+	}
+	y := getScratch(o * n * p)
+	toChannelMajor(*y, dy, n, o, p)
+	return *y, func() { putScratch(y) }
+}
+
 func toChannelMajor(y, in []float32, b, o, p int) {
 	for oi := 0; oi < o; oi++ {
 		for bi := 0; bi < b; bi++ {
@@ -670,13 +681,8 @@ func (c convGeom) convDx(dx, wt, dy []float32, b, ch, h, w, o, ho, wo int) {
 			}
 			return
 		}
-		d := dys
-		if n > 1 {
-			y := getScratch(o * n * p)
-			defer putScratch(y)
-			toChannelMajor(*y, dys, n, o, p)
-			d = *y
-		}
+		d, release := channelMajor(dys, n, o, p)
+		defer release()
 		cols := getScratch(kk * n * p)
 		defer putScratch(cols)
 		gemm(true, false, kk, n*p, o, wt, d, 0, *cols)
@@ -711,13 +717,8 @@ func (c convGeom) convDw(dw, x, dy []float32, b, ch, h, w, o, ho, wo int) {
 		cols := getScratch(kk * n * p)
 		defer putScratch(cols)
 		c.im2col(*cols, xs, n, ch, h, w, ho, wo)
-		d := dys
-		if n > 1 {
-			y := getScratch(o * n * p)
-			defer putScratch(y)
-			toChannelMajor(*y, dys, n, o, p)
-			d = *y
-		}
+		d, release := channelMajor(dys, n, o, p)
+		defer release()
 		gemm(false, true, o, kk, n*p, d, *cols, 1, acc[wk])
 	})
 	for _, a := range acc[1:workers] {
