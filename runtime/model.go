@@ -144,13 +144,20 @@ func (m *Model) Classes() []string { return m.File.Arch.Classes }
 // ClassInput returns n rows of the score network's class input y: the
 // one-hot of class, or with class -1 the "no class" slot.
 func (m *Model) ClassInput(class, n int) []float32 {
+	return m.classRows(n, func(int) int { return class })
+}
+
+// classRows returns n one-hot rows of the class input, row i for class(i)
+// (-1: the "no class" slot).
+func (m *Model) classRows(n int, class func(i int) int) []float32 {
 	k := len(m.Classes()) + 1
-	if class < 0 {
-		class = k - 1
-	}
 	y := make([]float32, n*k)
 	for i := 0; i < n; i++ {
-		y[i*k+class] = 1
+		c := class(i)
+		if c < 0 {
+			c = k - 1
+		}
+		y[i*k+c] = 1
 	}
 	return y
 }
@@ -208,7 +215,7 @@ type Guide struct {
 // (the datasets' classes are balanced). The "no class" slot, which label
 // dropout trains on a tenth of the steps for guidance's sake, is a much
 // worse model of p(x): on the Fashion-MNIST model its samples scored a
-// Fréchet distance of 91.5 at 10 NFE against 34.7 for these (n = 1000).
+// Fréchet distance of 91.5 at 10 NFE against 36.8 for these (n = 1000).
 // A guide at scale 0 still samples "no class", as do edits (their guide
 // images say what they are). nil for a model without classes. first is the
 // index of the first of the n images.
@@ -222,6 +229,16 @@ func (m *Model) Unguided(seed uint64, first uint32, n int) *Guide {
 		g.perImage[i] = rng.Class(seed, first+uint32(i), k)
 	}
 	return g
+}
+
+// SampleGuide is the guide request r samples under: its own, or for a
+// fresh sample (no Start) of a class-conditional model the Unguided one of
+// its images. The CPU and GPU samplers both take it from here.
+func (m *Model) SampleGuide(r Request) *Guide {
+	if r.Guide != nil || r.Start != nil { // SDEdit's guides keep "no class": they say what the image is
+		return r.Guide
+	}
+	return m.Unguided(r.Seed, r.First, r.Count)
 }
 
 // ImageClasses returns the class each image of an unguided guide follows
@@ -244,12 +261,7 @@ const MaxGuidance = 20
 func (m *Model) GuideInput(g *Guide, n int) (y []float32, halves bool) {
 	switch {
 	case g != nil && g.perImage != nil:
-		k := len(m.Classes()) + 1
-		y = make([]float32, n*k)
-		for i := 0; i < n; i++ {
-			y[i*k+g.perImage[i]] = 1
-		}
-		return y, false
+		return m.classRows(n, func(i int) int { return g.perImage[i] }), false
 	case g == nil || g.Scale == 0 || g.Classifier != nil: // classifier guidance runs the network as it is
 		return m.ClassInput(-1, n), false
 	case g.Scale == 1:
@@ -503,11 +515,7 @@ func (m *Model) Sample(r Request, progress sampler.Callback) (*Result, error) {
 	} else {
 		sampler.Prior(z, m.SDE, noise, r.Temperature)
 	}
-	guide := r.Guide
-	if guide == nil && r.Start == nil { // SDEdit's guides keep "no class": they say what the image is
-		guide = m.Unguided(r.Seed, r.First, r.Count)
-	}
-	prior := m.prior(guide)
+	prior := m.prior(m.SampleGuide(r))
 	if r.Stop != nil {
 		prior = stoppable{prior, r.Stop}
 	}

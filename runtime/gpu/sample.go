@@ -74,9 +74,7 @@ func (g *Model) batch(r runtime.Request, c sampler.Config, ts []float64, o Optio
 	n, d := r.Count, g.CPU.LatentDim()
 	u := &run{g: g, s: g.CPU.SDE, n: n, d: d, nd: n * d, noise: noise{r.Seed, r.First, d}, cb: cb, previews: o.Preview, every: o.PreviewEvery, stop: r.Stop}
 	var err error
-	if r.Guide == nil && r.Start == nil { // a class-conditional model's images each follow a class of their own (runtime.Model.Unguided)
-		r.Guide = g.CPU.Unguided(r.Seed, r.First, n)
-	}
+	r.Guide = g.CPU.SampleGuide(r) // a class-conditional model's images each follow a class of their own
 	rows, halves := g.CPU.GuideInput(r.Guide, n)
 	nb := n // the score network's batch: both halves when guided
 	if halves {
