@@ -2,8 +2,6 @@ package nn
 
 import (
 	"fmt"
-	"runtime"
-	"sync"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -100,36 +98,21 @@ func bcastLoop(xs, bs tensor.Shape, fn func(i, j, n, step int)) {
 }
 
 // bcastReduce walks x's runs with fn accumulating into acc, b's shape:
-// on several cores each sums into its own buffer (out for the first) and
-// the buffers are added at the end. out starts at zero.
+// on several cores each sums into its own buffer (workerSums). out starts
+// at zero.
 func bcastReduce(out []float32, xs, bs tensor.Shape, fn func(acc []float32, i, j, n, step int)) {
 	clear(out)
 	p := newBcastPlan(xs, bs)
-	w := min(runtime.GOMAXPROCS(0), p.runs)
-	if !p.parallel() || w < 2 {
+	if !p.parallel() {
 		p.walk(0, p.runs, func(i, j, n, step int) { fn(out, i, j, n, step) })
 		return
 	}
-	part := make([][]float32, w)
-	var wg sync.WaitGroup
-	for k := 0; k < w; k++ {
-		acc := out
-		if k > 0 {
-			acc = make([]float32, len(out))
-		}
-		part[k] = acc
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			p.walk(k*p.runs/w, (k+1)*p.runs/w, func(i, j, n, step int) { fn(acc, i, j, n, step) })
-		}()
-	}
-	wg.Wait()
-	for _, a := range part[1:] {
-		for i, v := range a {
-			out[i] += v
-		}
-	}
+	sums := newWorkerSums(out)
+	parallelForW(p.runs, func(w, lo, hi int) {
+		acc := sums.of(w)
+		p.walk(lo, hi, func(i, j, n, step int) { fn(acc, i, j, n, step) })
+	})
+	sums.add()
 }
 
 // BroadcastAdd is x + b, b repeated along its size-1 axes.

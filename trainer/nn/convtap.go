@@ -1,8 +1,6 @@
 package nn
 
 import (
-	"runtime"
-
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
 )
@@ -153,16 +151,14 @@ func (c convGeom) tapDx(dx, w, dy []float32, b, ch, h, wd, o int) {
 }
 
 // tapDw: dw_t += dy_b times the frame at tap t's offset, transposed; each
-// worker sums into its own tap-major buffer, reordered to [O, C, K, K] at
-// the end.
+// worker sums into its own tap-major buffer (workerSums), reordered to
+// [O, C, K, K] at the end.
 func (c convGeom) tapDw(dw, x, dy []float32, b, ch, h, wd, o int) {
 	f := c.frame(ch, h, wd)
 	n, plane, kk := f.ho*f.wp, f.hp*f.wp, c.k*c.k
-	acc := make([][]float32, runtime.GOMAXPROCS(0))
-	workers := chunks(b, ch*kk*f.ho*f.wo, func(wk, lo, hi int) {
-		if acc[wk] == nil {
-			acc[wk] = make([]float32, len(dw))
-		}
+	sums := newWorkerSums(make([]float32, len(dw))) // tap-major
+	chunks(b, ch*kk*f.ho*f.wo, func(wk, lo, hi int) {
+		acc := sums.of(wk)
 		xp, dyw := getScratch(f.size()), getScratch(o*n)
 		defer putScratch(xp)
 		defer putScratch(dyw)
@@ -172,19 +168,15 @@ func (c convGeom) tapDw(dw, x, dy []float32, b, ch, h, wd, o int) {
 			f.padIn(*xp, x[s*ch*h*wd:])
 			f.widen(*dyw, dy[s*o*f.ho*f.wo:], o)
 			for t := 0; t < kk; t++ {
-				sgemm(false, true, o, ch, n, *dyw, n, (*xp)[f.off(t):], plane, 1, acc[wk][t*o*ch:], ch)
+				sgemm(false, true, o, ch, n, *dyw, n, (*xp)[f.off(t):], plane, 1, acc[t*o*ch:], ch)
 			}
 		}
 	})
-	for _, a := range acc[1:workers] {
-		for i, v := range a {
-			acc[0][i] += v
-		}
-	}
+	sums.add()
 	for oi := 0; oi < o; oi++ {
 		for ci := 0; ci < ch; ci++ {
 			for t := 0; t < kk; t++ {
-				dw[(oi*ch+ci)*kk+t] = acc[0][(t*o+oi)*ch+ci]
+				dw[(oi*ch+ci)*kk+t] = sums.dst[(t*o+oi)*ch+ci]
 			}
 		}
 	}

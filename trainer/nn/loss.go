@@ -18,8 +18,8 @@ func BernoulliNLL(logits, x *G.Node) (*G.Node, error) {
 
 var bernoulliOp = &kernel{name: "bernoulli_nll", arity: 2, shape: same, spec: Spec{Op: "bernoulli_nll"},
 	fwd: func(out []float32, in [][]float32, _ []tensor.Shape) {
-		parallelFor(len(out)/4096+1, func(lo, hi int) { // blocks of 4096 across the cores
-			for i := min(lo*4096, len(out)); i < min(hi*4096, len(out)); i++ {
+		parallelBlocks(len(out), 4096, func(a, b int) {
+			for i := a; i < b; i++ {
 				out[i] = float32(runtime.MapBernoulliNLL.Apply(float64(in[0][i]), float64(in[1][i]), 0))
 			}
 		})
@@ -33,8 +33,8 @@ var bernoulliOp = &kernel{name: "bernoulli_nll", arity: 2, shape: same, spec: Sp
 
 var bernoulliGradOp = &kernel{name: "bernoulli_nll_grad", arity: 3, shape: same, spec: Spec{Op: "bernoulli_nll_grad"},
 	fwd: func(out []float32, in [][]float32, _ []tensor.Shape) {
-		parallelFor(len(out)/4096+1, func(lo, hi int) {
-			for i := min(lo*4096, len(out)); i < min(hi*4096, len(out)); i++ {
+		parallelBlocks(len(out), 4096, func(a, b int) {
+			for i := a; i < b; i++ {
 				out[i] = float32(runtime.MapBernoulliGrad.Apply(float64(in[0][i]), float64(in[1][i]), float64(in[2][i])))
 			}
 		})
@@ -54,8 +54,7 @@ func LogisticNLL(mean, logScale, x *G.Node) (*G.Node, error) {
 
 var logisticOp = &kernel{name: "logistic_nll", arity: 3, shape: same, spec: Spec{Op: "logistic_nll"},
 	fwd: func(out []float32, in [][]float32, _ []tensor.Shape) {
-		parallelFor(len(out)/4096+1, func(lo, hi int) { // blocks of 4096 across the cores
-			a, b := min(lo*4096, len(out)), min(hi*4096, len(out))
+		parallelBlocks(len(out), 4096, func(a, b int) {
 			runtime.LogisticNLL(out[a:b], in[0][a:b], in[1][a:b], in[2][a:b], nil, 0)
 		})
 	},
@@ -73,8 +72,7 @@ var logisticOp = &kernel{name: "logistic_nll", arity: 3, shape: same, spec: Spec
 func logisticGradOp(which int) *kernel {
 	return &kernel{name: fmt.Sprintf("logistic_nll_grad(%d)", which), arity: 4, shape: same, spec: Spec{Op: "logistic_nll_grad", Which: which},
 		fwd: func(out []float32, in [][]float32, _ []tensor.Shape) {
-			parallelFor(len(out)/4096+1, func(lo, hi int) {
-				a, b := min(lo*4096, len(out)), min(hi*4096, len(out))
+			parallelBlocks(len(out), 4096, func(a, b int) {
 				runtime.LogisticNLL(out[a:b], in[0][a:b], in[1][a:b], in[2][a:b], in[3][a:b], which+1)
 			})
 		},

@@ -147,21 +147,63 @@ func same(in []tensor.Shape) (tensor.Shape, error) { return in[0].Clone(), nil }
 
 // parallelFor runs fn over [0, n) split across the cores.
 func parallelFor(n int, fn func(lo, hi int)) {
-	w := runtime.GOMAXPROCS(0)
-	if w > n {
-		w = n
-	}
+	parallelForW(n, func(_, lo, hi int) { fn(lo, hi) })
+}
+
+// parallelForW is parallelFor that also numbers each range's worker
+// (0 <= worker < min(cores, n)), for per-worker accumulators (workerSums).
+func parallelForW(n int, fn func(worker, lo, hi int)) {
+	w := min(runtime.GOMAXPROCS(0), n)
 	if w <= 1 {
-		fn(0, n)
+		fn(0, 0, n)
 		return
 	}
 	var wg sync.WaitGroup
 	for i := 0; i < w; i++ {
 		lo, hi := i*n/w, (i+1)*n/w
 		wg.Add(1)
-		go func() { defer wg.Done(); fn(lo, hi) }()
+		go func() { defer wg.Done(); fn(i, lo, hi) }()
 	}
 	wg.Wait()
+}
+
+// parallelBlocks runs fn over [0, n) in blocks of block elements split
+// across the cores: fn(a, b) gets elements a to b of an elementwise op.
+func parallelBlocks(n, block int, fn func(a, b int)) {
+	parallelFor(n/block+1, func(lo, hi int) { fn(min(lo*block, n), min(hi*block, n)) })
+}
+
+// workerSums gives each worker of a parallel reduction its own
+// accumulator of len(dst), dst itself for worker 0, and adds the others
+// into dst in worker order: the sum does not depend on which worker
+// finished first (a resumed training run stays exact).
+type workerSums struct {
+	dst   []float32
+	parts [][]float32
+}
+
+func newWorkerSums(dst []float32) *workerSums {
+	s := &workerSums{dst: dst, parts: make([][]float32, runtime.GOMAXPROCS(0))}
+	s.parts[0] = dst
+	return s
+}
+
+// of is worker w's accumulator (made on first use; each worker calls it
+// for its own w only).
+func (s *workerSums) of(w int) []float32 {
+	if s.parts[w] == nil {
+		s.parts[w] = make([]float32, len(s.dst))
+	}
+	return s.parts[w]
+}
+
+// add sums the other workers' accumulators into dst.
+func (s *workerSums) add() {
+	for _, p := range s.parts[1:] {
+		for i, v := range p {
+			s.dst[i] += v
+		}
+	}
 }
 
 // expf is e^x in float32 to about 2 ulp (Cephes' expf: x = k ln 2 + r with
@@ -191,11 +233,10 @@ func SiLU(x *G.Node) (*G.Node, error) {
 
 var siluOp = &kernel{name: "silu", arity: 1, shape: same, spec: Spec{Op: "silu"},
 	fwd: func(out []float32, in [][]float32, _ []tensor.Shape) {
-		parallelFor(len(out)/1024+1, func(lo, hi int) { // blocks of 1024 across the cores
-			x := in[0][min(lo*1024, len(out)):min(hi*1024, len(out))]
-			o := out[min(lo*1024, len(out)):]
+		parallelBlocks(len(out), 1024, func(a, b int) {
+			x, o := in[0][a:b], out[a:b]
 			if haveVec {
-				vecSiLU(o[:len(x)], x)
+				vecSiLU(o, x)
 				return
 			}
 			for i, v := range x {
@@ -212,8 +253,7 @@ var siluOp = &kernel{name: "silu", arity: 1, shape: same, spec: Spec{Op: "silu"}
 // siluGradOp(x, dy) = dy * s (1 + x (1 - s)), s = sigmoid(x).
 var siluGradOp = &kernel{name: "silu_grad", arity: 2, shape: same, spec: Spec{Op: "silu_grad"},
 	fwd: func(out []float32, in [][]float32, _ []tensor.Shape) {
-		parallelFor(len(out)/1024+1, func(lo, hi int) {
-			a, b := min(lo*1024, len(out)), min(hi*1024, len(out))
+		parallelBlocks(len(out), 1024, func(a, b int) {
 			x, dy, o := in[0][a:b], in[1][a:b], out[a:b]
 			if haveVec {
 				vecSiLUGrad(o, x, dy)
@@ -691,26 +731,22 @@ func (c convGeom) convDx(dx, wt, dy []float32, b, ch, h, w, o, ho, wo int) {
 }
 
 // convDw is dw = sum over chunks of dy cols^T; each worker sums its chunks
-// into its own buffer, then the buffers are added in worker order.
+// into its own buffer (workerSums).
 func (c convGeom) convDw(dw, x, dy []float32, b, ch, h, w, o, ho, wo int) {
 	if c.tapped() {
 		c.tapDw(dw, x, dy, b, ch, h, w, o)
 		return
 	}
 	kk, p := ch*c.k*c.k, ho*wo
-	acc := [][]float32{dw}
-	for len(acc) < runtime.GOMAXPROCS(0) {
-		acc = append(acc, nil)
-	}
-	workers := chunks(b, kk*p, func(wk, lo, hi int) {
+	sums := newWorkerSums(dw)
+	defer sums.add()
+	chunks(b, kk*p, func(wk, lo, hi int) {
 		n := hi - lo
-		if acc[wk] == nil {
-			acc[wk] = make([]float32, len(dw))
-		}
+		acc := sums.of(wk)
 		xs, dys := x[lo*ch*h*w:hi*ch*h*w], dy[lo*o*p:hi*o*p]
 		if c.pointwise() { // dw += dy_b [O, P] x_b^T [P, C]
 			for i := range n {
-				gemm(false, true, o, kk, p, dys[i*o*p:], xs[i*ch*p:], 1, acc[wk])
+				gemm(false, true, o, kk, p, dys[i*o*p:], xs[i*ch*p:], 1, acc)
 			}
 			return
 		}
@@ -719,13 +755,8 @@ func (c convGeom) convDw(dw, x, dy []float32, b, ch, h, w, o, ho, wo int) {
 		c.im2col(*cols, xs, n, ch, h, w, ho, wo)
 		d, release := channelMajor(dys, n, o, p)
 		defer release()
-		gemm(false, true, o, kk, n*p, d, *cols, 1, acc[wk])
+		gemm(false, true, o, kk, n*p, d, *cols, 1, acc)
 	})
-	for _, a := range acc[1:workers] {
-		for i, v := range a {
-			dw[i] += v
-		}
-	}
 }
 
 func convOp(c convGeom) *kernel {
