@@ -437,20 +437,27 @@ func normGradOp(groups int, eps float64) *kernel {
 // products go through gonum's blas32, so linking OpenBLAS (blas32.Use)
 // speeds up training without touching this code.
 func Conv2D(x, w *G.Node, stride, pad int) (*G.Node, error) {
-	xs, ws := x.Shape(), w.Shape()
-	if len(xs) != 4 || len(ws) != 4 || xs[1] != ws[1] || ws[2] != ws[3] {
-		return nil, fmt.Errorf("nn: conv2d: input %v and weight %v do not fit", xs, ws)
+	if err := convFits(x.Shape(), w.Shape()); err != nil {
+		return nil, err
 	}
-	return G.ApplyOp(convOp(convGeom{k: ws[2], stride: stride, pad: pad}), x, w)
+	return G.ApplyOp(convOp(convGeom{k: w.Shape()[2], stride: stride, pad: pad}), x, w)
+}
+
+// convFits checks an input [B, C, H, W] against a weight [O, C, K, K].
+func convFits(xs, ws tensor.Shape) error {
+	if len(xs) != 4 || len(ws) != 4 || xs[1] != ws[1] || ws[2] != ws[3] {
+		return fmt.Errorf("nn: conv2d: input %v and weight %v do not fit", xs, ws)
+	}
+	return nil
 }
 
 // Conv2DBias is Conv2D plus a per-channel bias b [1, O, 1, 1], added as
 // each output is written rather than in a pass of its own (and in the
 // convolution's launch on the GPU).
 func Conv2DBias(x, w, b *G.Node, stride, pad int) (*G.Node, error) {
-	xs, ws, bs := x.Shape(), w.Shape(), b.Shape()
-	if len(xs) != 4 || len(ws) != 4 || xs[1] != ws[1] || ws[2] != ws[3] {
-		return nil, fmt.Errorf("nn: conv2d: input %v and weight %v do not fit", xs, ws)
+	ws, bs := w.Shape(), b.Shape()
+	if err := convFits(x.Shape(), ws); err != nil {
+		return nil, err
 	}
 	if len(bs) != 4 || bs.TotalSize() != ws[0] || bs[1] != ws[0] {
 		return nil, fmt.Errorf("nn: conv2d: bias %v for %d output channels, want [1, %d, 1, 1]", bs, ws[0], ws[0])
