@@ -141,22 +141,34 @@ func recordEval(path string, f *weights.File, r *evalResult, cmd string) error {
 		p.Metrics[k] = v
 	}
 	// Replace an earlier record's line; every other note stays.
+	p.Notes = withNote(p.Notes, "test metrics: ", fmt.Sprintf("%s on %s", cmd, r.Dataset), false)
+	_, err := writeWeights("trainer eval", path, f)
+	return err
+}
+
+// withNote returns notes with the line prefix+text added after the others,
+// dropping earlier lines that start with prefix unless keepEarlier.
+func withNote(notes, prefix, text string, keepEarlier bool) string {
 	var keep []string
-	for _, line := range strings.Split(p.Notes, "\n") {
-		if !strings.HasPrefix(line, "test metrics: ") {
+	for _, line := range strings.Split(notes, "\n") {
+		if keepEarlier || !strings.HasPrefix(line, prefix) {
 			keep = append(keep, line)
 		}
 	}
-	keep = append(keep, fmt.Sprintf("test metrics: %s on %s", cmd, r.Dataset))
-	p.Notes = strings.TrimSpace(strings.Join(keep, "\n"))
-	out, err := weights.Encode(f)
+	return strings.TrimSpace(strings.Join(append(keep, prefix+text), "\n"))
+}
+
+// writeWeights encodes f and writes it to path atomically, returning its
+// size; errors start with cmd.
+func writeWeights(cmd, path string, f *weights.File) (int, error) {
+	b, err := weights.Encode(f)
 	if err != nil {
-		return fmt.Errorf("trainer eval: %v", err)
+		return 0, fmt.Errorf("%s: %v", cmd, err)
 	}
-	if err := lsgm.WriteFileAtomic(path, out); err != nil {
-		return fmt.Errorf("trainer eval: writing %s: %v", path, err)
+	if err := lsgm.WriteFileAtomic(path, b); err != nil {
+		return 0, fmt.Errorf("%s: writing %s: %v", cmd, path, err)
 	}
-	return nil
+	return len(b), nil
 }
 
 type evalOptions struct {

@@ -595,27 +595,46 @@ func recordFD(path string, table map[string]float64, cmd string) error {
 	for k, v := range table {
 		p.Metrics[k] = v
 	}
-	var keep []string
-	for _, line := range strings.Split(p.Notes, "\n") {
-		if merge || !strings.HasPrefix(line, "fd table: ") {
-			keep = append(keep, line)
-		}
-	}
-	keep = append(keep, "fd table: "+cmd)
-	p.Notes = strings.TrimSpace(strings.Join(keep, "\n"))
-	out, err := weights.Encode(f)
-	if err != nil {
-		return fmt.Errorf("trainer fd: %v", err)
-	}
-	if err := lsgm.WriteFileAtomic(path, out); err != nil {
-		return fmt.Errorf("trainer fd: writing %s: %v", path, err)
-	}
-	return nil
+	p.Notes = withNote(p.Notes, "fd table: ", cmd, merge)
+	_, err = writeWeights("trainer fd", path, f)
+	return err
 }
 
 // isFDKey says whether a provenance metric belongs to the recorded FD table.
 func isFDKey(k string) bool {
 	return k == "fd_n" || k == "fd_floor" || strings.HasPrefix(k, "fd:") || strings.HasPrefix(k, "nfe:")
+}
+
+// fdRow is one setting of a recorded FD table; nfe is -1 for the settings
+// without one (recon, vae).
+type fdRow struct {
+	name string
+	nfe  int
+	fd   float64
+}
+
+// fdRows reads a recorded table's settings from provenance metrics, sorted
+// by sampler and NFE.
+func fdRows(m map[string]float64) []fdRow {
+	var rows []fdRow
+	for k, v := range m {
+		key, ok := strings.CutPrefix(k, "fd:")
+		if !ok {
+			continue
+		}
+		r := fdRow{name: strings.SplitN(key, ":", 2)[0], nfe: -1, fd: v}
+		if e, ok := m["nfe:"+key]; ok {
+			r.nfe = int(e)
+		}
+		rows = append(rows, r)
+	}
+	slices.SortFunc(rows, func(a, b fdRow) int {
+		if c := strings.Compare(a.name, b.name); c != 0 {
+			return c
+		}
+		return a.nfe - b.nfe
+	})
+	return rows
 }
 
 // printFDTable prints a recorded FD table, if the metrics hold one.
@@ -625,30 +644,7 @@ func printFDTable(m map[string]float64) {
 		return
 	}
 	fmt.Printf("  Fréchet distance at n = %g (floor %.2f):\n    | sampler | NFE | FD |\n", n, m["fd_floor"])
-	type row struct {
-		name string
-		nfe  int
-		fd   float64
-	}
-	var rows []row
-	for k, v := range m {
-		if !strings.HasPrefix(k, "fd:") {
-			continue
-		}
-		name := strings.TrimPrefix(k, "fd:")
-		r := row{name: strings.SplitN(name, ":", 2)[0], nfe: -1, fd: v}
-		if e, ok := m["nfe:"+name]; ok {
-			r.nfe = int(e)
-		}
-		rows = append(rows, r)
-	}
-	slices.SortFunc(rows, func(a, b row) int {
-		if c := strings.Compare(a.name, b.name); c != 0 {
-			return c
-		}
-		return a.nfe - b.nfe
-	})
-	for _, r := range rows {
+	for _, r := range fdRows(m) {
 		nfe := "-"
 		if r.nfe >= 0 {
 			nfe = strconv.Itoa(r.nfe)

@@ -69,23 +69,13 @@ func fdTable(name string, m map[string]float64) (fdModel, error) {
 		return fdModel{}, errors.New("no recorded FD table (trainer fd --record writes one)")
 	}
 	t := fdModel{name: name, n: int(n), floor: m["fd_floor"], runs: map[string][][2]float64{}}
-	for k, v := range m {
-		key, ok := strings.CutPrefix(k, "fd:")
-		if !ok {
-			continue
+	for _, r := range fdRows(m) { // in NFE order per sampler
+		if r.nfe > 0 && r.fd > 0 { // recon and vae have no NFE
+			t.runs[r.name] = append(t.runs[r.name], [2]float64{float64(r.nfe), r.fd})
 		}
-		nfe, ok := m["nfe:"+key]
-		if !ok || !(nfe > 0) || !(v > 0) {
-			continue // recon and vae have no NFE
-		}
-		s := strings.SplitN(key, ":", 2)[0]
-		t.runs[s] = append(t.runs[s], [2]float64{nfe, v})
 	}
 	if len(t.runs) == 0 {
 		return fdModel{}, errors.New("its FD table has no sampler settings")
-	}
-	for _, pts := range t.runs {
-		slices.SortFunc(pts, func(a, b [2]float64) int { return int(math.Copysign(1, a[0]-b[0])) })
 	}
 	return t, nil
 }

@@ -1106,14 +1106,11 @@ func (r *run) exportTo(path string, elapsed time.Duration, cmd string) error {
 	if n := len(r.records); n > 0 {
 		f.Provenance.Metrics["train_nelbo_last_log"] = r.records[n-1].NELBO
 	}
-	b, err := weights.Encode(f)
+	size, err := writeWeights(cmd, path, f)
 	if err != nil {
-		return fmt.Errorf("%s: %v", cmd, err)
+		return err
 	}
-	if err := lsgm.WriteFileAtomic(path, b); err != nil {
-		return fmt.Errorf("%s: writing %s: %v", cmd, path, err)
-	}
-	fmt.Printf("wrote %s (%d bytes) after %d steps\n", path, len(b), r.step)
+	fmt.Printf("wrote %s (%d bytes) after %d steps\n", path, size, r.step)
 	return nil
 }
 
