@@ -154,16 +154,21 @@ func (v *viewer) openShipped(i int) {
 	go v.load(m.Weights(), shippedSource(i%len(ms), m), m.ClassifierFile())
 }
 
+// shownShipped is the index of the shipped model shown, -1 for one from a
+// file. v.mu is held.
+func (v *viewer) shownShipped() int {
+	for i, m := range weights.ShippedModels() {
+		if v.source == shippedSource(i, m) {
+			return i
+		}
+	}
+	return -1
+}
+
 // nextShipped is the shipped model after (or with back, before) the one
 // shown; a model from a file counts as before the first. v.mu is held.
 func (v *viewer) nextShipped(back bool) int {
-	n := len(weights.ShippedModels())
-	cur := -1
-	for i, m := range weights.ShippedModels() {
-		if v.source == shippedSource(i, m) {
-			cur = i
-		}
-	}
+	n, cur := len(weights.ShippedModels()), v.shownShipped()
 	switch {
 	case back && cur <= 0:
 		return n - 1
@@ -348,11 +353,13 @@ func (v *viewer) interpolate(i int) {
 		}
 		noise := ui.InterpNoise(func(seed uint64, i uint32) []float32 { return m.InitialNoise(seed, i, 1) }, set.Seed, set.Seed+1, uint32(i), interpFrames)
 		guide := set.guide()
-		if g := m.Unguided(set.Seed, uint32(i), 1); guide == nil && g != nil {
+		if guide == nil {
 			// A class-conditional model's unguided image i follows a class
 			// drawn for it: every frame keeps that class (frame by frame
 			// the draw would change it), so the first frame is the grid's.
-			guide = &runtime.Guide{Class: g.ImageClasses()[0], Scale: 1}
+			if g := m.Unguided(set.Seed, uint32(i), 1); g != nil {
+				guide = &runtime.Guide{Class: g.ImageClasses()[0], Scale: 1}
+			}
 		}
 		res, err := s.Sample(runtime.Request{Sampler: cfg, Count: interpFrames, Temperature: set.Temperature, Noise: noise, Guide: guide}, false, func(p backend.Progress) {
 			v.mu.Lock()
@@ -475,12 +482,14 @@ func (v *viewer) Update() error {
 		v.startEdit(v.selected)
 	case inpututil.IsKeyJustPressed(ebiten.KeyN):
 		v.mu.Lock()
-		next, cur := v.nextShipped(shift), v.modelTitle()
+		next, cur := v.nextShipped(shift), v.shownShipped()
+		if next != cur {
+			v.set.Class = -1 // the classes are the old model's
+		}
 		v.mu.Unlock()
-		if weights.ShippedModels()[next].Title == cur {
+		if next == cur {
 			v.message, v.msgUntil = "one model ships with the viewer: drop a .lsgm file on the window to open another", time.Now().Add(4*time.Second)
 		} else {
-			v.set.Class = -1 // the classes are the old model's
 			v.openShipped(next)
 		}
 	}
@@ -954,14 +963,3 @@ func editRGBA(px, mask []float32, shape []int) []byte {
 
 // Layout keeps the logical size fixed; Ebiten scales it to the window.
 func (v *viewer) Layout(int, int) (int, int) { return winW, winH }
-
-// modelTitle is the shipped title of the model shown, or "" for a file.
-// v.mu is held.
-func (v *viewer) modelTitle() string {
-	for i, m := range weights.ShippedModels() {
-		if v.source == shippedSource(i, m) {
-			return m.Title
-		}
-	}
-	return ""
-}
