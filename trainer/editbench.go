@@ -121,16 +121,9 @@ func runEditBench(args []string) error {
 	}
 	var ms []model
 	for _, p := range paths {
-		b, name := weights.Default(), "the shipped model"
-		if p != "" {
-			if b, err = os.ReadFile(p); err != nil {
-				return fmt.Errorf("trainer editbench: %v", err)
-			}
-			name = p
-		}
-		m, err := runtime.Load(b)
+		m, name, _, err := loadModel("trainer editbench", p)
 		if err != nil {
-			return fmt.Errorf("trainer editbench: %s: %v", name, err)
+			return err
 		}
 		if !weights.EqualShape(m.DataShape(), test.Shape) {
 			return fmt.Errorf("trainer editbench: %s takes %v images, the test set has %v", name, m.DataShape(), test.Shape)

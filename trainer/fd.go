@@ -447,16 +447,9 @@ func runFD(args []string) error {
 	if err != nil {
 		return err
 	}
-	wb, name := weights.Default(), "the shipped default weights"
-	if *path != "" {
-		if wb, err = os.ReadFile(*path); err != nil {
-			return fmt.Errorf("trainer fd: %v", err)
-		}
-		name = *path
-	}
-	m, err := runtime.Load(wb)
+	m, name, _, err := loadModel("trainer fd", *path)
 	if err != nil {
-		return fmt.Errorf("trainer fd: %s: %v", name, err)
+		return err
 	}
 	test, err := data.FashionMNIST(*dir, "test")
 	if err != nil {

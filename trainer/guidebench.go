@@ -54,16 +54,9 @@ func runGuideBench(args []string) error {
 	if err != nil {
 		return err
 	}
-	b, name := weights.Default(), "the shipped model"
-	if *path != "" {
-		if b, err = os.ReadFile(*path); err != nil {
-			return fmt.Errorf("trainer guidebench: %v", err)
-		}
-		name = *path
-	}
-	m, err := runtime.Load(b)
+	m, name, _, err := loadModel("trainer guidebench", *path)
 	if err != nil {
-		return fmt.Errorf("trainer guidebench: %s: %v", name, err)
+		return err
 	}
 	type kind struct {
 		name  string

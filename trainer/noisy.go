@@ -134,17 +134,9 @@ func diffuse(dst []float32, s sde.SDE, mu, ls []float32, idx []int, ts []float32
 // trainNoisy is trainer classifier --noisy: a classifier of the model's
 // diffused latents, for classifier guidance.
 func trainNoisy(modelPath, out, dir string, epochs, batch int, lr float64, seed uint64, images int, quiet bool) error {
-	b, name := weights.Default(), "the shipped model"
-	if modelPath != "" {
-		var err error
-		if b, err = os.ReadFile(modelPath); err != nil {
-			return fmt.Errorf("trainer classifier: %v", err)
-		}
-		name = modelPath
-	}
-	m, err := runtime.Load(b)
+	m, name, b, err := loadModel("trainer classifier", modelPath)
 	if err != nil {
-		return fmt.Errorf("trainer classifier: %s: %v", name, err)
+		return err
 	}
 	if m.File.Arch.Likelihood == "none" {
 		return fmt.Errorf("trainer classifier: %s has no VAE: classifier guidance of a data-space model would classify noisy pixels, which --noisy does not train", name)

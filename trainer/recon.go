@@ -3,7 +3,6 @@ package main
 import (
 	"flag"
 	"fmt"
-	"os"
 
 	"github.com/lsgm-go/lsgm/runtime"
 	"github.com/lsgm-go/lsgm/trainer/data"
@@ -28,17 +27,9 @@ func runRecon(args []string) error {
 	if *scale < 1 || *scale > 16 {
 		return fmt.Errorf("trainer recon: --scale %d out of range [1, 16]", *scale)
 	}
-	b, name := weights.Default(), "the shipped model"
-	if *path != "" {
-		var err error
-		if b, err = os.ReadFile(*path); err != nil {
-			return fmt.Errorf("trainer recon: %v", err)
-		}
-		name = *path
-	}
-	m, err := runtime.Load(b)
+	m, name, _, err := loadModel("trainer recon", *path)
 	if err != nil {
-		return fmt.Errorf("trainer recon: %s: %v", name, err)
+		return err
 	}
 	if m.File.Arch.Likelihood == "none" {
 		return fmt.Errorf("trainer recon: %s has no VAE to reconstruct with", name)

@@ -234,6 +234,22 @@ func writePNG(path string, img image.Image) error {
 	return nil
 }
 
+// loadModel loads the weights file at path, or the shipped model for "",
+// with the name messages give it and its bytes; errors start with cmd.
+func loadModel(cmd, path string) (m *runtime.Model, name string, b []byte, err error) {
+	b, name = weights.Default(), "the shipped model"
+	if path != "" {
+		if b, err = os.ReadFile(path); err != nil {
+			return nil, "", nil, fmt.Errorf("%s: %v", cmd, err)
+		}
+		name = path
+	}
+	if m, err = runtime.Load(b); err != nil {
+		return nil, "", nil, fmt.Errorf("%s: %s: %v", cmd, name, err)
+	}
+	return m, name, b, nil
+}
+
 func runInfo(args []string) error {
 	fs := flag.NewFlagSet("info", flag.ContinueOnError)
 	path := fs.String("weights", "", "weights file (or give it as the argument)")
