@@ -387,10 +387,19 @@ func (e *Exec) lowerKernel(s nn.Spec, n *G.Node, cs []*G.Node, in []*gpu.Buffer,
 			src.Off = s.Off * src.Stride[axis]
 			return p.Map(runtime.MapCopy, od, gpu.Ref{B: y, V: runtime.Contiguous(od)}, gpu.Ref{B: in[1], V: src}, gpu.Ref{}, gpu.Ref{})
 		}
-		return e.concat(y, runtime.Contiguous(od), axis, cs, func(i int) gpu.Ref {
-			cd, _ := dims(cs[i].Shape()) // checked by concat
-			return gpu.Ref{B: in[i], V: runtime.Contiguous(cd)}
-		})
+		ov, off := runtime.Contiguous(od), 0
+		for i, c := range cs {
+			cd, err := dims(c.Shape())
+			if err != nil {
+				return err
+			}
+			part := runtime.View{Off: off * ov.Stride[axis], Stride: ov.Stride}
+			if err := p.Map(runtime.MapCopy, cd, gpu.Ref{B: y, V: part}, gpu.Ref{B: in[i], V: runtime.Contiguous(cd)}, gpu.Ref{}, gpu.Ref{}); err != nil {
+				return err
+			}
+			off += cd[axis]
+		}
+		return nil
 	case "upsample":
 		return p.Upsample(y, in[0], sh[0], sh[1], sh[2], sh[3], s.Factor)
 	case "upsample_grad":
@@ -516,29 +525,8 @@ func (e *Exec) lowerBuiltin(n *G.Node, cs []*G.Node, in []*gpu.Buffer, y *gpu.Bu
 			nn = bs[0]
 		}
 		return p.MatMul(y, in[0], in[1], m, nn, k, ta, tb)
-	case "concatOp":
-		axis := 4 - len(n.Shape()) + int(field(n.Op(), "axis").Int())
-		return e.concat(y, ov, axis, cs, func(i int) gpu.Ref { return e.ref(cs[i], cs[i].Shape()) })
 	}
 	return fmt.Errorf("no GPU kernel for gorgonia's %s", kind)
-}
-
-// concat copies the parts cs (read through src) into y (view ov) one after
-// another along axis: gorgonia's concatenation and the trainer's both.
-func (e *Exec) concat(y *gpu.Buffer, ov runtime.View, axis int, cs []*G.Node, src func(i int) gpu.Ref) error {
-	off := 0
-	for i, c := range cs {
-		cd, err := dims(c.Shape())
-		if err != nil {
-			return err
-		}
-		part := runtime.View{Off: off * ov.Stride[axis], Stride: ov.Stride}
-		if err := e.prog.Map(runtime.MapCopy, cd, gpu.Ref{B: y, V: part}, src(i), gpu.Ref{}, gpu.Ref{}); err != nil {
-			return err
-		}
-		off += cd[axis]
-	}
-	return nil
 }
 
 // constant makes y hold v (a one-value buffer, written at compile time
@@ -605,7 +593,7 @@ func (e *Exec) Profile(reps int) ([]gpu.KernelTime, error) { return e.prog.Profi
 func contiguous(s *storage) *value { return &value{storage: s} }
 
 // elementwise ops read their operands through views.
-var elementwise = map[string]bool{"elemBinOp": true, "elemUnaryOp": true, "repeatOp": true, "transposeOp": true, "sliceOp": true, "concatOp": true}
+var elementwise = map[string]bool{"elemBinOp": true, "elemUnaryOp": true, "repeatOp": true, "transposeOp": true, "sliceOp": true}
 
 // onlyElementwise says whether every reader of n takes a view.
 func (e *Exec) onlyElementwise(n *G.Node) bool {
