@@ -2,6 +2,7 @@ package gpu
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -132,15 +133,7 @@ func TestGuidedMatchesCPU(t *testing.T) {
 	g, cpu := gpuModel(t, "classes")
 	for _, w := range []float64{0, 1, 2.5} {
 		req := runtime.Request{Sampler: sampler.Config{Name: "dpmpp2m", NFE: 6}, Count: 3, Seed: 4, Guide: &runtime.Guide{Class: 2, Scale: w}}
-		want, err := cpu.Sample(req, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := g.Sample(req, Options{Latent: true}, nil)
-		if err != nil {
-			t.Fatalf("scale %v: %v", w, err)
-		}
-		worst := latentWorst(got.Latent, want.Latent)
+		_, _, worst := bothSample(t, fmt.Sprintf("scale %v", w), g, cpu, req)
 		if worst > 5e-4 {
 			t.Errorf("scale %v: latents differ by %.3g relative, more than 5e-4", w, worst)
 		}
@@ -150,18 +143,10 @@ func TestGuidedMatchesCPU(t *testing.T) {
 	// by absolute index, so a request split into GPU batches (First > 0)
 	// draws the CPU's classes too.
 	req := runtime.Request{Sampler: sampler.Config{Name: "dpmpp2m", NFE: 6}, Count: 4, Seed: 9, First: 5}
-	want, err := cpu.Sample(req, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := g.Sample(req, Options{Latent: true}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if worst := latentWorst(got.Latent, want.Latent); worst > 5e-4 {
+	if _, _, worst := bothSample(t, "unguided", g, cpu, req); worst > 5e-4 {
 		t.Errorf("unguided: latents differ by %.3g relative, more than 5e-4", worst)
 	}
-	_, err = g.Sample(runtime.Request{Sampler: sampler.Config{Name: "ddim", NFE: 2}, Count: 1, Guide: &runtime.Guide{Class: 7, Scale: 2}}, Options{}, nil)
+	_, err := g.Sample(runtime.Request{Sampler: sampler.Config{Name: "ddim", NFE: 2}, Count: 1, Guide: &runtime.Guide{Class: 7, Scale: 2}}, Options{}, nil)
 	if err == nil || !strings.Contains(err.Error(), "class 7 out of range") {
 		t.Errorf("class out of range on the GPU: %v", err)
 	}
@@ -308,15 +293,7 @@ func TestSDEditMatchesCPU(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, err := cpu.Sample(req, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := g.Sample(req, Options{Latent: true}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		worst := latentWorst(got.Latent, want.Latent)
+		got, want, worst := bothSample(t, c.Name, g, cpu, req)
 		if worst > 5e-4 || want.Stats.NFE != got.Stats.NFE {
 			t.Errorf("%s: latents differ by %.3g relative (more than 5e-4?), NFE %d and %d", c.Name, worst, want.Stats.NFE, got.Stats.NFE)
 		}
@@ -380,20 +357,27 @@ func TestClassifierGuidedMatchesCPU(t *testing.T) {
 	}
 	for _, name := range []string{"dpmpp2m", "ddpm"} {
 		req := runtime.Request{Sampler: sampler.Config{Name: name, NFE: 5}, Count: 3, Seed: 6, Guide: &runtime.Guide{Class: 7, Scale: 3, Classifier: c}}
-		want, err := cpu.Sample(req, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := g.Sample(req, Options{Latent: true}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		worst := latentWorst(got.Latent, want.Latent)
+		got, _, worst := bothSample(t, name, g, cpu, req)
 		if worst > 5e-4 {
 			t.Errorf("%s: classifier-guided latents differ by %.3g relative, more than 5e-4", name, worst)
 		}
 		t.Logf("%s: classifier-guided latents within %.2g relative; %d submissions, %d readbacks for %d NFE", name, worst, got.Submits, got.Readbacks, got.Stats.NFE)
 	}
+}
+
+// bothSample samples req on the CPU and on the GPU (with its latents),
+// failing the test (named by what) if either errs, and returns both with
+// their largest latent difference (latentWorst).
+func bothSample(t *testing.T, what string, g *Model, cpu *runtime.Model, req runtime.Request) (got *Result, want *runtime.Result, worst float64) {
+	t.Helper()
+	want, err := cpu.Sample(req, nil)
+	if err != nil {
+		t.Fatalf("%s on the CPU: %v", what, err)
+	}
+	if got, err = g.Sample(req, Options{Latent: true}, nil); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	return got, want, latentWorst(got.Latent, want.Latent)
 }
 
 // latentWorst is the largest |got - want| / (1 + |want|) over the latents.
