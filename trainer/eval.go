@@ -269,6 +269,18 @@ func evaluate(f *weights.File, set *data.Set, o evalOptions) (*evalResult, error
 	for n%B != 0 { // the VAE terms are batch means: batches must be whole
 		B--
 	}
+	// The batch log first: a log of another evaluation is refused before
+	// the networks are built.
+	var done map[int]evalBatch
+	var logf *os.File
+	if o.Log != "" {
+		var err error
+		logf, done, err = openEvalLog(o.Log, evalHeader{Weights: o.WeightsSHA, Dataset: o.Dataset, N: n, Batch: B, ODEEps: o.ODEEps, RTol: o.RTol, ATol: o.ATol, Probe: o.Probe, Seed: o.Seed, Binarize: o.Binarize})
+		if err != nil {
+			return nil, err
+		}
+		defer logf.Close()
+	}
 	// Without a VAE the "posterior sample" is the image dequantized within
 	// its bin: no reconstruction term, and D log 128 in the entropy's place.
 	space := f.Arch.Likelihood == "none"
@@ -306,16 +318,6 @@ func evaluate(f *weights.File, set *data.Set, o evalOptions) (*evalResult, error
 	idx := make([]int, B)
 	v := make([]float32, len(z0))
 	var nfe int
-	var done map[int]evalBatch
-	var logf *os.File
-	if o.Log != "" {
-		var err error
-		logf, done, err = openEvalLog(o.Log, evalHeader{Weights: o.WeightsSHA, Dataset: o.Dataset, N: n, Batch: B, ODEEps: o.ODEEps, RTol: o.RTol, ATol: o.ATol, Probe: o.Probe, Seed: o.Seed, Binarize: o.Binarize})
-		if err != nil {
-			return nil, err
-		}
-		defer logf.Close()
-	}
 	// add counts one batch's results in.
 	add := func(bt evalBatch) {
 		res.perImage = append(res.perImage, bt.PerImage...)
