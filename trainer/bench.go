@@ -31,7 +31,7 @@ func bench(w io.Writer, args []string) error {
 	nfe := fs.Int("nfe", 10, "network evaluations a request (dpmpp2m)")
 	runs := fs.Int("runs", 3, "timed requests per setting, after one warm-up (the median is reported)")
 	kernels := fs.Bool("kernels", false, "also time every GPU launch alone, at each batch")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	var ns []int

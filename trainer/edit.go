@@ -35,7 +35,7 @@ func runEdit(args []string) error {
 	class := fs.String("class", "", "a class-conditional model's class, by name or index")
 	gscale := fs.Float64("guidance-scale", 1, "with --class: the classifier-free guidance scale, 0 to 20")
 	quiet := fs.Bool("q", false, "no progress output")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	switch {

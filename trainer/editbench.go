@@ -46,7 +46,7 @@ func runEditBench(args []string) error {
 	blas := fs.String("blas", "auto", "matrix multiply backend for the classifier")
 	quiet := fs.Bool("q", false, "no progress output")
 	pictures := fs.String("pictures", "", "a folder to write example grids to: sdedit-GUIDE.png (rows: examples; columns: clean, guide, each strength) and inpaint-MASK.png (clean, masked, each model's fill)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := nn.UseBLAS(*blas); err != nil {

@@ -51,7 +51,7 @@ func runEval(args []string) error {
 	binarize := fs.String("binarize", "auto", "score a bernoulli model on binarized test images: yes, no, or auto (as it was trained: its provenance command has --binarize)")
 	record := fs.Bool("record", false, "write the results into the weights file's provenance (metrics test_nelbo_nats, test_nelbo_se, ...)")
 	logPath := fs.String("log", "", "append each finished batch to this file (JSON lines) and, when it exists, resume from it: a long evaluation (the whole test set takes hours on a CPU) survives being killed and gives the uninterrupted run's numbers")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := nn.UseBLAS(*blas); err != nil {

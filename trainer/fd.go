@@ -230,7 +230,7 @@ func runClassifier(args []string) error {
 	noisy := fs.Bool("noisy", false, "train classifier guidance's classifier instead: p(class | z_t, t) on the diffused latents of the model --weights")
 	model := fs.String("weights", "", "with --noisy: the model whose latents it classifies (default: the shipped model)")
 	images := fs.Int("images", 0, "with --noisy: train and test on the first this many images of each set (0: all)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := nn.UseBLAS(*blas); err != nil {
@@ -431,7 +431,7 @@ func runFD(args []string) error {
 	blas := fs.String("blas", "auto", "matrix multiply backend for the classifier: auto, gonum, openblas")
 	quiet := fs.Bool("q", false, "no progress output")
 	record := fs.Bool("record", false, "write the table, its n and floor into the weights file's provenance (trainer info shows it)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := nn.UseBLAS(*blas); err != nil {

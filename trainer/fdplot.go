@@ -25,7 +25,7 @@ func runFDPlot(args []string) error {
 	fs := flag.NewFlagSet("fdplot", flag.ContinueOnError)
 	list := fs.String("weights", "", "comma-separated weights files with recorded FD tables (trainer fd --record), NAME=FILE to label one")
 	out := fs.String("out", "fd.png", "PNG to write")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *list == "" {

@@ -144,7 +144,7 @@ func runFit(args []string) error {
 	blas := fs.String("blas", "auto", "matrix multiply backend: auto, "+strings.Join(nn.Backends(), ", "))
 	device := fs.String("device", "auto", "where the training step runs: gpu (any WebGPU adapter), cpu, or auto (a hardware GPU when there is one, else the CPU); a run may resume on another device")
 	quiet := fs.Bool("q", false, "no progress bar")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := nn.UseBLAS(*blas); err != nil {
@@ -608,7 +608,7 @@ func runExport(args []string) error {
 	fs := flag.NewFlagSet("export", flag.ContinueOnError)
 	dir := fs.String("run", "run", "run folder of trainer fit")
 	out := fs.String("out", "model.lsgm", "weights file to write")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	ck, err := lsgm.ReadCheckpoint(filepath.Join(*dir, "checkpoint.lsgmckpt"))

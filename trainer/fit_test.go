@@ -289,6 +289,28 @@ func TestFitBadInput(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "trainer export --run") {
 		t.Errorf("info on a checkpoint: %v", err)
 	}
+	// A stray word (a run folder without --run) is refused by name rather
+	// than dropped with every flag after it, and nothing is written.
+	out := filepath.Join(dir, "stray.lsgm")
+	for _, c := range []struct {
+		name string
+		run  func([]string) error
+		args []string
+	}{
+		{"export", runExport, []string{"--out", out, run}},
+		{"fit", runFit, []string{"--out", out, run}},
+		{"sample", runSample, []string{"--out", out, run}},
+		{"eval", runEval, []string{"-q", run}},
+		{"fd", runFD, []string{"-q", run}},
+	} {
+		err := c.run(c.args)
+		if err == nil || !strings.Contains(err.Error(), "trainer "+c.name+": unexpected argument \""+run+"\"") {
+			t.Errorf("%s %v: %v", c.name, c.args, err)
+		}
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("a refused command wrote %s (%v)", out, err)
+	}
 }
 
 // eval --record writes the test metrics into the weights file's provenance,

@@ -37,7 +37,7 @@ func runGuideBench(args []string) error {
 	blas := fs.String("blas", "auto", "matrix multiply backend for the feature classifier")
 	pictures := fs.String("pictures", "", "a folder for grids: guide-KIND-SCALE.png, a row of 8 samples per class")
 	quiet := fs.Bool("q", false, "no progress output")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := nn.UseBLAS(*blas); err != nil {

@@ -5,6 +5,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"runtime/pprof"
@@ -91,4 +92,18 @@ func dispatch() (err error) {
 		os.Exit(2)
 	}
 	return err
+}
+
+// parseFlags parses a command's flags and refuses any argument left after
+// them. Go's flag package stops at the first word that is not a flag, so a
+// stray word (a run folder given without --run) would otherwise drop it and
+// every flag after it without a word.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("trainer %s: unexpected argument %q: settings are flags, and none follows it (trainer %s -h lists them)", fs.Name(), fs.Arg(0), fs.Name())
+	}
+	return nil
 }

@@ -18,7 +18,7 @@ func runRecon(args []string) error {
 	n := fs.Int("n", 16, "test images, from the first")
 	out := fs.String("out", "recon.png", "PNG to write: pairs of columns, the image then its reconstruction")
 	scale := fs.Int("scale", 3, "pixels a model pixel, 1 to 16")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *n < 1 || *n > 1024 {

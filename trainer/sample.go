@@ -47,7 +47,7 @@ func runSample(args []string) error {
 	gscale := fs.Float64("guidance-scale", 1, "with --class: the guidance scale, 0 to 20 (0: unconditional, 1: the conditional model, above 1: closer to the class)")
 	clfPath := fs.String("classifier", "", "with --class: classifier guidance with this noisy classifier of the model's latents (trainer classifier --noisy) instead of classifier-free guidance; any model (the shipped model's own is the default for it)")
 	kindFlag := fs.String("guidance", "", "with --class: cfg (classifier-free: a class-conditional model) or classifier (classifier guidance: --classifier, or the shipped model's own); default: cfg where the model has classes, else classifier")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if !slices.Contains(backend.Kinds, *kind) {
