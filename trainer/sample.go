@@ -111,19 +111,24 @@ func runSample(args []string) error {
 		var clf *runtime.Classifier
 		index := m.ClassIndex
 		if gkind == "classifier" {
-			b := weights.DefaultClassifier()
+			shipped, _ := weights.ShippedFor(data)
+			b := shipped.ClassifierFile()
 			switch {
 			case *clfPath != "":
 				if b, err = os.ReadFile(*clfPath); err != nil {
 					return fmt.Errorf("trainer sample: --classifier: %v", err)
 				}
-			case !bytes.Equal(data, weights.Default()):
-				if len(m.Classes()) == 0 {
-					return fmt.Errorf("trainer sample: %s is not class-conditional (trainer fit --classes makes one for classifier-free guidance), and classifier guidance needs a classifier of its latents: --classifier FILE (trainer classifier --noisy --weights %s)", *path, *path)
+			case b == nil:
+				train := "trainer classifier --noisy" // the shipped default's, without --weights
+				if !bytes.Equal(data, weights.Default()) {
+					train += " --weights " + *path
 				}
-				return fmt.Errorf("trainer sample: classifier guidance of %s needs a classifier of its latents: --classifier FILE (trainer classifier --noisy --weights %s)", *path, *path)
+				if len(m.Classes()) == 0 {
+					return fmt.Errorf("trainer sample: %s is not class-conditional (trainer fit --classes makes one for classifier-free guidance), and classifier guidance needs a classifier of its latents: --classifier FILE (%s)", *path, train)
+				}
+				return fmt.Errorf("trainer sample: classifier guidance of %s needs a classifier of its latents: --classifier FILE (%s)", *path, train)
 			default:
-				*clfPath = "the shipped model's classifier"
+				*clfPath = "the shipped classifier " + shipped.Classifier
 			}
 			if clf, err = runtime.LoadClassifier(b); err != nil {
 				return fmt.Errorf("trainer sample: --classifier %s: %v", *clfPath, err)

@@ -1,6 +1,9 @@
 package weights
 
-import _ "embed"
+import (
+	"bytes"
+	_ "embed"
+)
 
 // defaultModel is the shipped Fashion-MNIST model, trained with trainer fit
 // on a 2-core CPU (the command, data checksum and figures are in its
@@ -12,16 +15,17 @@ var defaultModel []byte
 // Default returns the bytes of the shipped default weights.
 func Default() []byte { return defaultModel }
 
-// defaultClassifier is classifier guidance's noisy classifier of the
-// shipped model's latents (trainer classifier --noisy; its accuracy by
-// diffusion time is in the file): it lets the unconditional default model
-// sample a class.
+// The first default: an unconditional Fashion-MNIST model, kept so that the
+// page, the viewer and the tests have a real model that samples a class
+// only by classifier guidance, with its noisy classifier (trainer classifier
+// --noisy; its accuracy by diffusion time is in the file). Its full-size FD
+// table is in its provenance.
 //
-//go:embed default-noisy.lsgmc
-var defaultClassifier []byte
+//go:embed fashion-uncond.lsgm
+var uncondModel []byte
 
-// DefaultClassifier returns the bytes of the shipped noisy classifier.
-func DefaultClassifier() []byte { return defaultClassifier }
+//go:embed fashion-uncond-noisy.lsgmc
+var uncondClassifier []byte
 
 // Shipped is one of the models that ship with the project, embedded: the
 // demo page's model picker, the site's files and the viewer's N key list
@@ -45,6 +49,28 @@ func (s Shipped) ClassifierFile() []byte { return s.classifier }
 // ShippedModels lists the shipped models, the default first.
 func ShippedModels() []Shipped {
 	return []Shipped{
-		{ID: "fashion", Title: "Fashion-MNIST", File: "default.lsgm", Classifier: "default-noisy.lsgmc", weights: defaultModel, classifier: defaultClassifier},
+		{ID: "fashion", Title: "Fashion-MNIST", File: "default.lsgm", weights: defaultModel},
+		{ID: "fashion-uncond", Title: "Fashion-MNIST, unconditional (classifier guidance)", File: "fashion-uncond.lsgm", Classifier: "fashion-uncond-noisy.lsgmc", weights: uncondModel, classifier: uncondClassifier},
 	}
+}
+
+// ShippedModel returns the shipped model with the given ID.
+func ShippedModel(id string) (Shipped, bool) {
+	for _, s := range ShippedModels() {
+		if s.ID == id {
+			return s, true
+		}
+	}
+	return Shipped{}, false
+}
+
+// ShippedFor returns the shipped model whose weights file is data, if any:
+// a copy of a shipped file gets its shipped classifier.
+func ShippedFor(data []byte) (Shipped, bool) {
+	for _, s := range ShippedModels() {
+		if bytes.Equal(s.weights, data) {
+			return s, true
+		}
+	}
+	return Shipped{}, false
 }

@@ -1,6 +1,9 @@
 package weights
 
-import "testing"
+import (
+	"bytes"
+	"testing"
+)
 
 // The shipped weights decode, validate, stay under the 8 MB budget and
 // record where they came from.
@@ -55,6 +58,12 @@ func TestShippedModels(t *testing.T) {
 			if _, err := DecodeClassifier(m.ClassifierFile()); err != nil {
 				t.Errorf("%s: classifier: %v", m.ID, err)
 			}
+		}
+		if got, ok := ShippedModel(m.ID); !ok || got.File != m.File {
+			t.Errorf("ShippedModel(%q) = %v, %v", m.ID, got.File, ok)
+		}
+		if got, ok := ShippedFor(append([]byte(nil), m.Weights()...)); !ok || got.ID != m.ID && !bytes.Equal(got.Weights(), m.Weights()) {
+			t.Errorf("ShippedFor(a copy of %s) = %v, %v", m.ID, got.ID, ok)
 		}
 	}
 }

@@ -175,14 +175,20 @@ func TestInterpNoise(t *testing.T) {
 }
 
 // In the window, the interpolation of image 1 from seed 5 ends on image 1 of
-// seed 6, as the runtime draws it.
+// seed 6, as the runtime draws it. The default model is class-conditional:
+// every frame keeps the class drawn for image 1 of seed 5, so the last frame
+// is seed 6's noise under that class.
 func TestWindowInterpolation(t *testing.T) {
 	img, log := runViewer(t, "-grid", "2", "-nfe", "4", "-seed", "5", "-sampler", "dpmpp2m", "-show", "interp")
 	m, err := runtime.Load(weights.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := m.Sample(runtime.Request{Sampler: sampler.Config{Name: "dpmpp2m", NFE: 4}, Count: 1, Seed: 6, Temperature: 1}, nil)
+	var guide *runtime.Guide
+	if g := m.Unguided(5, 0, 1); g != nil {
+		guide = &runtime.Guide{Class: g.ImageClasses()[0], Scale: 1}
+	}
+	res, err := m.Sample(runtime.Request{Sampler: sampler.Config{Name: "dpmpp2m", NFE: 4}, Count: 1, Seed: 6, Temperature: 1, Guide: guide}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -333,16 +339,20 @@ func TestWindowEdit(t *testing.T) {
 	}
 }
 
-// The embedded model guides by its own noisy classifier: -class picks one
-// of the classifier's classes, and the window shows the runtime's
-// classifier-guided grid.
+// The shipped unconditional model guides by its own noisy classifier:
+// -class picks one of the classifier's classes, and the window shows the
+// runtime's classifier-guided grid.
 func TestWindowClassifierGuidance(t *testing.T) {
-	img, log := runViewer(t, "-grid", "2", "-nfe", "4", "-seed", "5", "-sampler", "dpmpp2m", "-class", "sneaker", "-guidance", "3", "-backend", "cpu")
-	m, err := runtime.Load(weights.Default())
+	img, log := runViewer(t, "-model", "fashion-uncond", "-grid", "2", "-nfe", "4", "-seed", "5", "-sampler", "dpmpp2m", "-class", "sneaker", "-guidance", "3", "-backend", "cpu")
+	u, ok := weights.ShippedModel("fashion-uncond")
+	if !ok {
+		t.Fatal("no shipped model fashion-uncond")
+	}
+	m, err := runtime.Load(u.Weights())
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := runtime.LoadClassifier(weights.DefaultClassifier())
+	c, err := runtime.LoadClassifier(u.ClassifierFile())
 	if err != nil {
 		t.Fatal(err)
 	}

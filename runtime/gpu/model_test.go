@@ -44,6 +44,8 @@ func loadModel(t testing.TB, path string) *runtime.Model {
 			}
 		}
 		m, err = runtime.New(f)
+	case "uncond": // the shipped unconditional model, which has a noisy classifier
+		m, err = runtime.Load(uncond(t).Weights())
 	case "classes": // the fixture made class-conditional, random weights
 		c := weights.TinyConfig()
 		c.Classes = []string{"a", "b", "c"}
@@ -71,6 +73,15 @@ func loadModel(t testing.TB, path string) *runtime.Model {
 
 // gpuModel loads a weights file ("" for the shipped one, "baseline" for a
 // random data-space model) onto the test device.
+// uncond is the shipped unconditional model, with its noisy classifier.
+func uncond(t testing.TB) weights.Shipped {
+	s, ok := weights.ShippedModel("fashion-uncond")
+	if !ok {
+		t.Fatal("no shipped model fashion-uncond")
+	}
+	return s
+}
+
 func gpuModel(t testing.TB, path string) (*Model, *runtime.Model) {
 	t.Helper()
 	d := device(t)
@@ -301,12 +312,12 @@ func TestSDEditMatchesCPU(t *testing.T) {
 	}
 }
 
-// Classifier guidance's gradient on the device equals the CPU's: the shipped
+// Classifier guidance's gradient on the device equals the CPU's: a shipped
 // noisy classifier's d log p(class | z_t, t) / dz for random latents at a
 // few times, and the same mean log-probability.
 func TestClassifierGradMatchesCPU(t *testing.T) {
 	d := device(t)
-	c, err := runtime.LoadClassifier(weights.DefaultClassifier())
+	c, err := runtime.LoadClassifier(uncond(t).ClassifierFile())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,8 +361,8 @@ func TestClassifierGradMatchesCPU(t *testing.T) {
 // Classifier-guided sampling on the GPU (the classifier's gradient joins
 // eps each NFE) gives the CPU's latents for the same seed.
 func TestClassifierGuidedMatchesCPU(t *testing.T) {
-	g, cpu := gpuModel(t, "")
-	c, err := runtime.LoadClassifier(weights.DefaultClassifier())
+	g, cpu := gpuModel(t, "uncond")
+	c, err := runtime.LoadClassifier(uncond(t).ClassifierFile())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -89,9 +89,9 @@ func site(t *testing.T) *httptest.Server {
 		w.Write(classModel(t))
 	})
 	// The demo page under /test/two/ sees a models.json of two models:
-	// the shipped default (with its classifier) and the class test model.
+	// the shipped default and the class test model.
 	mux.HandleFunc("/test/two/models.json", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprint(w, `[{"id": "fashion", "title": "Fashion-MNIST", "file": "default.lsgm", "classifier": "default-noisy.lsgmc"},
+		fmt.Fprint(w, `[{"id": "fashion", "title": "Fashion-MNIST", "file": "default.lsgm"},
 			{"id": "classes", "title": "Three classes (test)", "file": "../classes.lsgm"}]`)
 	})
 	mux.Handle("/test/two/", http.StripPrefix("/test/two", handler(dir)))
@@ -905,16 +905,16 @@ func TestBrowserClassifierGuidance(t *testing.T) {
 	}
 	js := `(async () => {
 		const { Sampler } = await import('/lsgm.js');
-		const s = await Sampler.load({ weights: '/default.lsgm', backend: 'gpu', classifier: '/default-noisy.lsgmc' });
+		const s = await Sampler.load({ weights: '/fashion-uncond.lsgm', backend: 'gpu', classifier: '/fashion-uncond-noisy.lsgmc' });
 		const r = await s.sample({ count: 3, nfe: 3, seed: 5, class: 'sneaker', guidanceScale: 3, preview: false });
 		const errors = [];
 		for (const o of [{ class: 'Hat', guidanceScale: 1 }, { class: 'Bag', guidance: 'magic' }, { class: 'Bag', guidance: 'cfg' }]) {
 			try { await s.sample({ count: 1, nfe: 2, ...o }); errors.push('accepted'); } catch (e) { errors.push(e.message); }
 		}
-		const plain = await Sampler.load({ weights: '/default.lsgm', backend: 'cpu' });
+		const plain = await Sampler.load({ weights: '/fashion-uncond.lsgm', backend: 'cpu' });
 		try { await plain.sample({ count: 1, nfe: 2, class: 'Bag', guidance: 'classifier' }); errors.push('accepted'); } catch (e) { errors.push(e.message); }
 		plain.terminate();
-		try { (await Sampler.load({ weights: '/test/classes.lsgm', backend: 'cpu', classifier: '/default-noisy.lsgmc' })).terminate(); errors.push('accepted'); } catch (e) { errors.push(e.message); }
+		try { (await Sampler.load({ weights: '/test/classes.lsgm', backend: 'cpu', classifier: '/fashion-uncond-noisy.lsgmc' })).terminate(); errors.push('accepted'); } catch (e) { errors.push(e.message); }
 		s.terminate();
 		return { classes: s.classifierClasses, rgba: Array.from(r.rgba), guidance: r.guidance, backend: r.backend, note: r.fallback, errors };
 	})()`
@@ -924,11 +924,15 @@ func TestBrowserClassifierGuidance(t *testing.T) {
 	if len(res.Classes) != 10 || res.Classes[7] != "Sneaker" || res.Guidance != "classifier" || res.Backend != "webgpu" {
 		t.Errorf("classes %v, guidance %q on %s (%q)", res.Classes, res.Guidance, res.Backend, res.Note)
 	}
-	m, err := lsgm.Load(weights.Default())
+	u, ok := weights.ShippedModel("fashion-uncond")
+	if !ok {
+		t.Fatal("no shipped model fashion-uncond")
+	}
+	m, err := lsgm.Load(u.Weights())
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := lsgm.LoadClassifier(weights.DefaultClassifier())
+	c, err := lsgm.LoadClassifier(u.ClassifierFile())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -942,10 +946,20 @@ func TestBrowserClassifierGuidance(t *testing.T) {
 			t.Errorf("misuse %d: %q, want it to mention %q", i, res.Errors[i], want)
 		}
 	}
-	// The demo page: the default model's class picker is the classifier's.
+	// The demo page: the unconditional model's class picker is its
+	// classifier's, and the default, class-conditional, guides without one.
 	var caption string
 	var hidden bool
 	if err := chromedp.Run(ctx, chromedp.Navigate(srv.URL+"/?class=Bag&guidance=3&backend=cpu&count=2&nfe=3&seed=2"),
+		chromedp.WaitVisible(`#gallery canvas`, chromedp.ByQuery),
+		chromedp.Text(`#gallery figcaption`, &caption, chromedp.ByQuery),
+		chromedp.Evaluate(`document.getElementById('classbox').hidden`, &hidden)); err != nil {
+		t.Fatal(err)
+	}
+	if hidden || !strings.HasPrefix(caption, "Bag (guidance 3)") {
+		t.Errorf("demo page, default model: class picker hidden %v, caption %q", hidden, caption)
+	}
+	if err := chromedp.Run(ctx, chromedp.Navigate(srv.URL+"/?model=fashion-uncond&class=Bag&guidance=3&backend=cpu&count=2&nfe=3&seed=2"),
 		chromedp.WaitVisible(`#gallery canvas`, chromedp.ByQuery),
 		chromedp.Text(`#gallery figcaption`, &caption, chromedp.ByQuery),
 		chromedp.Evaluate(`document.getElementById('classbox').hidden`, &hidden)); err != nil {
@@ -956,7 +970,7 @@ func TestBrowserClassifierGuidance(t *testing.T) {
 	}
 	// The element with a classifier attribute.
 	var status string
-	if err := chromedp.Run(ctx, chromedp.Navigate(srv.URL+"/test/embed.html?classifier=../default-noisy.lsgmc&class-label=Trouser&guidance-scale=2&count=2&nfe=3&backend=cpu"),
+	if err := chromedp.Run(ctx, chromedp.Navigate(srv.URL+"/test/embed.html?src=../fashion-uncond.lsgm&classifier=../fashion-uncond-noisy.lsgmc&class-label=Trouser&guidance-scale=2&count=2&nfe=3&backend=cpu"),
 		chromedp.Poll(`(() => { const s = document.getElementById('s'); return s && (s.status.textContent.includes('images') || s.status.classList.contains('error')) && s.status.textContent; })()`, &status, chromedp.WithPollingTimeout(2*time.Minute))); err != nil {
 		t.Fatal(err)
 	}
@@ -965,9 +979,10 @@ func TestBrowserClassifierGuidance(t *testing.T) {
 	}
 }
 
-// The demo page's model picker: hidden with the one shipped model, shown
-// with two; picking the second loads it and draws a grid (its classes
-// appear in the class picker), and ?model=ID opens a shipped model by id.
+// The demo page's model picker: on the site it lists the shipped models
+// (hidden if only one ships); with a list of two, picking the second loads
+// it and draws a grid (its classes appear in the class picker), and
+// ?model=ID opens a shipped model by id.
 func TestBrowserModelPicker(t *testing.T) {
 	srv := site(t)
 	ctx := browser(t, false)
@@ -975,14 +990,19 @@ func TestBrowserModelPicker(t *testing.T) {
 		return chromedp.Poll(fmt.Sprintf(`document.querySelectorAll('#gallery figure').length >= %d`, n), nil, chromedp.WithPollingTimeout(3*time.Minute))
 	}
 	var hidden bool
+	var titles, classes []string
 	if err := chromedp.Run(ctx, chromedp.Navigate(srv.URL+"/?backend=cpu&count=1&nfe=2"), grids(1),
-		chromedp.Evaluate(`document.getElementById('modelbox').hidden`, &hidden)); err != nil {
+		chromedp.Evaluate(`document.getElementById('modelbox').hidden`, &hidden),
+		chromedp.Evaluate(`[...document.getElementById('model').options].filter((o) => !o.hidden).map((o) => o.text)`, &titles)); err != nil {
 		t.Fatal(err)
 	}
-	if !hidden {
-		t.Error("the model picker shows with one shipped model")
+	var want []string
+	for _, m := range weights.ShippedModels() {
+		want = append(want, m.Title)
 	}
-	var titles, classes []string
+	if hidden != (len(want) < 2) || strings.Join(titles, "|") != strings.Join(want, "|") {
+		t.Errorf("the site's model picker: hidden %v, options %q; want the shipped %q", hidden, titles, want)
+	}
 	err := chromedp.Run(ctx, chromedp.Navigate(srv.URL+"/test/two/?backend=cpu&count=1&nfe=2"), grids(1),
 		chromedp.Evaluate(`document.getElementById('modelbox').hidden`, &hidden),
 		chromedp.Evaluate(`[...document.getElementById('model').options].filter((o) => !o.hidden).map((o) => o.text)`, &titles),

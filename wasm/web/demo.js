@@ -8,7 +8,8 @@ let weightsURL = 'default.lsgm'; // ?model= loads another weights file
 // A shipped model without classes of its own comes with a noisy classifier
 // that lets it sample one by classifier guidance (models.json names it;
 // ?classifier= loads another, and ?classifier= with nothing after it none).
-let classifierURL = 'default-noisy.lsgmc';
+// The default model is class-conditional and needs none.
+let classifierURL = '';
 let running = false;
 let lastGrid = null; // the live grid's result, for sending an image to the editor
 const editor = new Editor($('editor'), {

@@ -50,8 +50,8 @@ export class Sampler {
   // simdNote why not.
   //
   // classifier (a URL or a file's bytes) loads a noisy classifier of the
-  // model's latents (trainer classifier --noisy; default-noisy.lsgmc beside
-  // this module is the shipped model's) for classifier guidance; its class
+  // model's latents (trainer classifier --noisy; fashion-uncond-noisy.lsgmc
+  // beside this module is the shipped unconditional model's) for classifier guidance; its class
   // names become classifierClasses, and a model without classes of its own
   // then samples a class with it.
   static async load({ weights = new URL('default.lsgm', here).href, backend = 'auto', classifier } = {}) {
