@@ -79,7 +79,7 @@ func TestNoisyClassifier(t *testing.T) {
 	if err := runGuideBench([]string{"--classifier", path, "--fd-classifier", fd, "--n", "3", "--scales", "0,2", "--sampler", "ddim:2", "-q", "--blas", "gonum"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := runGuideBench([]string{"--fd-classifier", fd, "-q"}); err == nil || !strings.Contains(err.Error(), "nothing to guide") {
+	if err := runGuideBench([]string{"--weights", uncond, "--fd-classifier", fd, "-q"}); err == nil || !strings.Contains(err.Error(), "nothing to guide") {
 		t.Errorf("guidebench with nothing to guide: %v", err)
 	}
 }
