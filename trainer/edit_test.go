@@ -67,7 +67,7 @@ func TestEditCLI(t *testing.T) {
 		{[]string{"--init", p("guide.png"), "--mask", p("full.png")}, "is full"},
 		{[]string{"--init", p("guide.png"), "--mask", p("left.png"), "--sampler", "heun"}, "ddim or ddpm"},
 		{[]string{"--init", p("guide.png"), "--mask", p("left.png"), "--jumps", "0"}, "--jumps 0 out of range"},
-		{[]string{"--init", p("guide.png"), "--class", "Sneaker"}, "not class-conditional"},
+		{[]string{"--init", p("guide.png"), "--class", "Sneaker", "--weights", "../weights/fashion-uncond.lsgm"}, "not class-conditional"},
 	} {
 		err := runEdit(append(c.args, "-q", "--out", p("x.png"), "--count", "1", "--nfe", "2"))
 		if err == nil || !strings.Contains(err.Error(), c.want) {
