@@ -27,6 +27,13 @@ var uncondModel []byte
 //go:embed fashion-uncond-noisy.lsgmc
 var uncondClassifier []byte
 
+// mnistModel is the binarized-MNIST model: a Bernoulli decoder trained on
+// dynamically binarized digits, the LSGM paper's likelihood benchmark (its
+// test NELBO is in its provenance).
+//
+//go:embed mnist.lsgm
+var mnistModel []byte
+
 // Shipped is one of the models that ship with the project, embedded: the
 // demo page's model picker, the site's files and the viewer's N key list
 // them in this order, the default first.
@@ -51,6 +58,7 @@ func ShippedModels() []Shipped {
 	return []Shipped{
 		{ID: "fashion", Title: "Fashion-MNIST", File: "default.lsgm", weights: defaultModel},
 		{ID: "fashion-uncond", Title: "Fashion-MNIST, unconditional (classifier guidance)", File: "fashion-uncond.lsgm", Classifier: "fashion-uncond-noisy.lsgmc", weights: uncondModel, classifier: uncondClassifier},
+		{ID: "mnist", Title: "MNIST, binarized", File: "mnist.lsgm", weights: mnistModel},
 	}
 }
 
