@@ -45,8 +45,8 @@ func runSample(args []string) error {
 	kind := fs.String("backend", "auto", "where to sample: gpu (WebGPU), cpu, or auto (the GPU when there is one and it runs the sampler)")
 	class := fs.String("class", "", "a class-conditional model's class, by name or index (default: unconditional)")
 	gscale := fs.Float64("guidance-scale", 1, "with --class: the guidance scale, 0 to 20 (0: unconditional, 1: the conditional model, above 1: closer to the class)")
-	clfPath := fs.String("classifier", "", "with --class: classifier guidance with this noisy classifier of the model's latents (trainer classifier --noisy) instead of classifier-free guidance; any model (the shipped model's own is the default for it)")
-	kindFlag := fs.String("guidance", "", "with --class: cfg (classifier-free: a class-conditional model) or classifier (classifier guidance: --classifier, or the shipped model's own); default: cfg where the model has classes, else classifier")
+	clfPath := fs.String("classifier", "", "with --class: classifier guidance with this noisy classifier of the model's latents (trainer classifier --noisy) instead of classifier-free guidance; any model (a shipped model's own is the default for it)")
+	kindFlag := fs.String("guidance", "", "with --class: cfg (classifier-free: a class-conditional model) or classifier (classifier guidance: --classifier, or a shipped model's own); default: cfg where the model has classes, else classifier")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

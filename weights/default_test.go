@@ -1,9 +1,6 @@
 package weights
 
-import (
-	"bytes"
-	"testing"
-)
+import "testing"
 
 // The shipped weights decode, validate, stay under the 8 MB budget and
 // record where they came from.
@@ -62,7 +59,7 @@ func TestShippedModels(t *testing.T) {
 		if got, ok := ShippedModel(m.ID); !ok || got.File != m.File {
 			t.Errorf("ShippedModel(%q) = %v, %v", m.ID, got.File, ok)
 		}
-		if got, ok := ShippedFor(append([]byte(nil), m.Weights()...)); !ok || got.ID != m.ID && !bytes.Equal(got.Weights(), m.Weights()) {
+		if got, ok := ShippedFor(append([]byte(nil), m.Weights()...)); !ok || got.ID != m.ID {
 			t.Errorf("ShippedFor(a copy of %s) = %v, %v", m.ID, got.ID, ok)
 		}
 	}

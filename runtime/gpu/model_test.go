@@ -71,8 +71,6 @@ func loadModel(t testing.TB, path string) *runtime.Model {
 	return m
 }
 
-// gpuModel loads a weights file ("" for the shipped one, "baseline" for a
-// random data-space model) onto the test device.
 // uncond is the shipped unconditional model, with its noisy classifier.
 func uncond(t testing.TB) weights.Shipped {
 	s, ok := weights.ShippedModel("fashion-uncond")
@@ -82,6 +80,9 @@ func uncond(t testing.TB) weights.Shipped {
 	return s
 }
 
+// gpuModel loads a weights file ("" for the shipped default, "uncond" for
+// the shipped unconditional model, "baseline" for a random data-space
+// model, "classes" for a random class-conditional one) onto the test device.
 func gpuModel(t testing.TB, path string) (*Model, *runtime.Model) {
 	t.Helper()
 	d := device(t)

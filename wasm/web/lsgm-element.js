@@ -10,8 +10,9 @@
 // class-label (a class by name or index; HTML's own class attribute is the
 // page's styling) with guidance-scale (classifier-free guidance, 0 to 20,
 // default 1); classifier (a noisy classifier's URL, e.g.
-// fashion-uncond-noisy.lsgmc for the shipped unconditional model) lets any model sample class-label by classifier
-// guidance, and guidance ("cfg" or "classifier") picks between the two. It shows the grid with a live denoising
+// fashion-uncond-noisy.lsgmc for the shipped unconditional model) lets any
+// model sample class-label by classifier guidance, and guidance ("cfg" or
+// "classifier") picks between the two. It shows the grid with a live denoising
 // view, a Generate button (Cancel while it runs), progress and the backend,
 // and any error in plain words, naming the attribute and its value.
 // With mode="edit" it shows an editor instead (lsgm-editor.js): a drawing

@@ -51,8 +51,8 @@ export class Sampler {
   //
   // classifier (a URL or a file's bytes) loads a noisy classifier of the
   // model's latents (trainer classifier --noisy; fashion-uncond-noisy.lsgmc
-  // beside this module is the shipped unconditional model's) for classifier guidance; its class
-  // names become classifierClasses, and a model without classes of its own
+  // beside this module is the shipped unconditional model's) for classifier
+  // guidance; its class names become classifierClasses, and a model without classes of its own
   // then samples a class with it.
   static async load({ weights = new URL('default.lsgm', here).href, backend = 'auto', classifier } = {}) {
     if (!['auto', 'gpu', 'cpu'].includes(backend)) throw new TypeError(`lsgm: backend ${JSON.stringify(backend)}: want auto, gpu or cpu`);
