@@ -50,17 +50,21 @@ type fitOptions struct {
 	EpochsVAE  int     `json:"epochs_vae"`
 	Epochs     int     `json:"epochs"`
 	MaxSteps   int     `json:"max_steps"`
-	LRVAE      float64 `json:"lr_vae"`
-	LRPrior    float64 `json:"lr_prior"`
-	Adamax     bool    `json:"adamax"`
-	Warmup     int     `json:"warmup"`
-	KLWarmup   float64 `json:"kl_warmup"`
-	Clip       float64 `json:"clip"`
-	EMA        float64 `json:"ema"`
-	Seed       uint64  `json:"seed"`
-	CkptEvery  int     `json:"ckpt_every"`
-	LogEvery   int     `json:"log_every"`
-	Command    string  `json:"command"`
+	// MaxTime stops the run once its training time, summed over resumes,
+	// reaches it (0: no limit): equal-time comparisons such as LSGM against
+	// its data-space baseline.
+	MaxTime   time.Duration `json:"max_time,omitempty"`
+	LRVAE     float64       `json:"lr_vae"`
+	LRPrior   float64       `json:"lr_prior"`
+	Adamax    bool          `json:"adamax"`
+	Warmup    int           `json:"warmup"`
+	KLWarmup  float64       `json:"kl_warmup"`
+	Clip      float64       `json:"clip"`
+	EMA       float64       `json:"ema"`
+	Seed      uint64        `json:"seed"`
+	CkptEvery int           `json:"ckpt_every"`
+	LogEvery  int           `json:"log_every"`
+	Command   string        `json:"command"`
 }
 
 // record is one line of the run's metrics log (metrics.jsonl).
@@ -129,6 +133,7 @@ func runFit(args []string) error {
 	fs.IntVar(&o.EpochsVAE, "epochs-vae", 2, "stage 1 epochs (VAE with a N(0, I) prior)")
 	fs.IntVar(&o.Epochs, "epochs", 20, "stage 2 epochs (VAE and latent SGM end to end)")
 	fs.IntVar(&o.MaxSteps, "max-steps", 0, "stop after this many steps (0: run all epochs)")
+	fs.DurationVar(&o.MaxTime, "max-time", 0, "stop once the run has trained this long, summed over resumes, e.g. 8h10m (0: no limit)")
 	fs.Float64Var(&o.LRVAE, "lr-vae", 1e-3, "VAE learning rate")
 	fs.Float64Var(&o.LRPrior, "lr-prior", 1e-3, "SGM prior learning rate")
 	fs.BoolVar(&o.Adamax, "adamax", false, "Adamax instead of Adam")
@@ -175,6 +180,8 @@ func runFit(args []string) error {
 			switch f.Name {
 			case "max-steps":
 				o.MaxSteps = given.MaxSteps
+			case "max-time":
+				o.MaxTime = given.MaxTime
 			case "epochs":
 				o.Epochs = given.Epochs
 			case "data", "out", "resume", "blas", "q", "device":
@@ -229,6 +236,8 @@ func (o *fitOptions) validate() error {
 		return errors.New("trainer fit: learning rates must lie in (0, 1)")
 	case !(o.EMA >= 0 && o.EMA < 1):
 		return fmt.Errorf("trainer fit: --ema %v out of range [0, 1)", o.EMA)
+	case o.MaxTime < 0:
+		return fmt.Errorf("trainer fit: --max-time %v is negative", o.MaxTime)
 	case o.CkptEvery < 1 || o.LogEvery < 1:
 		return errors.New("trainer fit: --ckpt-every and --log-every must be >= 1")
 	case o.Size != "default" && o.Size != "tiny":
@@ -541,11 +550,14 @@ func (r *run) train(ck *lsgm.Checkpoint) error {
 
 	meter := newMeter(total, r.step)
 	r.meter = meter
+	// The time budget is checked before each step, so a run overshoots it
+	// by at most one step (and an epoch's end of samples).
+	spent := func() bool { return o.MaxTime > 0 && r.seconds+meter.elapsed().Seconds() >= o.MaxTime.Seconds() }
 	var acc accum
-	for r.epoch < o.EpochsVAE+o.Epochs && r.step < total {
+	for r.epoch < o.EpochsVAE+o.Epochs && r.step < total && !spent() {
 		perm := rand.New(rand.NewPCG(o.Seed, uint64(r.epoch))).Perm(r.set.N)
 		stage1 := r.epoch < o.EpochsVAE
-		for r.pos+o.Batch <= r.set.N && r.step < total {
+		for r.pos+o.Batch <= r.set.N && r.step < total && !spent() {
 			select {
 			case <-stop:
 				if !r.quiet {
@@ -595,6 +607,9 @@ func (r *run) train(ck *lsgm.Checkpoint) error {
 	}
 	if !r.quiet {
 		fmt.Fprintln(os.Stderr)
+	}
+	if spent() {
+		fmt.Fprintf(os.Stderr, "trainer fit: --max-time %v spent at step %d of %d\n", o.MaxTime, r.step, total)
 	}
 	if err := r.checkpoint(); err != nil {
 		return err

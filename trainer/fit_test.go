@@ -144,6 +144,32 @@ func TestFitResumeIsExact(t *testing.T) {
 	}
 }
 
+// --max-time stops a run once its training time, summed over resumes,
+// reaches the budget (checked before each step): a spent budget trains
+// nothing more, and a resume may raise it.
+func TestFitMaxTime(t *testing.T) {
+	data := toyIDX(t, 40) // 15 steps in all
+	run := filepath.Join(t.TempDir(), "run")
+	if err := runFit(fitArgs(data, run, "--max-steps", "4")); err != nil {
+		t.Fatal(err)
+	}
+	if err := runFit([]string{"--out", run, "--resume", "--max-steps", "0", "--max-time", "1ns", "-q", "--blas", "gonum"}); err != nil {
+		t.Fatal(err)
+	}
+	if s := readModel(t, filepath.Join(run, "model.lsgm")).Provenance.Steps; s != 4 {
+		t.Errorf("a resume with the budget spent trained on to step %d", s)
+	}
+	if err := runFit([]string{"--out", run, "--resume", "--max-time", "1h", "-q", "--blas", "gonum"}); err != nil {
+		t.Fatal(err)
+	}
+	if s := readModel(t, filepath.Join(run, "model.lsgm")).Provenance.Steps; s != 15 {
+		t.Errorf("a resume with a larger budget ended at step %d, want all 15", s)
+	}
+	if err := runFit(fitArgs(data, filepath.Join(t.TempDir(), "neg"), "--max-time", "-1s")); err == nil || !strings.Contains(err.Error(), "--max-time") {
+		t.Errorf("--max-time -1s: %v, want an error naming --max-time", err)
+	}
+}
+
 func must(b []byte, err error) []byte {
 	if err != nil {
 		panic(err)
