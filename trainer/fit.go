@@ -549,6 +549,7 @@ func (r *run) train(ck *lsgm.Checkpoint) error {
 	defer signal.Stop(stop)
 
 	meter := newMeter(total, r.step)
+	meter.budget, meter.before = o.MaxTime, time.Duration(r.seconds*float64(time.Second))
 	r.meter = meter
 	// The time budget is checked before each step, so a run overshoots it
 	// by at most one step (and an epoch's end of samples).

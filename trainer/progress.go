@@ -22,6 +22,10 @@ type meter struct {
 	total, first int
 	start, last  time.Time
 	images       int
+	// With a time budget (fit --max-time), the bar and ETA follow whichever
+	// of steps and time runs out first; before is the time spent in earlier
+	// resumes.
+	budget, before time.Duration
 }
 
 func newMeter(total, done int) *meter {
@@ -46,11 +50,18 @@ func (m *meter) tick(batch, step, epoch int, rec record, quiet bool) {
 	}
 	m.last = time.Now()
 	frac := float64(step) / float64(m.total)
+	spent := m.before + time.Since(m.start)
+	if m.budget > 0 {
+		frac = min(1, max(frac, spent.Seconds()/m.budget.Seconds()))
+	}
 	const w = 24
 	bar := strings.Repeat("=", int(frac*w)) + strings.Repeat(" ", w-int(frac*w))
 	eta := "?"
 	if done := step - m.first; done > 0 {
 		left := time.Duration(float64(time.Since(m.start)) / float64(done) * float64(m.total-step))
+		if m.budget > 0 {
+			left = max(0, min(left, m.budget-spent))
+		}
 		eta = left.Round(time.Second).String()
 	}
 	// A GPU step reads its losses back once per logged step: until the
