@@ -110,6 +110,11 @@ func (c *Classifier) check(m *Model) error {
 	if c.File.Model != m.File.Arch.Name {
 		return fmt.Errorf("runtime: the classifier was trained on %s's latents, not %s's", c.File.Model, m.File.Arch.Name)
 	}
+	// Models of one name and shape (two trainings of one recipe) still have
+	// different latent spaces: the encoder's checksum tells them apart.
+	if c.File.EncoderSHA256 != "" && c.File.EncoderSHA256 != m.File.EncoderSHA256() {
+		return fmt.Errorf("runtime: the classifier was trained on the latents of another %s (encoder %.12s, this model's %.12s); train one for this model with trainer classifier --noisy", m.File.Arch.Name, c.File.EncoderSHA256, m.File.EncoderSHA256())
+	}
 	return nil
 }
 

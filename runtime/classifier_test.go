@@ -31,7 +31,7 @@ func testClassifier(t *testing.T, m *Model, noisy bool) []byte {
 	}
 	r := rand.New(rand.NewPCG(1, 1))
 	c := &weights.Classifier{Graph: g, Tensors: map[string][]float32{}, Classes: 3, Noisy: noisy, Names: []string{"Sneaker", "Bag", "Dress"},
-		Model: m.File.Arch.Name, LatentShape: lat}
+		Model: m.File.Arch.Name, EncoderSHA256: m.File.EncoderSHA256(), LatentShape: lat}
 	for _, p := range params {
 		d := make([]float32, weights.Numel(p.Shape))
 		for i := range d {
@@ -121,6 +121,18 @@ func TestClassifierGuidance(t *testing.T) {
 	}
 	if err := other.CheckGuide(&Guide{Class: 0, Scale: 1, Classifier: c}); err == nil || !strings.Contains(err.Error(), "reads latents of") {
 		t.Errorf("another model's classifier: %v", err)
+	}
+	// The same recipe trained again: same name and shapes, another encoder.
+	twin, err := weights.Random(&m.File.Arch, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tm, err := New(twin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tm.CheckGuide(&Guide{Class: 0, Scale: 1, Classifier: c}); err == nil || !strings.Contains(err.Error(), "latents of another") {
+		t.Errorf("a classifier of another training of the same model: %v", err)
 	}
 	if _, err := c.ClassIndex("hat"); err == nil || !strings.Contains(err.Error(), "Sneaker, Bag, Dress") {
 		t.Errorf("unknown class: %v", err)

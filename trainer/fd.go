@@ -228,8 +228,9 @@ func runClassifier(args []string) error {
 	blas := fs.String("blas", "auto", "matrix multiply backend: auto, gonum, openblas")
 	quiet := fs.Bool("q", false, "no progress output")
 	noisy := fs.Bool("noisy", false, "train classifier guidance's classifier instead: p(class | z_t, t) on the diffused latents of the model --weights")
-	model := fs.String("weights", "", "with --noisy: the model whose latents it classifies (default: the shipped model)")
-	images := fs.Int("images", 0, "with --noisy: train and test on the first this many images of each set (0: all)")
+	model := fs.String("weights", "", "with --noisy or --rebind: the model whose latents it classifies (default: the shipped model)")
+	images := fs.Int("images", 0, "with --noisy or --rebind: train and test on the first this many images of each set (0: all)")
+	rebind := fs.String("rebind", "", "bind this noisy classifier `file` to the model --weights (after checking its test accuracy on that model's latents) and write it to --out: upgrades a classifier that recorded its model's whole-file checksum")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -238,6 +239,9 @@ func runClassifier(args []string) error {
 	}
 	if *epochs < 1 || *batch < 1 || !(*lr > 0) {
 		return errors.New("trainer classifier: --epochs and --batch must be >= 1 and --lr > 0")
+	}
+	if *rebind != "" {
+		return rebindNoisy(*rebind, *model, *out, *dir, *batch, *seed, *images, *quiet)
 	}
 	if *noisy {
 		return trainNoisy(*model, *out, *dir, *epochs, *batch, *lr, *seed, *images, *quiet)

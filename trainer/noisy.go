@@ -1,13 +1,12 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -134,7 +133,7 @@ func diffuse(dst []float32, s sde.SDE, mu, ls []float32, idx []int, ts []float32
 // trainNoisy is trainer classifier --noisy: a classifier of the model's
 // diffused latents, for classifier guidance.
 func trainNoisy(modelPath, out, dir string, epochs, batch int, lr float64, seed uint64, images int, quiet bool) error {
-	m, name, b, err := loadModel("trainer classifier", modelPath)
+	m, name, _, err := loadModel("trainer classifier", modelPath)
 	if err != nil {
 		return err
 	}
@@ -165,11 +164,10 @@ func trainNoisy(modelPath, out, dir string, epochs, batch int, lr float64, seed 
 	if err != nil {
 		return fmt.Errorf("trainer classifier: %v", err)
 	}
-	sum := sha256.Sum256(b)
 	latent := m.File.Arch.LatentShape
 	c := &weights.Classifier{Graph: noisyGraph(latent, len(names)), Tensors: map[string][]float32{}, Classes: len(names),
 		Dataset: train.Source, DatasetSHA256: train.SHA256, Epochs: epochs, Noisy: true, Names: names,
-		Model: m.File.Arch.Name, ModelSHA256: hex.EncodeToString(sum[:]), LatentShape: latent, AccuracyAt: map[string]float64{}}
+		Model: m.File.Arch.Name, EncoderSHA256: m.File.EncoderSHA256(), LatentShape: latent, AccuracyAt: map[string]float64{}}
 	_, specs, err := c.Graph.Shapes("classifier")
 	if err != nil {
 		return err
@@ -242,24 +240,56 @@ func trainNoisy(modelPath, out, dir string, epochs, batch int, lr float64, seed 
 	if err != nil {
 		return fmt.Errorf("trainer classifier: %v", err)
 	}
-	ev, err := buildNoisy(c, batch, false)
+	acc, err := noisyAccuracy(c, m, test, tmu, tls, batch, r)
+	if err != nil {
+		return fmt.Errorf("trainer classifier: %v", err)
+	}
+	var report []string
+	for _, tt := range noisyTimes {
+		k := strconv.FormatFloat(tt, 'g', -1, 64)
+		c.AccuracyAt[k] = acc[k]
+		report = append(report, fmt.Sprintf("%.1f%% at t=%g", 100*acc[k], tt))
+	}
+	c.Accuracy = acc["0.1"]
+	enc, err := weights.EncodeClassifier(c)
 	if err != nil {
 		return err
 	}
+	if err := lsgm.WriteFileAtomic(out, enc); err != nil {
+		return fmt.Errorf("trainer classifier: writing %s: %v", out, err)
+	}
+	fmt.Printf("wrote %s: a noisy classifier of %s's latents, test accuracy %s; %d epochs, %.0fs\n", out, m.File.Arch.Name, strings.Join(report, ", "), epochs, time.Since(start).Seconds())
+	return nil
+}
+
+// noisyTimes are the diffusion times of a noisy classifier's recorded test
+// accuracies.
+var noisyTimes = []float64{0.1, 0.5, 0.8, 0.9, 0.95}
+
+// noisyAccuracy is c's test accuracy at each of noisyTimes (keyed as
+// AccuracyAt is) on the test set's latents (mu, ls) diffused to that time.
+func noisyAccuracy(c *weights.Classifier, m *runtime.Model, test *data.Set, mu, ls []float32, batch int, r *rand.Rand) (map[string]float64, error) {
+	batch = min(batch, test.N)
+	ev, err := buildNoisy(c, batch, false)
+	if err != nil {
+		return nil, err
+	}
 	defer ev.vm.Close()
 	ez := ev.z.Value().Data().([]float32)
-	var report []string
-	for _, tt := range []float64{0.1, 0.5, 0.8, 0.9, 0.95} {
+	d := weights.Numel(c.LatentShape)
+	ts := make([]float32, batch)
+	idx := make([]int, batch)
+	acc := map[string]float64{}
+	for _, tt := range noisyTimes {
 		right, total := 0, 0
 		for lo := 0; lo+batch <= test.N; lo += batch {
-			idx := make([]int, batch)
 			for k := range idx {
 				idx[k] = lo + k
 				ts[k] = float32(tt)
 			}
-			diffuse(ez, m.SDE, tmu, tls, idx, ts, d, r)
+			diffuse(ez, m.SDE, mu, ls, idx, ts, d, r)
 			if err := ev.run(ts); err != nil {
-				return err
+				return nil, err
 			}
 			l := ev.logits.Value().Data().([]float32)
 			for k, i := range idx {
@@ -275,13 +305,69 @@ func trainNoisy(modelPath, out, dir string, epochs, batch int, lr float64, seed 
 				total++
 			}
 		}
-		acc := float64(right) / float64(total)
-		c.AccuracyAt[strconv.FormatFloat(tt, 'g', -1, 64)] = acc
-		if tt == 0.1 {
-			c.Accuracy = acc
-		}
-		report = append(report, fmt.Sprintf("%.1f%% at t=%g", 100*acc, tt))
+		acc[strconv.FormatFloat(tt, 'g', -1, 64)] = float64(right) / float64(total)
 	}
+	return acc, nil
+}
+
+// rebindNoisy is trainer classifier --rebind: it checks that a noisy
+// classifier reads the model's latents (its test accuracy there at every
+// recorded time within 4 standard errors of the recorded one) and writes it
+// bound to the model's encoder (weights.Classifier.EncoderSHA256). Older
+// classifiers recorded the whole file's checksum, which a later fd or eval
+// --record changes.
+func rebindNoisy(path, modelPath, out, dir string, batch int, seed uint64, images int, quiet bool) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("trainer classifier: %v", err)
+	}
+	c, err := weights.DecodeClassifier(b)
+	if err != nil {
+		return fmt.Errorf("trainer classifier: %s: %v", path, err)
+	}
+	if !c.Noisy || len(c.AccuracyAt) == 0 {
+		return fmt.Errorf("trainer classifier: %s is not a noisy classifier with recorded accuracies; --rebind has nothing to check it by", path)
+	}
+	m, name, _, err := loadModel("trainer classifier", modelPath)
+	if err != nil {
+		return err
+	}
+	if !weights.EqualShape(c.LatentShape, m.File.Arch.LatentShape) || c.Model != m.File.Arch.Name {
+		return fmt.Errorf("trainer classifier: %s reads %s's latents of %v; %s is %s with %v", path, c.Model, c.LatentShape, name, m.File.Arch.Name, m.File.Arch.LatentShape)
+	}
+	test, err := data.FashionMNIST(dir, "test")
+	if err != nil {
+		return fmt.Errorf("trainer classifier: %v", err)
+	}
+	if test.Labels == nil {
+		return errors.New("trainer classifier: the data has no label files")
+	}
+	if images > 0 {
+		test.N = min(test.N, images)
+	}
+	mu, ls, err := latentsOf(m, test, quiet, "test")
+	if err != nil {
+		return fmt.Errorf("trainer classifier: %v", err)
+	}
+	acc, err := noisyAccuracy(c, m, test, mu, ls, batch, rand.New(rand.NewPCG(seed, 9)))
+	if err != nil {
+		return fmt.Errorf("trainer classifier: %v", err)
+	}
+	var report []string
+	for k, want := range c.AccuracyAt {
+		got, ok := acc[k]
+		if !ok {
+			continue // a time this version does not measure
+		}
+		// Two independent measurements on n images: the difference's SE.
+		se := math.Sqrt(2 * want * (1 - want) / float64(test.N))
+		if math.Abs(got-want) > 4*se+1e-9 {
+			return fmt.Errorf("trainer classifier: %s is not a classifier of %s's latents: test accuracy at t=%s is %.1f%% where it recorded %.1f%%", path, name, k, 100*got, 100*want)
+		}
+		report = append(report, fmt.Sprintf("t=%s %.1f%% (recorded %.1f%%)", k, 100*got, 100*want))
+	}
+	sort.Strings(report)
+	c.EncoderSHA256, c.ModelSHA256 = m.File.EncoderSHA256(), ""
 	enc, err := weights.EncodeClassifier(c)
 	if err != nil {
 		return err
@@ -289,6 +375,6 @@ func trainNoisy(modelPath, out, dir string, epochs, batch int, lr float64, seed 
 	if err := lsgm.WriteFileAtomic(out, enc); err != nil {
 		return fmt.Errorf("trainer classifier: writing %s: %v", out, err)
 	}
-	fmt.Printf("wrote %s: a noisy classifier of %s's latents, test accuracy %s; %d epochs, %.0fs\n", out, m.File.Arch.Name, strings.Join(report, ", "), epochs, time.Since(start).Seconds())
+	fmt.Printf("wrote %s: bound to %s's encoder %.12s; test accuracy %s\n", out, name, c.EncoderSHA256, strings.Join(report, ", "))
 	return nil
 }

@@ -9,9 +9,12 @@ import (
 	"image"
 	"image/png"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -280,6 +283,9 @@ func runInfo(args []string) error {
 	if lsgm.IsCheckpoint(data) {
 		return fmt.Errorf("trainer info: %s is a training checkpoint, not a weights file; `trainer export --run %s --out model.lsgm` writes its EMA weights as one", *path, filepath.Dir(*path))
 	}
+	if bytes.HasPrefix(data, []byte(weights.ClassifierMagic)) && !*archJSON {
+		return classifierInfo(*path, data)
+	}
 	f, err := weights.Decode(data)
 	if err != nil {
 		return fmt.Errorf("trainer info: %s: %v", *path, err)
@@ -313,6 +319,9 @@ func runInfo(args []string) error {
 	fmt.Printf("%s: %s, %d bytes\n", filepath.Base(*path), a.Name, len(data))
 	fmt.Printf("  data %v, latent %v, %s, sde %s, mixed score %v\n", a.DataShape, a.LatentShape, kind, sdeText, a.MixLogit != "")
 	fmt.Printf("  %d tensors (%d in f16), %d parameters\n", len(f.Tensors), half, n)
+	if e := f.EncoderSHA256(); e != "" {
+		fmt.Printf("  encoder %.12s (a noisy classifier of these latents records it)\n", e)
+	}
 	fmt.Printf("  default sampler %s, %d NFE, end time %g\n", a.Sampling.Sampler, a.Sampling.NFE, a.Sampling.EndTime)
 	if len(a.Classes) > 0 {
 		fmt.Printf("  class-conditional (classifier-free guidance: trainer sample --class): %s\n", strings.Join(a.Classes, ", "))
@@ -333,4 +342,51 @@ func runInfo(args []string) error {
 		fmt.Printf("  notes: %s\n", strings.ReplaceAll(p.Notes, "\n", "\n         "))
 	}
 	return nil
+}
+
+// classifierInfo is trainer info on a classifier file: what it classifies,
+// how well, and (a noisy one) which model's latents.
+func classifierInfo(path string, b []byte) error {
+	c, err := weights.DecodeClassifier(b)
+	if err != nil {
+		return fmt.Errorf("trainer info: %s: %v", path, err)
+	}
+	n := 0
+	for _, t := range c.Tensors {
+		n += len(t)
+	}
+	if !c.Noisy {
+		fmt.Printf("%s: Fréchet-distance feature classifier of images, %d classes, %d parameters\n", path, c.Classes, n)
+		fmt.Printf("  test accuracy %.2f%%, %d epochs on %s (sha256 %.12s)\n", 100*c.Accuracy, c.Epochs, c.Dataset, c.DatasetSHA256)
+		return nil
+	}
+	fmt.Printf("%s: noisy classifier of %s's latents %v (classifier guidance), %d classes, %d parameters\n", path, c.Model, c.LatentShape, c.Classes, n)
+	fmt.Printf("  classes: %s\n", strings.Join(c.Names, ", "))
+	switch {
+	case c.EncoderSHA256 != "":
+		fmt.Printf("  bound to the encoder %.12s (trainer info on a model shows its own)\n", c.EncoderSHA256)
+	default:
+		fmt.Println("  not bound to an encoder (an older file): any model of its name and latent shape loads it; trainer classifier --rebind binds it")
+	}
+	times := make([]string, 0, len(c.AccuracyAt))
+	for k := range c.AccuracyAt {
+		times = append(times, k)
+	}
+	sort.Slice(times, func(i, j int) bool { return must64(times[i]) < must64(times[j]) })
+	var acc []string
+	for _, k := range times {
+		acc = append(acc, fmt.Sprintf("%.1f%% at t=%s", 100*c.AccuracyAt[k], k))
+	}
+	fmt.Printf("  test accuracy: %s\n", strings.Join(acc, ", "))
+	fmt.Printf("  %d epochs on %s (sha256 %.12s)\n", c.Epochs, c.Dataset, c.DatasetSHA256)
+	return nil
+}
+
+// must64 parses a recorded time key; a foreign key sorts first.
+func must64(s string) float64 {
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return math.Inf(-1)
+	}
+	return v
 }

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/lsgm-go/lsgm/weights"
 )
 
 const fixture = "../weights/testdata/tiny.lsgm"
@@ -81,5 +84,54 @@ func TestSampleDefaultWeights(t *testing.T) {
 	}
 	if st, err := os.Stat(out); err != nil || st.Size() == 0 {
 		t.Fatalf("no grid written: %v", err)
+	}
+}
+
+// stdout runs f and returns what it printed.
+func stdout(t *testing.T, f func() error) (string, error) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := os.Stdout
+	os.Stdout = w
+	done := make(chan []byte)
+	go func() { b, _ := io.ReadAll(r); done <- b }()
+	err = f()
+	os.Stdout = old
+	w.Close()
+	return string(<-done), err
+}
+
+// trainer info on a classifier file says what it is, and a noisy one and
+// its model name the same encoder; a corrupt one is refused by name.
+func TestInfoClassifier(t *testing.T) {
+	m, _ := weights.ShippedModel("fashion-uncond")
+	f, err := weights.Decode(m.Weights())
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := f.EncoderSHA256()[:12]
+	out, err := stdout(t, func() error { return runInfo([]string{"../weights/" + m.Classifier}) })
+	if err != nil || !strings.Contains(out, "noisy classifier") || !strings.Contains(out, "bound to the encoder "+enc) {
+		t.Errorf("info on the noisy classifier (%v):\n%s", err, out)
+	}
+	out, err = stdout(t, func() error { return runInfo([]string{"../weights/" + m.File}) })
+	if err != nil || !strings.Contains(out, "encoder "+enc) {
+		t.Errorf("info on its model (%v):\n%s", err, out)
+	}
+	out, err = stdout(t, func() error { return runInfo([]string{"../weights/fmnist-classifier.lsgmc"}) })
+	if err != nil || !strings.Contains(out, "feature classifier") {
+		t.Errorf("info on the feature classifier (%v):\n%s", err, out)
+	}
+	b := append([]byte(nil), m.ClassifierFile()...)
+	b[len(b)/2] ^= 1
+	bad := filepath.Join(t.TempDir(), "bad.lsgmc")
+	if err := os.WriteFile(bad, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stdout(t, func() error { return runInfo([]string{bad}) }); err == nil || !strings.Contains(err.Error(), "corrupt") {
+		t.Errorf("info on a corrupt classifier: %v", err)
 	}
 }

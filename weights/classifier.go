@@ -29,12 +29,18 @@ type Classifier struct {
 	Epochs        int                  `msgpack:"epochs"`
 
 	// Noisy classifiers only.
-	Noisy       bool               `msgpack:"noisy,omitempty"`
-	Names       []string           `msgpack:"class_names,omitempty"`
-	Model       string             `msgpack:"model,omitempty"`        // the LSGM model's Arch.Name
-	ModelSHA256 string             `msgpack:"model_sha256,omitempty"` // of its weights file
-	LatentShape []int              `msgpack:"latent_shape,omitempty"`
-	AccuracyAt  map[string]float64 `msgpack:"accuracy_at,omitempty"` // test accuracy at times t ("0.1": 0.93)
+	Noisy bool     `msgpack:"noisy,omitempty"`
+	Names []string `msgpack:"class_names,omitempty"`
+	Model string   `msgpack:"model,omitempty"` // the LSGM model's Arch.Name
+	// EncoderSHA256 is the model's File.EncoderSHA256: the latent space it
+	// classifies, which the runtime checks. ModelSHA256 (the whole file's,
+	// so it changed with the provenance) is only in older files, which the
+	// runtime can check by latent shape alone; trainer classifier --rebind
+	// upgrades them.
+	EncoderSHA256 string             `msgpack:"encoder_sha256,omitempty"`
+	ModelSHA256   string             `msgpack:"model_sha256,omitempty"`
+	LatentShape   []int              `msgpack:"latent_shape,omitempty"`
+	AccuracyAt    map[string]float64 `msgpack:"accuracy_at,omitempty"` // test accuracy at times t ("0.1": 0.93)
 }
 
 // EncodeClassifier writes c as a classifier file.

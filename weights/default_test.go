@@ -52,8 +52,11 @@ func TestShippedModels(t *testing.T) {
 			t.Errorf("%s: classifier name %q with %d bytes", m.ID, m.Classifier, len(m.ClassifierFile()))
 		}
 		if m.ClassifierFile() != nil {
-			if _, err := DecodeClassifier(m.ClassifierFile()); err != nil {
+			c, err := DecodeClassifier(m.ClassifierFile())
+			if err != nil {
 				t.Errorf("%s: classifier: %v", m.ID, err)
+			} else if c.EncoderSHA256 != f.EncoderSHA256() {
+				t.Errorf("%s: the classifier records encoder %.12s, the model's is %.12s", m.ID, c.EncoderSHA256, f.EncoderSHA256())
 			}
 		}
 		if got, ok := ShippedModel(m.ID); !ok || got.File != m.File {

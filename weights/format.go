@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -165,6 +166,36 @@ func toDisk(t Tensor) diskTensor {
 		binary.LittleEndian.PutUint32(d.Data[4*i:], math.Float32bits(v))
 	}
 	return d
+}
+
+// EncoderSHA256 identifies f's latent space: SHA-256 over the encoder's
+// graph and its tensors' values, leaving out the provenance (which fd and
+// eval --record rewrite) and the other networks. A noisy classifier records
+// it. Empty for a model without an encoder.
+func (f *File) EncoderSHA256() string {
+	if f.Arch.Encoder == nil {
+		return ""
+	}
+	h := sha256.New()
+	enc := msgpack.NewEncoder(h)
+	enc.SetSortMapKeys(true)
+	if err := enc.Encode(f.Arch.Encoder); err != nil {
+		return ""
+	}
+	ts := slices.Clone(f.Tensors)
+	slices.SortFunc(ts, func(a, b Tensor) int { return strings.Compare(a.Name, b.Name) })
+	var v [4]byte
+	for _, t := range ts {
+		if !strings.HasPrefix(t.Name, "encoder/") {
+			continue
+		}
+		fmt.Fprintf(h, "%s\x00%v\x00", t.Name, t.Shape)
+		for _, x := range t.Data {
+			binary.LittleEndian.PutUint32(v[:], math.Float32bits(x))
+			h.Write(v[:])
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // checksum is SHA-256 over each tensor's name, dtype, shape and bytes, in order.

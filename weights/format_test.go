@@ -172,6 +172,43 @@ func TestChecksum(t *testing.T) {
 	}
 }
 
+// EncoderSHA256 names the latent space: it ignores the provenance and the
+// other networks' tensors, and follows every encoder value.
+func TestEncoderSHA256(t *testing.T) {
+	f := tiny(t)
+	sum := f.EncoderSHA256()
+	if len(sum) != 64 {
+		t.Fatalf("EncoderSHA256 = %q", sum)
+	}
+	g, err := Decode(mustEncode(t, f))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Provenance.Notes = "recorded later"
+	for i := range g.Tensors {
+		if !strings.HasPrefix(g.Tensors[i].Name, "encoder/") {
+			g.Tensors[i].Data[0] += 1
+		}
+	}
+	if g.EncoderSHA256() != sum {
+		t.Error("the checksum changed with the provenance or a decoder or score tensor")
+	}
+	changed := false
+	for i := range g.Tensors {
+		if strings.HasPrefix(g.Tensors[i].Name, "encoder/") {
+			g.Tensors[i].Data[len(g.Tensors[i].Data)-1] += 1e-3
+			changed = true
+			break
+		}
+	}
+	if !changed || g.EncoderSHA256() == sum {
+		t.Errorf("an encoder value changed (%v) and the checksum did not", changed)
+	}
+	if s := micro().EncoderSHA256(); s != "" {
+		t.Errorf("a model without an encoder: %q, want empty", s)
+	}
+}
+
 // Tensors must match the architecture: a wrong shape, a missing or extra
 // tensor, a NaN, each named in the error.
 func TestValidateAgainstArch(t *testing.T) {
