@@ -54,17 +54,55 @@ func Logistic(mu, ls, x float64) (nll, dmu, dls float64) {
 }
 
 // LogisticNLL writes, per element, -log P(x | mu, ls) (which 0) or dy times
-// its derivative by mu (which 1) or by ls (which 2).
+// its derivative by mu (which 1) or by ls (which 2), as Logistic does, but
+// computing only what which needs: 7, 3 or 4 transcendental calls an
+// element where Logistic makes 10. The trainer calls it once for each (the
+// loss and its two gradients), so this is most of the decoder loss's cost.
+// TestLogisticNLL holds it to Logistic.
 func LogisticNLL(y, mu, ls, x, dy []float32, which int) {
+	const half = 1.0 / (LogisticBins - 1)
 	for i := range y {
-		nll, dmu, dls := Logistic(float64(mu[i]), float64(ls[i]), float64(x[i]))
-		switch which {
-		case 0:
-			y[i] = float32(nll)
-		case 1:
-			y[i] = float32(float64(dy[i]) * dmu)
-		default:
-			y[i] = float32(float64(dy[i]) * dls)
+		l := float64(ls[i])
+		clamped := l < MinLogScale
+		if clamped {
+			l = MinLogScale
 		}
+		inv := math.Exp(-l)
+		xi := float64(x[i])
+		c := xi - float64(mu[i])
+		a, b := inv*(c+half), inv*(c-half)
+		lo, hi := xi < -0.999, xi > 0.999
+		if which == 0 {
+			switch {
+			case lo:
+				y[i] = float32(Softplus(-a))
+			case hi:
+				y[i] = float32(Softplus(b))
+			default:
+				y[i] = float32(Softplus(-a) + Softplus(b) - math.Log(-math.Expm1(-(a - b))))
+			}
+			continue
+		}
+		var da, db float64
+		if !hi {
+			da = -sigmoid64(-a)
+		}
+		if !lo {
+			db = sigmoid64(b)
+		}
+		if which == 1 {
+			y[i] = float32(float64(dy[i]) * (da + db) * -inv)
+			continue
+		}
+		if clamped {
+			y[i] = 0
+			continue
+		}
+		dls := -da*a - db*b
+		if !lo && !hi {
+			d := a - b
+			dls += d / math.Expm1(d)
+		}
+		y[i] = float32(float64(dy[i]) * dls)
 	}
 }

@@ -60,7 +60,8 @@ func benchStage(b *testing.B, cfg weights.NetConfig, st Stage, B int) {
 func BenchmarkTrainStep(b *testing.B) {
 	b.Logf("BLAS: %s", nn.BLAS())
 	cfg := weights.DefaultConfig()
-	cfg.Likelihood = "logistic" // as shipped
+	cfg.Likelihood = "logistic" // as shipped, class-conditional
+	cfg.Classes = []string{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}
 	b.Run("vae/B64", func(b *testing.B) { benchStage(b, cfg, StageVAE, 64) })
 	b.Run("joint/B64", func(b *testing.B) { benchStage(b, cfg, StageJoint, 64) })
 	b.Run("baseline/B64", func(b *testing.B) { benchStage(b, weights.BaselineConfig(), StagePrior, 64) })

@@ -120,6 +120,12 @@ def main():
     mix = torch.zeros((1,) + lat, requires_grad=True) if a["MixLogit"] else None
     B = args.batch
     x = torch.rand((B,) + tuple(a["DataShape"])) * 2 - 1
+    # A class-conditional score also reads a one-hot class (the last slot is
+    # "no class"), as the Go graph does.
+    cond = {}
+    if any(i["Name"] == "y" for i in a["Score"]["Inputs"]):
+        k = len(a["Classes"]) + 1
+        cond["y"] = F.one_hot(torch.randint(0, k, (B,)), k).float()
 
     def step(stage):
         out = enc(x=x)
@@ -135,7 +141,7 @@ def main():
             m, s = torch.exp(-t).reshape(B, 1, 1, 1), torch.sqrt(1 - torch.exp(-2 * t)).reshape(B, 1, 1, 1)
             n1 = torch.randn_like(z0)
             zt = m * z0 + s * n1
-            eps = score(z=zt, t=t)["eps"]
+            eps = score(z=zt, t=t, **cond)["eps"]
             if mix is not None:
                 kz = zt * (s / (m * m + s * s))
                 eps = kz + (eps - kz) * torch.sigmoid(mix)
