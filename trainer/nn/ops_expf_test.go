@@ -1,6 +1,9 @@
 package nn
 
 import (
+	"fmt"
+
+	"gorgonia.org/tensor"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -118,11 +121,11 @@ func TestVecGroupNorm(t *testing.T) {
 	}
 	r := rand.New(rand.NewPCG(9, 10))
 	const eps = 1e-5
-	for _, g := range [][2]int{{1, 1}, {3, 7}, {4, 49}, {2, 1024}} {
+	for _, g := range [][3]int{{1, 1, 3}, {3, 7, 3}, {4, 49, 3}, {2, 1024, 3}, {4, 49, 1000}, {2, 196, 100000}} {
 		ng, size := g[0], g[1]
 		x, dy := make([]float32, ng*size), make([]float32, ng*size)
-		for i := range x {
-			x[i], dy[i] = float32(3+2*r.NormFloat64()), float32(r.NormFloat64())
+		for i := range x { // mean g[2], spread 2: the mean's rounding must not show
+			x[i], dy[i] = float32(float64(g[2])+2*r.NormFloat64()), float32(float64(g[2])/3+r.NormFloat64())
 		}
 		y, dx := make([]float32, len(x)), make([]float32, len(x))
 		vecGroupNorm(y, x, ng, size, eps)
@@ -160,5 +163,31 @@ func TestVecGroupNorm(t *testing.T) {
 				t.Errorf("%d groups of %d: %s worst error %.3g of scale %.3g", ng, size, c.what, worst, scale)
 			}
 		}
+	}
+}
+
+// BenchmarkGroupNorm times group norm and its gradient at the shipped
+// decoder's largest size ([64, 32, 14, 14], 8 groups) and the score
+// network's ([64, 64, 7, 7], 8 groups).
+func BenchmarkGroupNorm(b *testing.B) {
+	for _, s := range [][4]int{{64, 32, 14, 14}, {64, 64, 7, 7}} {
+		n := s[0] * s[1] * s[2] * s[3]
+		r := rand.New(rand.NewPCG(1, 3))
+		x, dy, out := randSlice(r, n, 1), randSlice(r, n, 1), make([]float32, n)
+		sh := []tensor.Shape{{s[0], s[1], s[2], s[3]}, {s[0], s[1], s[2], s[3]}}
+		fwd, grad := normOp(8, 1e-5), normGradOp(8, 1e-5)
+		name := fmt.Sprintf("%dx%dx%dx%d", s[0], s[1], s[2], s[3])
+		b.Run(name+"/fwd", func(b *testing.B) {
+			b.SetBytes(int64(4 * n))
+			for i := 0; i < b.N; i++ {
+				fwd.fwd(out, [][]float32{x}, sh)
+			}
+		})
+		b.Run(name+"/grad", func(b *testing.B) {
+			b.SetBytes(int64(4 * n))
+			for i := 0; i < b.N; i++ {
+				grad.fwd(out, [][]float32{x, dy}, sh)
+			}
+		})
 	}
 }

@@ -30,7 +30,7 @@ static inline float vexpf(float x) {
 
 // Each function has an AVX2/FMA clone and a baseline one; the loader picks
 // by the CPU (GCC's target_clones, through an ifunc).
-#define CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 
 CLONES void nn_silu(float *out, const float *x, size_t n) {
 	for (size_t i = 0; i < n; i++) {
@@ -47,52 +47,70 @@ CLONES void nn_silu_grad(float *out, const float *x, const float *dy, size_t n) 
 	}
 }
 
-// Group norm over ng groups of size floats each, statistics in double as
-// the Go kernels and the runtime keep them. The sums may be reassociated
-// (lanes of partial sums), which the reductions need to vectorize.
+// Group norm over ng groups of size floats each. The statistics are sums in
+// double, in one pass: the variance as E[x^2] - mean^2 loses only what
+// double's 53 bits lose to mean^2 / variance, far below float32's rounding
+// for any activation. The per-element work is then one float32 FMA (the
+// forward) or two (the gradient), so each kernel reads its inputs twice
+// where the two-pass form read them three or four times, all in double.
+// The sums may be reassociated (lanes of partial sums), which the
+// reductions need to vectorize.
 #define REASSOC __attribute__((optimize("associative-math", "no-signed-zeros")))
 
-static inline void gn_stats(const float *x, size_t size, double eps, double *mean, double *rstd) REASSOC;
-static inline void gn_stats(const float *x, size_t size, double eps, double *mean, double *rstd) {
-	double s = 0, ss = 0;
-	for (size_t i = 0; i < size; i++) s += x[i];
-	double m = s / size;
-	for (size_t i = 0; i < size; i++) {
-		double d = x[i] - m;
-		ss += d * d;
-	}
-	*mean = m;
-	*rstd = 1 / __builtin_sqrt(ss / size + eps);
+static inline double gn_rstd(double m, double ss, size_t size, double eps) {
+	double var = ss / size - m * m;
+	return 1 / __builtin_sqrt((var > 0 ? var : 0) + eps);
+}
+
+// The elementwise forms subtract a mean in float32 as its float32 part (exact
+// for values near it) and then the rest, before scaling: a constant group
+// gives exact zeros, and a mean far above the spread loses nothing to
+// float32's rounding of the mean. They are kept apart from the sums'
+// reassociation, which would fold the two subtractions into one.
+__attribute__((noinline)) CLONES static void gn_apply(float *o, const float *v, size_t size, float mf, float dm, float rf) {
+	for (size_t i = 0; i < size; i++) o[i] = ((v[i] - mf) - dm) * rf;
+}
+
+__attribute__((noinline)) CLONES static void gn_apply_grad(float *o, const float *v, const float *d, size_t size,
+		float mf, float dm, float mdf, float ddm, float a, float b) {
+	for (size_t i = 0; i < size; i++) o[i] = a * ((d[i] - mdf) - ddm) + b * ((v[i] - mf) - dm);
 }
 
 CLONES REASSOC void nn_groupnorm(float *out, const float *x, size_t ng, size_t size, double eps) {
 	for (size_t g = 0; g < ng; g++) {
 		const float *v = x + g * size;
 		float *o = out + g * size;
-		double m, r;
-		gn_stats(v, size, eps, &m, &r);
-		for (size_t i = 0; i < size; i++) o[i] = (float)((v[i] - m) * r);
+		double s = 0, ss = 0;
+		for (size_t i = 0; i < size; i++) {
+			double xv = v[i];
+			s += xv;
+			ss += xv * xv;
+		}
+		double m = s / size, r = gn_rstd(m, ss, size, eps);
+		float mf = (float)m;
+		gn_apply(o, v, size, mf, (float)(m - mf), (float)r);
 	}
 }
 
-// dx = rstd (dy - mean(dy) - xhat mean(dy xhat)) per group.
+// dx = rstd (dy - mean(dy) - xhat mean(dy xhat)) per group, with
+// mean(dy xhat) = rstd (mean(dy x) - mean mean(dy)): one pass of sums, then
+// dx = A (dy - mean(dy)) + B (x - mean).
 CLONES REASSOC void nn_groupnorm_grad(float *out, const float *x, const float *dy, size_t ng, size_t size, double eps) {
 	for (size_t g = 0; g < ng; g++) {
 		const float *v = x + g * size, *d = dy + g * size;
 		float *o = out + g * size;
-		double m, r, sd = 0, sdx = 0;
-		gn_stats(v, size, eps, &m, &r);
+		double s = 0, ss = 0, sd = 0, sdx = 0;
 		for (size_t i = 0; i < size; i++) {
-			double xh = (v[i] - m) * r;
-			sd += d[i];
-			sdx += d[i] * xh;
+			double xv = v[i], dv = d[i];
+			s += xv;
+			ss += xv * xv;
+			sd += dv;
+			sdx += dv * xv;
 		}
-		sd /= size;
-		sdx /= size;
-		for (size_t i = 0; i < size; i++) {
-			double xh = (v[i] - m) * r;
-			o[i] = (float)(r * (d[i] - sd - xh * sdx));
-		}
+		double m = s / size, r = gn_rstd(m, ss, size, eps);
+		double md = sd / size, mdx = r * (sdx / size - m * md);
+		float mf = (float)m, mdf = (float)md;
+		gn_apply_grad(o, v, d, size, mf, (float)(m - mf), mdf, (float)(md - mdf), (float)r, (float)(-r * r * mdx));
 	}
 }
 */
