@@ -186,11 +186,7 @@ var bcastSumOp = &kernel{name: "bcast_sum", arity: 2, spec: Spec{Op: "bcast_sum"
 		dy := in[0]
 		bcastReduce(out, sh[0], sh[1], func(out []float32, i, j, n, step int) {
 			if step == 0 {
-				var s float32
-				for _, v := range dy[i : i+n] {
-					s += v
-				}
-				out[j] += s
+				out[j] += sum32(dy[i : i+n])
 				return
 			}
 			o := out[j : j+n]
@@ -217,11 +213,7 @@ var bcastDotOp = &kernel{name: "bcast_dot", arity: 3, spec: Spec{Op: "bcast_dot"
 		bcastReduce(out, sh[0], sh[2], func(out []float32, i, j, n, step int) {
 			d, xs := dy[i:i+n], x[i:i+n]
 			if step == 0 {
-				var s float32
-				for k, v := range d {
-					s += v * xs[k]
-				}
-				out[j] += s
+				out[j] += dot32(d, xs)
 				return
 			}
 			o := out[j : j+n]
@@ -230,4 +222,39 @@ var bcastDotOp = &kernel{name: "bcast_dot", arity: 3, spec: Spec{Op: "bcast_dot"
 			}
 		})
 	},
+}
+
+// sum32 and dot32 keep four partial sums: one running sum is a chain of
+// dependent adds (4 cycles each), four overlap. The broadcast gradients'
+// per-channel sums (bias, scale, time embedding) spend most of their time
+// here.
+func sum32(v []float32) float32 {
+	var s0, s1, s2, s3 float32
+	for len(v) >= 4 {
+		s0 += v[0]
+		s1 += v[1]
+		s2 += v[2]
+		s3 += v[3]
+		v = v[4:]
+	}
+	for _, x := range v {
+		s0 += x
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+func dot32(a, b []float32) float32 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 float32
+	for len(a) >= 4 && len(b) >= 4 {
+		s0 += a[0] * b[0]
+		s1 += a[1] * b[1]
+		s2 += a[2] * b[2]
+		s3 += a[3] * b[3]
+		a, b = a[4:], b[4:]
+	}
+	for i, x := range a {
+		s0 += x * b[i]
+	}
+	return (s0 + s1) + (s2 + s3)
 }

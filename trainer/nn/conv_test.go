@@ -171,3 +171,35 @@ func TestBroadcastParallel(t *testing.T) {
 		}
 	}
 }
+
+// sum32 and dot32 match float64 sums within float32 rounding of the sum of
+// magnitudes, at every length from 0 to 40 (all tails of the unrolling).
+func TestSumDot32(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for n := 0; n <= 40; n++ {
+		a, b := randSlice(r, n, 1), randSlice(r, n, 1)
+		var s, d, sa, da float64
+		for i := range a {
+			s, sa = s+float64(a[i]), sa+math.Abs(float64(a[i]))
+			d, da = d+float64(a[i])*float64(b[i]), da+math.Abs(float64(a[i])*float64(b[i]))
+		}
+		if g := float64(sum32(a)); math.Abs(g-s) > 1e-6*sa+1e-30 {
+			t.Errorf("sum32 of %d: %v, want %v", n, g, s)
+		}
+		if g := float64(dot32(a, b)); math.Abs(g-d) > 1e-6*da+1e-30 {
+			t.Errorf("dot32 of %d: %v, want %v", n, g, d)
+		}
+	}
+}
+
+// BenchmarkBcastSum times a bias's gradient (dy summed to [1, C, 1, 1]) at
+// the score network's size.
+func BenchmarkBcastSum(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 1))
+	dy, out := randSlice(r, 64*64*7*7, 1), make([]float32, 64)
+	sh := []tensor.Shape{{64, 64, 7, 7}, {1, 64, 1, 1}}
+	b.SetBytes(int64(4 * len(dy)))
+	for i := 0; i < b.N; i++ {
+		bcastSumOp.fwd(out, [][]float32{dy, out}, sh)
+	}
+}
