@@ -366,6 +366,9 @@ func rebindNoisy(path, modelPath, out, dir string, batch int, seed uint64, image
 		}
 		report = append(report, fmt.Sprintf("t=%s %.1f%% (recorded %.1f%%)", k, 100*got, 100*want))
 	}
+	if len(report) == 0 {
+		return fmt.Errorf("trainer classifier: %s records accuracies at no time this version measures (%v); --rebind has nothing to check it by", path, noisyTimes)
+	}
 	sort.Strings(report)
 	c.EncoderSHA256, c.ModelSHA256 = m.File.EncoderSHA256(), ""
 	enc, err := weights.EncodeClassifier(c)
