@@ -1,7 +1,9 @@
 package gpu
 
 import (
+	"reflect"
 	"syscall/js"
+	"unsafe"
 
 	"github.com/cogentcore/webgpu/jsx"
 	"github.com/cogentcore/webgpu/wgpu"
@@ -54,3 +56,34 @@ func adapterKind(wgpu.AdapterInfo) []string { return []string{"browser WebGPU"} 
 func (d *Device) wait() { d.queue.OnSubmittedWorkDone(func(wgpu.QueueWorkDoneStatus) {}) }
 
 func quiet() {}
+
+// writeBuffer is Queue.WriteBuffer from a copy of data in JS memory. The
+// js binding hands writeBuffer a view of the WebAssembly memory, then makes
+// Go calls (which allocate) before the browser reads it; when one of them
+// grows the memory, the view's buffer is detached and Chromium throws
+// "Number of bytes to write is too large" (TestBrowserClassifierGuidance
+// hit it on a loaded machine). A copy cannot be detached.
+func writeBuffer(q *wgpu.Queue, b *wgpu.Buffer, off uint64, data []byte) error {
+	qv, ok1 := jsValueOf(q)
+	bv, ok2 := jsValueOf(b)
+	if !ok1 || !ok2 { // a binding without the field: its own path
+		return q.WriteBuffer(b, off, data)
+	}
+	if len(data) == 0 {
+		return nil
+	}
+	arr := js.Global().Get("Uint8Array").New(len(data))
+	js.CopyBytesToJS(arr, data)
+	qv.Call("writeBuffer", bv, off, arr)
+	return nil
+}
+
+// jsValueOf reads the JS object behind a binding type (its unexported
+// jsValue field, which the binding offers no accessor for).
+func jsValueOf[T any](p *T) (js.Value, bool) {
+	f := reflect.ValueOf(p).Elem().FieldByName("jsValue")
+	if !f.IsValid() || f.Type() != reflect.TypeOf(js.Value{}) {
+		return js.Value{}, false
+	}
+	return *(*js.Value)(unsafe.Pointer(f.UnsafeAddr())), true
+}

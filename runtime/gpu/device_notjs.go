@@ -93,3 +93,8 @@ func quiet() {
 		os.Setenv("WAYLAND_DISPLAY", "/nonexistent/lsgm-no-wayland-session")
 	}
 }
+
+// writeBuffer is Queue.WriteBuffer (device_js.go's copies data first).
+func writeBuffer(q *wgpu.Queue, b *wgpu.Buffer, off uint64, data []byte) error {
+	return q.WriteBuffer(b, off, data)
+}

@@ -94,7 +94,7 @@ func (d *Device) WriteWords(b *Buffer, words []uint32) error {
 	if len(words) > b.len {
 		return fmt.Errorf("gpu: writing %d values into a buffer of %d", len(words), b.len)
 	}
-	return d.queue.WriteBuffer(b.b, uint64(4*b.off), wgpu.ToBytes(words))
+	return writeBuffer(d.queue, b.b, uint64(4*b.off), wgpu.ToBytes(words))
 }
 
 // Write copies host values into the buffer from its start.
@@ -102,7 +102,7 @@ func (d *Device) Write(b *Buffer, data []float32) error {
 	if len(data) > b.len {
 		return fmt.Errorf("gpu: writing %d values into a buffer of %d", len(data), b.len)
 	}
-	return d.queue.WriteBuffer(b.b, uint64(4*b.off), wgpu.ToBytes(data))
+	return writeBuffer(d.queue, b.b, uint64(4*b.off), wgpu.ToBytes(data))
 }
 
 // uniform makes a small uniform buffer holding words (u32 or f32 bits).
@@ -248,7 +248,7 @@ func (r *recorder) submit() error {
 		return err
 	}
 	if len(r.dyn) > 0 {
-		if err := r.d.queue.WriteBuffer(r.dynBuf, 0, r.dyn); err != nil {
+		if err := writeBuffer(r.d.queue, r.dynBuf, 0, r.dyn); err != nil {
 			return fmt.Errorf("gpu: %w", err)
 		}
 	}
